@@ -23,7 +23,7 @@
 #define CONVTAPE_VERSION_STR_(x) CONVTAPE_VERSION_STR_IMPL_(x)
 /// The version as a string literal, "MAJOR.MINOR.PATCH" (built from the three numbers, so it
 /// cannot disagree with them).
-#define CONVTAPE_VERSION_STRING                                                          \
-  CONVTAPE_VERSION_STR_(CONVTAPE_VERSION_MAJOR)                                          \
+#define CONVTAPE_VERSION_STRING                                                \
+  CONVTAPE_VERSION_STR_(CONVTAPE_VERSION_MAJOR)                                \
   "." CONVTAPE_VERSION_STR_(CONVTAPE_VERSION_MINOR) "." CONVTAPE_VERSION_STR_( \
       CONVTAPE_VERSION_PATCH)

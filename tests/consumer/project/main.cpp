@@ -4,7 +4,6 @@
 // find_package, add_subdirectory, FetchContent, and plain pkg-config), which checks its output.
 #include <convtape/corr2d.hpp>
 #include <convtape/version.hpp>
-
 #include <iostream>
 
 int main() {
@@ -16,8 +15,8 @@ int main() {
 
   Eigen::MatrixXd expected(2, 2);
   expected << 19, 25, 37, 43;
-  const Eigen::IOFormat fmt(Eigen::StreamPrecision, Eigen::DontAlignCols, ", ", ", ", "[", "]",
-                            "[", "]");
+  const Eigen::IOFormat fmt(Eigen::StreamPrecision, Eigen::DontAlignCols, ", ", ", ", "[", "]", "[",
+                            "]");
   std::cout << "convtape " << CONVTAPE_VERSION_STRING << "\n";
   std::cout << "corr2d(X, K) = " << Y.format(fmt) << "\n";
   if (Y != expected) {
