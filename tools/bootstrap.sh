@@ -2,9 +2,12 @@
 # Installs, with apt-get, whatever convtape's build, tests and examples need and this machine
 # lacks (Debian 12 / Ubuntu package names). Does nothing when all is present.
 # Usage: tools/bootstrap.sh [extra-package ...]
+# Extra packages can also come from the environment, CONVTAPE_BOOTSTRAP_EXTRA="clang doxygen"
+# (CI uses it so that the README's command, run verbatim, installs everything CI needs).
 set -euo pipefail
 
-packages=(cmake make g++ pkg-config libeigen3-dev catch2 libstb-dev "$@")
+# shellcheck disable=SC2206  # word splitting of the package list is intended
+packages=(cmake make g++ pkg-config libeigen3-dev catch2 libstb-dev "$@" ${CONVTAPE_BOOTSTRAP_EXTRA:-})
 
 missing=()
 for p in "${packages[@]}"; do
