@@ -278,6 +278,9 @@ TEST_CASE("load_npy rejects files it cannot represent with io_error naming the p
     CONVTAPE_CHECK_THROWS(load_npy<double>(dir.file("none.npy")), io_error,
                           Contains("cannot open") && Contains("none.npy"));
   }
+  SECTION("a directory") {
+    CONVTAPE_CHECK_THROWS(load_npy<double>(dir.file("")), io_error, Contains("load_npy"));
+  }
   SECTION("not a .npy file") { rejects("P6\n2 2\n255\n", "not a .npy file"); }
   SECTION("empty file") { rejects("", "not a .npy file"); }
   SECTION("unsupported versions") {

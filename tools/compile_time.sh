@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Measures convtape's include cost: the median compile time (CPU seconds, user + system, of the
+# compiler; less disturbed by other load than wall time) of each program in tools/compile_time/
+# against the same program written by hand on Eigen/Dense alone, same compiler and flags:
+#   corr2d    corr2d_convtape.cpp (convtape/corr2d.hpp)     vs corr2d_eigen.cpp
+#   notebook  notebook_convtape.cpp (convtape/convtape.hpp)  vs notebook_eigen.cpp
+# The notebook pair is skipped while include/convtape/convtape.hpp does not exist. Each program
+# is first built, linked and run once (both corr2d programs must print the same); then the two
+# compiles of a pair alternate, RUNS times each, so drifting machine load hits both alike.
+#
+# Usage: tools/compile_time.sh [-n RUNS] [-- extra compiler flags]
+#   CXX (default c++) and CXXFLAGS (default "-std=c++17 -O2") choose the compiler and flags.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+runs=5
+if [ "${1:-}" = "-n" ]; then runs=$2; shift 2; fi
+[ "${1:-}" = "--" ] && shift
+cxx=${CXX:-c++}
+read -r -a flags <<< "${CXXFLAGS:--std=c++17 -O2}"
+flags+=("$@" -Iinclude $(pkg-config --cflags eigen3 2>/dev/null || echo -I/usr/include/eigen3))
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+cpu_seconds() {  # cpu_seconds SOURCE: user + system seconds of one compile
+  local TIMEFORMAT='%3U %3S' t
+  t=$({ time "$cxx" "${flags[@]}" -c "$1" -o "$work/t.o" 2>/dev/null; } 2>&1)
+  awk '{ printf "%.3f\n", $1 + $2 }' <<< "$t"
+}
+
+median() { sort -g | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+
+echo "compiler: $("$cxx" --version | head -1)"
+echo "flags:    ${flags[*]}"
+echo "runs:     ${runs} per program (median of CPU seconds)"
+echo
+printf '%-9s %14s %14s %10s\n' program convtape eigen-only extra
+for pair in corr2d notebook; do
+  with=tools/compile_time/${pair}_convtape.cpp
+  without=tools/compile_time/${pair}_eigen.cpp
+  if [ "$pair" = notebook ] && [ ! -f include/convtape/convtape.hpp ]; then
+    printf '%-9s %s\n' "$pair" "skipped: include/convtape/convtape.hpp does not exist yet"
+    continue
+  fi
+  "$cxx" "${flags[@]}" "$with" -o "$work/with"
+  "$cxx" "${flags[@]}" "$without" -o "$work/without"
+  "$work/with" > "$work/with.out"
+  "$work/without" > "$work/without.out"
+  if [ "$pair" = corr2d ] && ! cmp -s "$work/with.out" "$work/without.out"; then
+    echo "compile_time: $with and $without print different results" >&2
+    diff "$work/with.out" "$work/without.out" >&2 || true
+    exit 1
+  fi
+  : > "$work/with.times"
+  : > "$work/without.times"
+  for ((i = 0; i < runs; ++i)); do
+    cpu_seconds "$with" >> "$work/with.times"
+    cpu_seconds "$without" >> "$work/without.times"
+  done
+  a=$(median < "$work/with.times")
+  b=$(median < "$work/without.times")
+  printf '%-9s %13ss %13ss %9s\n' "$pair" "$a" "$b" "$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%+.0f%%", (a / b - 1) * 100 }')"
+done
