@@ -4,6 +4,8 @@
 # against the same program written by hand on Eigen/Dense alone, same compiler and flags:
 #   corr2d    corr2d_convtape.cpp (convtape/corr2d.hpp)     vs corr2d_eigen.cpp
 #   notebook  notebook_convtape.cpp (convtape/convtape.hpp)  vs notebook_eigen.cpp
+#   include:H a file that only includes convtape/H              vs one that only includes Eigen/Dense
+#             (the parse cost alone, for corr2d.hpp and, once it exists, convtape.hpp)
 # The notebook pair is skipped while include/convtape/convtape.hpp does not exist. Each program
 # is first built, linked and run once (both corr2d programs must print the same); then the two
 # compiles of a pair alternate, RUNS times each, so drifting machine load hits both alike.
@@ -34,22 +36,31 @@ echo "compiler: $("$cxx" --version | head -1)"
 echo "flags:    ${flags[*]}"
 echo "runs:     ${runs} per program (median of CPU seconds)"
 echo
-printf '%-9s %14s %14s %10s\n' program convtape eigen-only extra
-for pair in corr2d notebook; do
-  with=tools/compile_time/${pair}_convtape.cpp
-  without=tools/compile_time/${pair}_eigen.cpp
-  if [ "$pair" = notebook ] && [ ! -f include/convtape/convtape.hpp ]; then
-    printf '%-9s %s\n' "$pair" "skipped: include/convtape/convtape.hpp does not exist yet"
-    continue
-  fi
-  "$cxx" "${flags[@]}" "$with" -o "$work/with"
-  "$cxx" "${flags[@]}" "$without" -o "$work/without"
-  "$work/with" > "$work/with.out"
-  "$work/without" > "$work/without.out"
-  if [ "$pair" = corr2d ] && ! cmp -s "$work/with.out" "$work/without.out"; then
-    echo "compile_time: $with and $without print different results" >&2
-    diff "$work/with.out" "$work/without.out" >&2 || true
-    exit 1
+printf '%-20s %10s %11s %7s\n' program convtape eigen-only extra
+echo '#include <Eigen/Dense>' > "$work/include_eigen.cpp"
+for pair in corr2d notebook include:corr2d.hpp include:convtape.hpp; do
+  header=${pair#include:}
+  if [ "$pair" != "$header" ]; then  # include-only pair
+    [ -f "include/convtape/$header" ] || { printf '%-20s %s\n' "$pair" "skipped: include/convtape/$header does not exist yet"; continue; }
+    with=$work/include_${header%.hpp}.cpp
+    echo "#include <convtape/$header>" > "$with"
+    without=$work/include_eigen.cpp
+  else
+    with=tools/compile_time/${pair}_convtape.cpp
+    without=tools/compile_time/${pair}_eigen.cpp
+    if [ "$pair" = notebook ] && [ ! -f include/convtape/convtape.hpp ]; then
+      printf '%-20s %s\n' "$pair" "skipped: include/convtape/convtape.hpp does not exist yet"
+      continue
+    fi
+    "$cxx" "${flags[@]}" "$with" -o "$work/with"
+    "$cxx" "${flags[@]}" "$without" -o "$work/without"
+    "$work/with" > "$work/with.out"
+    "$work/without" > "$work/without.out"
+    if [ "$pair" = corr2d ] && ! cmp -s "$work/with.out" "$work/without.out"; then
+      echo "compile_time: $with and $without print different results" >&2
+      diff "$work/with.out" "$work/without.out" >&2 || true
+      exit 1
+    fi
   fi
   : > "$work/with.times"
   : > "$work/without.times"
@@ -59,5 +70,5 @@ for pair in corr2d notebook; do
   done
   a=$(median < "$work/with.times")
   b=$(median < "$work/without.times")
-  printf '%-9s %13ss %13ss %9s\n' "$pair" "$a" "$b" "$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%+.0f%%", (a / b - 1) * 100 }')"
+  printf '%-20s %9ss %10ss %7s\n' "$pair" "$a" "$b" "$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%+.0f%%", (a / b - 1) * 100 }')"
 done
