@@ -61,7 +61,7 @@ constexpr void check_scalar() {
   static_assert(std::is_same_v<S, float> || std::is_same_v<S, double>,
                 "convtape: .npy files are read and written as float32 or float64; use float or "
                 "double (convert with .cast<double>() or .template cast<double>()).");
-  static_assert(std::numeric_limits<S>::is_iec559,
+  static_assert(!std::is_floating_point_v<S> || std::numeric_limits<S>::is_iec559,
                 "convtape: .npy I/O needs IEEE-754 float and double.");
 }
 
