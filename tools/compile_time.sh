@@ -20,7 +20,8 @@ if [ "${1:-}" = "-n" ]; then runs=$2; shift 2; fi
 [ "${1:-}" = "--" ] && shift
 cxx=${CXX:-c++}
 read -r -a flags <<< "${CXXFLAGS:--std=c++17 -O2}"
-flags+=("$@" -Iinclude $(pkg-config --cflags eigen3 2>/dev/null || echo -I/usr/include/eigen3))
+read -r -a eigen_flags <<< "$(pkg-config --cflags eigen3 2>/dev/null || echo -I/usr/include/eigen3)"
+flags+=("$@" -Iinclude "${eigen_flags[@]}")
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 

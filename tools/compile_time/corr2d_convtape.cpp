@@ -3,7 +3,6 @@
 // The notebook's cross-correlation and edge detection with convtape/corr2d.hpp alone: the include
 // cost of the plane operations, timed by tools/compile_time.sh against corr2d_eigen.cpp.
 #include <convtape/corr2d.hpp>
-
 #include <iostream>
 
 int main() {

@@ -3,7 +3,6 @@
 // The notebook's cross-correlation and edge detection by hand on Eigen/Dense: the baseline for
 // corr2d_convtape.cpp in tools/compile_time.sh.
 #include <Eigen/Dense>
-
 #include <iostream>
 
 namespace {

@@ -3,7 +3,6 @@
 // The d2l "Convolutions for Images" notebook with convtape's umbrella header: what
 // tools/compile_time.sh times against notebook_eigen.cpp (the same program by hand on Eigen).
 #include <convtape/convtape.hpp>
-
 #include <iostream>
 
 int main() {

@@ -3,7 +3,6 @@
 // The d2l "Convolutions for Images" notebook by hand on Eigen/Dense alone: the baseline
 // tools/compile_time.sh times notebook_convtape.cpp against.
 #include <Eigen/Dense>
-
 #include <iostream>
 #include <random>
 
