@@ -85,8 +85,9 @@ Conv2dShape conv2d_shape(const Tensor<S>& x, const Tensor<S>& weight, Index bias
   s.out_per_group = s.out_channels / groups;
   if (weight.dim(1) != s.in_per_group) {
     os << "weight " << shape_str(weight.shape()) << " has " << weight.dim(1)
-       << " input channels per group but x " << shape_str(x.shape()) << " has " << s.in_channels
-       << " (groups = " << groups << ")";
+       << " input channels per group but x " << shape_str(x.shape()) << " has " << s.in_channels;
+    if (groups != 1) os << " channels, " << s.in_per_group << " per group";
+    os << " (groups = " << groups << ")";
     fail(fn, os.str());
   }
   if (bias_size != 0 && bias_size != s.out_channels) {

@@ -4,6 +4,7 @@
 
 // Catch2 v2 (one header) or v3 (split headers): the tests include this and use either alike.
 #ifdef CONVTAPE_CATCH2_V3
+#include <catch2/catch_template_test_macros.hpp>
 #include <catch2/catch_test_macros.hpp>
 #include <catch2/matchers/catch_matchers_exception.hpp>
 #include <catch2/matchers/catch_matchers_floating_point.hpp>

@@ -1,0 +1,254 @@
+// SPDX-License-Identifier: MIT
+// SPDX-FileCopyrightText: 2026 The convtape authors
+#include "convtape/tensor.hpp"
+
+#include <sstream>
+#include <string>
+
+#include "support/catch.hpp"
+#include "support/errors.hpp"
+#include "support/literal.hpp"
+
+namespace {
+
+using convtape::Index;
+using convtape::MatrixX;
+using convtape::RowMatrixX;
+using convtape::Shape4;
+using convtape::Tensor;
+using support::literal;
+using support::shape_error_message;
+
+/// A value that encodes its own coordinates, so a misplaced element is recognisable.
+double code(Index n, Index c, Index h, Index w) {
+  return static_cast<double>(1000 * n + 100 * c + 10 * h + w);
+}
+
+TEST_CASE("Tensor(n, c, h, w) is zero-filled and reports its shape", "[tensor]") {
+  const Tensor<double> t(2, 3, 4, 5);
+  CHECK(t.shape() == Shape4{2, 3, 4, 5});
+  CHECK(t.dim(0) == 2);
+  CHECK(t.dim(1) == 3);
+  CHECK(t.dim(2) == 4);
+  CHECK(t.dim(3) == 5);
+  CHECK(t.size() == 120);
+  CHECK_FALSE(t.empty());
+  for (Index i = 0; i < t.size(); ++i) CHECK(t.data()[i] == 0.0);
+
+  SECTION("from a Shape4") {
+    const Tensor<float> u(Shape4{1, 2, 3, 1});
+    CHECK(u.shape() == Shape4{1, 2, 3, 1});
+    CHECK(u.size() == 6);
+    CHECK(u.flat().isZero(0.0f));
+  }
+  SECTION("default-constructed is empty, shape (0, 0, 0, 0)") {
+    const Tensor<double> e;
+    CHECK(e.shape() == Shape4{0, 0, 0, 0});
+    CHECK(e.size() == 0);
+    CHECK(e.empty());
+  }
+  SECTION("a zero extent is allowed and empty") {
+    const Tensor<double> e(2, 0, 3, 3);
+    CHECK(e.empty());
+    CHECK(e.dim(1) == 0);
+  }
+}
+
+TEST_CASE("Tensor stores NCHW contiguously: (n, c, h, w) is at ((n*C + c)*H + h)*W + w",
+          "[tensor]") {
+  const Index N = 2, C = 3, H = 4, W = 5;
+  Tensor<double> t(N, C, H, W);
+  for (Index n = 0; n < N; ++n) {
+    for (Index c = 0; c < C; ++c) {
+      for (Index h = 0; h < H; ++h) {
+        for (Index w = 0; w < W; ++w) t(n, c, h, w) = code(n, c, h, w);
+      }
+    }
+  }
+  for (Index n = 0; n < N; ++n) {
+    for (Index c = 0; c < C; ++c) {
+      for (Index h = 0; h < H; ++h) {
+        for (Index w = 0; w < W; ++w) {
+          CHECK(t.data()[((n * C + c) * H + h) * W + w] == code(n, c, h, w));
+        }
+      }
+    }
+  }
+  SECTION("writes through data() are read by operator()") {
+    t.data()[((1 * C + 2) * H + 3) * W + 4] = -7.0;
+    CHECK(t(1, 2, 3, 4) == -7.0);
+    const Tensor<double>& ct = t;
+    CHECK(ct(1, 2, 3, 4) == -7.0);
+  }
+  SECTION("flat() is the same storage in the same order") {
+    CHECK(t.flat().size() == N * C * H * W);
+    CHECK(t.flat()[((0 * C + 1) * H + 2) * W + 3] == code(0, 1, 2, 3));
+    t.flat()[0] = 42.0;
+    CHECK(t(0, 0, 0, 0) == 42.0);
+  }
+}
+
+TEST_CASE("Tensor planes are row-major maps that read and write the tensor", "[tensor]") {
+  Tensor<double> t(2, 3, 4, 5);
+  auto p = t.plane(1, 2);
+  CHECK(p.rows() == 4);
+  CHECK(p.cols() == 5);
+  CHECK(p.data() == t.data() + (1 * 3 + 2) * 4 * 5);
+  p(3, 1) = 8.5;
+  CHECK(t(1, 2, 3, 1) == 8.5);
+  CHECK(t.data()[((1 * 3 + 2) * 4 + 3) * 5 + 1] == 8.5);
+  t(1, 2, 0, 4) = -1.0;
+  CHECK(p(0, 4) == -1.0);
+  // Row-major: the element after (0, 4) in memory is (1, 0).
+  CHECK(&p(1, 0) == &p(0, 4) + 1);
+
+  SECTION("whole-plane Eigen assignments land in the right plane only") {
+    t.plane(0, 1).setConstant(3.0);
+    CHECK(t.plane(0, 1).sum() == 3.0 * 20);
+    CHECK(t.plane(0, 0).isZero(0.0));
+    CHECK(t.plane(0, 2).isZero(0.0));
+  }
+  SECTION("a const tensor's planes are read-only maps of the same data") {
+    const Tensor<double>& ct = t;
+    const auto cp = ct.plane(1, 2);
+    CHECK(cp(3, 1) == 8.5);
+    CHECK(cp.data() == p.data());
+  }
+}
+
+TEST_CASE("Tensor::from_matrix and matrix() round-trip a plane, as reshape(1, 1, H, W)",
+          "[tensor]") {
+  const MatrixX<double> m = literal<double>(2, 3, {1, 2, 3, 4, 5, 6});
+  SECTION("column-major input") {
+    const Tensor<double> t = Tensor<double>::from_matrix(m);
+    CHECK(t.shape() == Shape4{1, 1, 2, 3});
+    CHECK(t(0, 0, 0, 2) == 3.0);
+    CHECK(t(0, 0, 1, 0) == 4.0);
+    // NCHW memory is row-major within the plane: 1 2 3 4 5 6.
+    for (Index i = 0; i < 6; ++i) CHECK(t.data()[i] == static_cast<double>(i + 1));
+    CHECK(t.matrix() == m);
+  }
+  SECTION("row-major input") {
+    const RowMatrixX<double> r = m;
+    const Tensor<double> t = Tensor<double>::from_matrix(r);
+    CHECK(t(0, 0, 1, 2) == 6.0);
+    CHECK(t.matrix() == m);
+  }
+  SECTION("a block and an expression") {
+    const MatrixX<double> big = literal<double>(3, 4, {0, 0, 0, 0, 0, 1, 2, 3, 0, 4, 5, 6});
+    CHECK(Tensor<double>::from_matrix(big.block(1, 1, 2, 3)).matrix() == m);
+    CHECK(Tensor<double>::from_matrix(2.0 * m).matrix() ==
+          literal<double>(2, 3, {2, 4, 6, 8, 10, 12}));
+  }
+  SECTION("int") {
+    const MatrixX<int> mi = literal<int>(1, 3, {7, -8, 9});
+    const Tensor<int> t = Tensor<int>::from_matrix(mi);
+    CHECK(t.shape() == Shape4{1, 1, 1, 3});
+    CHECK(t.matrix() == mi);
+  }
+}
+
+TEST_CASE("Tensor copies are deep", "[tensor]") {
+  Tensor<double> a(1, 1, 2, 2);
+  a(0, 0, 1, 1) = 5.0;
+  Tensor<double> b = a;
+  b(0, 0, 1, 1) = 6.0;
+  CHECK(a(0, 0, 1, 1) == 5.0);
+  CHECK(b(0, 0, 1, 1) == 6.0);
+  CHECK(a.data() != b.data());
+}
+
+TEST_CASE("Tensor setZero, setConstant and same_shape", "[tensor]") {
+  Tensor<float> t(1, 2, 2, 3);
+  t.setConstant(2.5f);
+  CHECK(t.flat().sum() == 2.5f * 12);
+  t.setZero();
+  CHECK(t.flat().isZero(0.0f));
+  CHECK(t.same_shape(Tensor<float>(1, 2, 2, 3)));
+  CHECK(t.same_shape(Tensor<double>(1, 2, 2, 3)));
+  CHECK_FALSE(t.same_shape(Tensor<float>(1, 2, 3, 2)));
+}
+
+TEST_CASE("Tensor::cast converts every element", "[tensor]") {
+  Tensor<double> t(1, 2, 1, 2);
+  t(0, 0, 0, 0) = 1.5;
+  t(0, 0, 0, 1) = -2.0;
+  t(0, 1, 0, 0) = 0.25;
+  t(0, 1, 0, 1) = 3.0;
+  const Tensor<float> f = t.cast<float>();
+  CHECK(f.shape() == t.shape());
+  CHECK(f(0, 0, 0, 0) == 1.5f);
+  CHECK(f(0, 0, 0, 1) == -2.0f);
+  CHECK(f(0, 1, 0, 0) == 0.25f);
+  CHECK(f(0, 1, 0, 1) == 3.0f);
+  const Tensor<int> i = t.cast<int>();
+  CHECK(i(0, 0, 0, 0) == 1);  // truncation, as static_cast
+  CHECK(i(0, 0, 0, 1) == -2);
+  CHECK(i(0, 1, 0, 1) == 3);
+}
+
+TEST_CASE("operator<< prints the shape and every plane's values", "[tensor]") {
+  Tensor<double> t(1, 2, 2, 3);
+  for (Index c = 0; c < 2; ++c) {
+    for (Index h = 0; h < 2; ++h) {
+      for (Index w = 0; w < 3; ++w) t(0, c, h, w) = static_cast<double>(100 * c + 10 * h + w);
+    }
+  }
+  std::ostringstream os;
+  os << t;
+  const std::string text = os.str();
+  INFO(text);
+  CHECK_THAT(text, Contains("(1, 2, 2, 3)"));
+  CHECK_THAT(text, Contains("[0, 0]"));
+  CHECK_THAT(text, Contains("[0, 1]"));
+  CHECK_THAT(text, Contains("[ 0,  1,  2]"));  // Eigen aligns the columns
+  CHECK_THAT(text, Contains("[10, 11, 12]"));
+  CHECK_THAT(text, Contains("100, 101, 102"));
+  CHECK_THAT(text, Contains("110, 111, 112"));
+  // Plane (0, 0) comes before plane (0, 1), and each plane's rows in order.
+  CHECK(text.find("[0, 0]") < text.find("[0, 1]"));
+  CHECK(text.find("[10, 11, 12]") < text.find("[0, 1]"));
+  CHECK(text.find("100, 101, 102") < text.find("110, 111, 112"));
+
+  SECTION("an empty tensor prints its shape") {
+    std::ostringstream empty;
+    empty << Tensor<float>(0, 3, 2, 2);
+    CHECK_THAT(empty.str(), Contains("(0, 3, 2, 2)"));
+  }
+}
+
+TEST_CASE("Tensor rejects bad shapes and axes with a shape_error naming them", "[tensor][errors]") {
+  SECTION("negative extents") {
+    CHECK_THAT(shape_error_message([] { Tensor<double>(1, -2, 3, 4); }),
+               Contains("Tensor") && Contains("negative extent") && Contains("(1, -2, 3, 4)"));
+    CHECK_THAT(shape_error_message([] {
+                 Tensor<float>(Shape4{2, 3, 4, -1});
+               }),
+               Contains("(2, 3, 4, -1)"));
+  }
+  SECTION("a shape with more elements than an Index can count") {
+    const Index big = Index(1) << 24;
+    CHECK_THAT(shape_error_message([&] { Tensor<double>(big, big, big, 1); }),
+               Contains("Tensor") && Contains("too many elements"));
+  }
+  SECTION("dim() of an axis outside 0..3") {
+    const Tensor<double> t(1, 2, 3, 4);
+    CHECK_THAT(shape_error_message([&] { (void)t.dim(4); }),
+               Contains("Tensor::dim") && Contains("axis 4") && Contains("(1, 2, 3, 4)"));
+    CHECK_THAT(shape_error_message([&] { (void)t.dim(-1); }), Contains("axis -1"));
+  }
+  SECTION("matrix() of a tensor that is not (1, 1, H, W)") {
+    Tensor<double> t(2, 1, 3, 3);
+    t(1, 0, 2, 2) = 4.0;
+    CHECK_THAT(shape_error_message([&] { (void)t.matrix(); }),
+               Contains("Tensor::matrix") && Contains("(1, 1, H, W)") && Contains("(2, 1, 3, 3)"));
+    CHECK_THAT(shape_error_message([] { (void)Tensor<double>(1, 3, 2, 2).matrix(); }),
+               Contains("(1, 3, 2, 2)"));
+    // Nothing changed.
+    CHECK(t.shape() == Shape4{2, 1, 3, 3});
+    CHECK(t(1, 0, 2, 2) == 4.0);
+    CHECK(t.flat().sum() == 4.0);
+  }
+}
+
+}  // namespace
