@@ -106,8 +106,9 @@ Var<S> relu(const Var<S>& a) {
   Op<S> op("relu", {a});
   return op.record(tensor_from_flat<S>(op.input(0).shape(), op.input(0).flat().cwiseMax(S(0))),
                    [](GradContext<S>& g) {
-                     const auto positive = g.input(0).flat().array() > S(0);
-                     g.add_grad(0, positive.select(g.grad_output().flat().array(), S(0)).matrix());
+                     g.add_grad(0, (g.input(0).flat().array() > S(0))
+                                       .select(g.grad_output().flat().array(), S(0))
+                                       .matrix());
                    });
 }
 

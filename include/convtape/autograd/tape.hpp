@@ -183,25 +183,28 @@ class Var {
   Var(const std::shared_ptr<detail::TapeState<S>>& tape, Index index)
       : tape_(tape), index_(index) {}
 
-  /// The tape, or a throw naming `fn` and `what` (e.g. "operand 1").
-  std::shared_ptr<detail::TapeState<S>> lock(const char* fn, const std::string& what) const {
+  /// The tape, or a throw naming `fn` and the var: operand `operand`, or "the var" if negative.
+  /// Messages are built only on failure; this runs for every operand of every function.
+  std::shared_ptr<detail::TapeState<S>> lock(const char* fn, int operand = -1) const {
+    auto what = [operand] {
+      return operand < 0 ? std::string("the var") : "operand " + std::to_string(operand);
+    };
     if (index_ < 0) {
       detail::fail(fn,
-                   what + " is an empty Var (default-constructed); assign it from a tape first");
+                   what() + " is an empty Var (default-constructed); assign it from a tape first");
     }
     std::shared_ptr<detail::TapeState<S>> tape = tape_.lock();
     if (!tape) {
-      detail::fail(fn,
-                   what +
-                       " belongs to a Tape that no longer exists; keep the Tape alive while its "
-                       "vars are used");
+      detail::fail(fn, what() +
+                           " belongs to a Tape that no longer exists; keep the Tape alive while "
+                           "its vars are used");
     }
     return tape;
   }
 
   detail::Node<S>& node(const char* fn) const {
     // The tape is kept alive by its owner, not by this temporary, so the reference stays valid.
-    return lock(fn, "the var")->nodes[static_cast<std::size_t>(index_)];
+    return lock(fn)->nodes[static_cast<std::size_t>(index_)];
   }
 
   std::weak_ptr<detail::TapeState<S>> tape_;
@@ -223,9 +226,8 @@ struct TapeAccess {
     return Var<S>(tape, index);
   }
   template <class S>
-  static std::shared_ptr<TapeState<S>> lock(const Var<S>& v, const char* fn,
-                                            const std::string& what) {
-    return v.lock(fn, what);
+  static std::shared_ptr<TapeState<S>> lock(const Var<S>& v, const char* fn, int operand = -1) {
+    return v.lock(fn, operand);
   }
   template <class S>
   static Index index(const Var<S>& v) {
@@ -302,7 +304,16 @@ class Tape {
 
 template <class S>
 Tape<S> Var<S>::tape() const {
-  return detail::TapeAccess::tape(lock("Var::tape", "the var"));
+  return detail::TapeAccess::tape(lock("Var::tape"));
+}
+
+/// A tensor of shape `shape` holding the flat (NCHW-order) vector expression `flat`.
+template <class S, class Derived>
+Tensor<S> tensor_from_flat(const Shape4& shape, const Eigen::MatrixBase<Derived>& flat) {
+  Tensor<S> t(shape);
+  CONVTAPE_ASSERT(flat.size() == t.size());
+  t.flat() = flat;
+  return t;
 }
 
 /// What a gradient rule sees during `backward`: the gradient of its result, the values of its
@@ -332,13 +343,12 @@ class GradContext {
                                                 " elements but the operand has shape " +
                                                 detail::shape_str(in.shape()));
     }
-    Tensor<S>& g = grads_[input_index(i)];
-    if (reached_[input_index(i)]) {
-      g.flat() += flat;
+    const Index j = input_index(i);
+    if (reached_[j]) {
+      grads_[j].flat() += flat;
     } else {
-      g = Tensor<S>(in.shape());
-      g.flat() = flat;
-      reached_[input_index(i)] = 1;
+      grads_[j] = tensor_from_flat<S>(in.shape(), flat);
+      reached_[j] = 1;
     }
   }
 
@@ -390,12 +400,12 @@ class GradContext {
 ///     template <class S>
 ///     Var<S> cube(const Var<S>& x) {
 ///       Op<S> op("cube", {x});
-///       const auto v = op.input(0).flat().array();
-///       return op.record(tensor_from_flat(op.input(0).shape(), v.cube().matrix()),
-///                        [](GradContext<S>& g) {
-///                          const auto x = g.input(0).flat().array();
-///                          g.add_grad(0, (3 * x.square() *
-///                          g.grad_output().flat().array()).matrix());
+///       const auto v = op.input(0).flat().array();  // a view of x's value
+///       return op.record(tensor_from_flat<S>(x.shape(), v.cube().matrix()),
+///                        [](GradContext<S>& g) {  // d/dx x^3 = 3 x^2
+///                          const auto xs = g.input(0).flat().array();
+///                          const auto dy = g.grad_output().flat().array();
+///                          g.add_grad(0, (3 * xs.square() * dy).matrix());
 ///                        });
 ///     }
 ///
@@ -407,16 +417,15 @@ class Op {
   /// @throws shape_error if an operand is empty, its tape is gone, or the operands are on
   ///   different tapes.
   Op(const char* name, std::initializer_list<Var<S>> operands) : name_(name) {
-    std::size_t i = 0;
+    int i = 0;
     for (const Var<S>& v : operands) {
-      const std::string what = "operand " + std::to_string(i);
-      std::shared_ptr<detail::TapeState<S>> t = detail::TapeAccess::lock(v, name, what);
+      std::shared_ptr<detail::TapeState<S>> t = detail::TapeAccess::lock(v, name, i);
       if (!tape_) {
         tape_ = std::move(t);
       } else if (t != tape_) {
-        detail::fail(name, what +
-                               " is on a different tape than operand 0; every var one loss depends "
-                               "on must be recorded on the same Tape");
+        detail::fail(name, "operand " + std::to_string(i) +
+                               " is on a different tape than operand 0; every var one loss "
+                               "depends on must be recorded on the same Tape");
       }
       inputs_.push_back(detail::TapeAccess::index(v));
       ++i;
@@ -439,8 +448,9 @@ class Op {
   Var<S> record(Tensor<S> value, Rule&& rule) {
     bool requires_grad = false;
     if (!NoGrad::active()) {
-      for (Index j : inputs_)
+      for (Index j : inputs_) {
         requires_grad |= tape_->nodes[static_cast<std::size_t>(j)].requires_grad;
+      }
     }
     detail::Node<S>& n = tape_->nodes.emplace_back();
     n.value = std::move(value);
@@ -458,21 +468,12 @@ class Op {
   std::vector<Index> inputs_;
 };
 
-/// A tensor of shape `shape` holding the flat (NCHW-order) vector expression `flat`.
-template <class S, class Derived>
-Tensor<S> tensor_from_flat(const Shape4& shape, const Eigen::MatrixBase<Derived>& flat) {
-  Tensor<S> t(shape);
-  CONVTAPE_ASSERT(flat.size() == t.size());
-  t.flat() = flat;
-  return t;
-}
-
 namespace detail {
 
 /// The reverse walk shared by both `backward` overloads; `seed` is d(loss)/d(root).
 template <class S>
 void backward_from(const Var<S>& root, Tensor<S> seed, bool retain_tape, const char* fn) {
-  const std::shared_ptr<TapeState<S>> tape = TapeAccess::lock(root, fn, "the var");
+  const std::shared_ptr<TapeState<S>> tape = TapeAccess::lock(root, fn);
   TapeState<S>& t = *tape;
   const Index last = TapeAccess::index(root);
   auto node = [&t](Index i) -> Node<S>& { return t.nodes[static_cast<std::size_t>(i)]; };
