@@ -1,0 +1,21 @@
+// SPDX-License-Identifier: MIT
+// SPDX-FileCopyrightText: 2026 The convtape authors
+#pragma once
+
+/// @file
+/// Everything in convtape, in one include (like Eigen's `<Eigen/Dense>`). Include the single
+/// headers instead where compile time matters.
+
+#include "convtape/autograd/ops.hpp"
+#include "convtape/autograd/tape.hpp"
+#include "convtape/conv2d.hpp"
+#include "convtape/core.hpp"
+#include "convtape/corr2d.hpp"
+#include "convtape/gradcheck.hpp"
+#include "convtape/nn/conv2d.hpp"
+#include "convtape/nn/init.hpp"
+#include "convtape/nn/loss.hpp"
+#include "convtape/optim/adam.hpp"
+#include "convtape/optim/sgd.hpp"
+#include "convtape/reference.hpp"
+#include "convtape/tensor.hpp"

@@ -1,0 +1,32 @@
+// SPDX-License-Identifier: MIT
+// SPDX-FileCopyrightText: 2026 The convtape authors
+#pragma once
+
+// Seeded random numbers that are the same on every platform. The bits of std::mt19937_64 are
+// fixed by the standard, but std::uniform_real_distribution and std::normal_distribution are
+// implementation-defined, so the transforms from bits to reals are written out here. Not for
+// direct inclusion.
+
+#include <cmath>
+#include <cstdint>
+#include <random>
+
+namespace convtape::detail {
+
+/// Uniform double in [0, 1): the top 53 bits of one engine output, scaled by 2^-53 (exact).
+inline double uniform01(std::mt19937_64& rng) {
+  return static_cast<double>(rng() >> 11) * 0x1.0p-53;
+}
+
+/// Two independent standard normal samples from two uniforms (Box-Muller). Bit-for-bit
+/// reproducible wherever the C library's log, sqrt, cos and sin agree (sqrt always does).
+inline void standard_normal_pair(std::mt19937_64& rng, double& z0, double& z1) {
+  const double u1 = 1.0 - uniform01(rng);  // in (0, 1], so the log is finite
+  const double u2 = uniform01(rng);
+  constexpr double two_pi = 6.283185307179586476925286766559;
+  const double r = std::sqrt(-2.0 * std::log(u1));
+  z0 = r * std::cos(two_pi * u2);
+  z1 = r * std::sin(two_pi * u2);
+}
+
+}  // namespace convtape::detail

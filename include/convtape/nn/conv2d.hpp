@@ -1,0 +1,99 @@
+// SPDX-License-Identifier: MIT
+// SPDX-FileCopyrightText: 2026 The convtape authors
+#pragma once
+
+/// @file
+/// `Conv2D<S>`: a 2-D convolution layer (cross-correlation, as PyTorch's `nn.Conv2d`) holding
+/// its weight and optional bias as `Parameter`s.
+
+#include <cstdint>
+#include <random>
+#include <sstream>
+#include <vector>
+
+#include "convtape/autograd/ops.hpp"
+#include "convtape/autograd/tape.hpp"
+#include "convtape/conv2d.hpp"
+#include "convtape/core.hpp"
+#include "convtape/nn/init.hpp"
+#include "convtape/tensor.hpp"
+
+namespace convtape {
+
+/// A convolution layer: `conv(x)` is `conv2d(x, weight, bias, options)` for x of shape
+/// (N, in_channels, H, W), giving (N, out_channels, out_rows, out_cols).
+///
+///     convtape::Conv2D<double> conv(1, 1, {1, 2}, convtape::Conv2dOptions().bias(false));
+///
+/// Called on a var it records on that var's tape (the parameters' gradients flow into
+/// `weight.grad` and `bias.grad`); called on a tensor it is inference, with no tape.
+template <class S>
+class Conv2D {
+ public:
+  using Scalar = typename detail::Differentiable<S>::type;
+
+  /// (out_channels, in_channels / groups, kernel rows, kernel cols), OIHW as PyTorch.
+  Parameter<S> weight;
+  /// (1, out_channels, 1, 1), which broadcasts over an NCHW output; empty with `.bias(false)`.
+  Parameter<S> bias;
+
+  /// A layer with PyTorch's default initialization (`init::pytorch_default`) drawn from
+  /// `std::mt19937_64(seed)`: the same weights for the same seed on every platform. Gradients
+  /// start at zero. Padding, stride, dilation, groups and bias come from `opts`; their ranges are
+  /// checked when the layer is called, exactly as `conv2d` does.
+  /// @throws shape_error if a channel count or the kernel is not positive, or the channel counts
+  ///   are not divisible by `opts.groups()`.
+  Conv2D(Index in_channels, Index out_channels, Size2 kernel, const Conv2dOptions& opts = {},
+         std::uint64_t seed = 0)
+      : options_(opts) {
+    constexpr const char* fn = "Conv2D";
+    std::ostringstream os;
+    if (in_channels <= 0 || out_channels <= 0 || kernel.rows <= 0 || kernel.cols <= 0) {
+      os << "needs positive channel counts and kernel, got in_channels = " << in_channels
+         << ", out_channels = " << out_channels << ", kernel " << kernel;
+      detail::fail(fn, os.str());
+    }
+    const Index groups = opts.groups();
+    if (groups <= 0 || in_channels % groups != 0 || out_channels % groups != 0) {
+      os << "in_channels = " << in_channels << " and out_channels = " << out_channels
+         << " must both be divisible by groups = " << groups;
+      detail::fail(fn, os.str());
+    }
+    weight = Parameter<S>(Tensor<S>(out_channels, in_channels / groups, kernel.rows, kernel.cols));
+    if (opts.bias()) bias = Parameter<S>(Tensor<S>(1, out_channels, 1, 1));
+    std::mt19937_64 rng(seed);
+    init::pytorch_default(weight.value, bias.value, rng);
+  }
+
+  /// The trainable parameters, for an optimizer: the weight, then the bias unless
+  /// `.bias(false)`. The pointers stay valid while this layer is neither moved nor destroyed.
+  std::vector<Parameter<S>*> parameters() {
+    std::vector<Parameter<S>*> params{&weight};
+    if (has_bias()) params.push_back(&bias);
+    return params;
+  }
+
+  /// Records the convolution of `x` on x's tape, with this layer's parameters as leaves.
+  /// @throws shape_error as `conv2d` (and if x is empty or its tape is gone).
+  Var<S> operator()(const Var<S>& x) {
+    Tape<S> tape = x.tape();
+    const Var<S> w = tape.parameter(weight);
+    if (!has_bias()) return conv2d(x, w, options_);
+    return conv2d(x, w, tape.parameter(bias), options_);
+  }
+
+  /// Inference on a tensor, without a tape.
+  /// @throws shape_error as `conv2d`.
+  Tensor<S> operator()(const Tensor<S>& x) const {
+    return conv2d(x, weight.value, bias.value.flat(), options_);
+  }
+
+  /// Whether the layer has a bias (`Conv2dOptions::bias`).
+  bool has_bias() const { return options_.bias(); }
+  const Conv2dOptions& options() const { return options_; }
+
+ private:
+  Conv2dOptions options_;
+};
+
+}  // namespace convtape

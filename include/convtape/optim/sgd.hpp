@@ -1,0 +1,72 @@
+// SPDX-License-Identifier: MIT
+// SPDX-FileCopyrightText: 2026 The convtape authors
+#pragma once
+
+/// @file
+/// `SGD<S>`: stochastic gradient descent with momentum and weight decay, PyTorch's update rule.
+
+#include <utility>
+#include <vector>
+
+#include "convtape/autograd/tape.hpp"
+#include "convtape/detail/optimizer.hpp"
+#include "convtape/tensor.hpp"
+
+namespace convtape {
+
+/// Gradient descent on parameters, as PyTorch's `torch.optim.SGD` (no dampening, no Nesterov).
+/// For each parameter p with gradient g, one `step()` does
+///
+///     d = g + weight_decay * p
+///     b = momentum * b + d        (b = d on the first step; without momentum b is just d)
+///     p = p - lr * b
+///
+/// The notebook's update `weight -= lr * grad` is `SGD<S>(params, lr)`.
+template <class S>
+class SGD : public detail::OptimizerBase<S> {
+ public:
+  /// @throws shape_error if `params` is empty or holds a null pointer, or lr, momentum or
+  ///   weight_decay is negative or not finite.
+  SGD(std::vector<Parameter<S>*> params, S lr, S momentum = 0, S weight_decay = 0)
+      : detail::OptimizerBase<S>("SGD", std::move(params), lr),
+        momentum_(momentum),
+        weight_decay_(weight_decay) {
+    detail::check_hyperparameter("SGD", "momentum", momentum, S(0));
+    detail::check_hyperparameter("SGD", "weight_decay", weight_decay, S(0));
+  }
+
+  /// One update of every parameter from its current gradient.
+  /// @throws shape_error, before modifying anything, if a gradient is not shaped like its
+  ///   parameter, or a parameter changed shape since the previous step.
+  void step() {
+    this->check_step({&buffers_});
+    const bool first = buffers_.empty();
+    if (momentum_ != S(0) && first) buffers_.resize(this->params_.size());
+    for (std::size_t i = 0; i < this->params_.size(); ++i) {
+      auto p = this->params_[i]->value.flat();
+      const auto g = this->params_[i]->grad.flat();
+      if (momentum_ == S(0)) {
+        p -= this->lr_ * (g + weight_decay_ * p);
+        continue;
+      }
+      Tensor<S>& b = buffers_[i];
+      if (first) {
+        b = Tensor<S>(this->params_[i]->value.shape());
+        b.flat() = g + weight_decay_ * p;
+      } else {
+        b.flat() = momentum_ * b.flat() + g + weight_decay_ * p;
+      }
+      p -= this->lr_ * b.flat();
+    }
+  }
+
+  S momentum() const { return momentum_; }
+  S weight_decay() const { return weight_decay_; }
+
+ private:
+  S momentum_;
+  S weight_decay_;
+  std::vector<Tensor<S>> buffers_;  ///< momentum buffers, one per parameter; empty until a step
+};
+
+}  // namespace convtape
