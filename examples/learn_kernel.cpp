@@ -16,7 +16,8 @@
 //              reproduce its printed losses 4.949, 0.831, 0.140, 0.024, 0.004
 //   --seed N   seed of part 1's MXNet-style initialization (default 0)
 //   --svg PATH where to write part 2's loss curve (default learn_kernel_loss.svg)
-//   IMAGE      picture for part 2 (PNG, JPEG or PNM); default: a generated scene
+//   IMAGE      picture for part 2 (PNG, JPEG or PNM); default: examples/data/scene.png, the
+//              picture edge_detection uses (a generated scene when built without stb)
 
 #include <algorithm>
 #include <cmath>
@@ -302,6 +303,9 @@ int main(int argc, char** argv) {
     }
   }
 
+#if CONVTAPE_EXAMPLE_HAVE_STB && defined(CONVTAPE_EXAMPLE_DATA_DIR)
+  if (image_path.empty()) image_path = CONVTAPE_EXAMPLE_DATA_DIR "/scene.png";
+#endif
   notebook_loop(book, seed);
   const double error = sobel_run(image_path, svg_path);
   // Exit status for ctest: the kernel must actually have been learned.
