@@ -35,22 +35,24 @@ constexpr void check_same_scalar() {
                 ".template cast<T>() first.");
 }
 
-/// Runs a row-major plane kernel `op(a, b, g, out)` that accumulates into a zeroed rows x cols
-/// result, and returns that result column-major. A column-major operand's memory is the
+/// Runs a row-major plane kernel `op(a, b, g, out)` on a rows x cols result (zeroed first when
+/// `zeroed`, for kernels that accumulate; left uninitialized for kernels that assign every
+/// element), and returns that result column-major. A column-major operand's memory is the
 /// row-major transpose, so column-major inputs are solved as the transposed problem in place;
 /// row-major inputs are solved directly and the result is copied once.
 template <class DA, class DB, class Op>
 MatrixX<typename DA::Scalar> solve_on_rows(const Eigen::MatrixBase<DA>& a,
-                                           const Eigen::MatrixBase<DB>& b,
-                                           const Conv2dGeometry& g, Index rows, Index cols,
-                                           Op op) {
+                                           const Eigen::MatrixBase<DB>& b, const Conv2dGeometry& g,
+                                           Index rows, Index cols, Op op, bool zeroed = true) {
   using S = typename DA::Scalar;
-  MatrixX<S> out = MatrixX<S>::Zero(rows, cols);
+  MatrixX<S> out(rows, cols);
   if constexpr (static_cast<bool>(DA::IsRowMajor)) {
-    RowMatrixX<S> out_rows = RowMatrixX<S>::Zero(rows, cols);
+    RowMatrixX<S> out_rows(rows, cols);
+    if (zeroed) out_rows.setZero();
     op(ConstRowRef<S>(a.derived()), ConstRowRef<S>(b.derived()), g, RowRef<S>(out_rows));
     out = out_rows;
   } else {
+    if (zeroed) out.setZero();
     op(ConstRowRef<S>(a.derived().transpose()), ConstRowRef<S>(b.derived().transpose()),
        g.transposed(), RowRef<S>(out.transpose()));
   }
@@ -75,10 +77,12 @@ MatrixX<typename DX::Scalar> corr2d_named(const Eigen::MatrixBase<DX>& x,
   check_same_scalar<DX, DK>();
   using S = typename DX::Scalar;
   const Conv2dGeometry g = conv2d_geometry(x.rows(), x.cols(), k.rows(), k.cols(), opts, fn);
-  return solve_on_rows(x, k, g, g.out_rows, g.out_cols,
-                       [](const auto& xr, const auto& kr, const auto& gr, auto yr) {
-                         corr2d_accumulate<S>(xr, kr, gr, yr);
-                       });
+  return solve_on_rows(
+      x, k, g, g.out_rows, g.out_cols,
+      [](const auto& xr, const auto& kr, const auto& gr, auto yr) {
+        corr2d_accumulate<S>(xr, kr, gr, yr, Store::assign);
+      },
+      /*zeroed=*/false);
 }
 
 }  // namespace detail

@@ -6,13 +6,16 @@
 // padding a plane, folding a padded gradient back, and the three tap loops (forward, gradient
 // with respect to the input, gradient with respect to the kernel). Not for direct inclusion.
 //
-// Every loop here walks the kernel taps and, for each tap (a, b), touches the whole output at
-// once through a strided view of the padded input, so Eigen vectorizes along the output rows and
-// nothing is allocated per output element.
+// The tap loops run the register-blocked kernels of `corr2d_kernels.hpp` whenever the columns
+// they read are contiguous (unit column stride; for the input gradient, unit stride). The other
+// cases take a simple loop that, for each kernel tap (a, b), touches the whole output at once
+// through a strided Eigen view of the padded input: correct for every stride, but it streams
+// the output once per tap.
 
 #include <type_traits>
 
 #include "convtape/core.hpp"
+#include "convtape/detail/corr2d_kernels.hpp"
 
 namespace convtape::detail {
 
@@ -83,48 +86,130 @@ void with_tap_view(T* padded, Index ld, const Conv2dGeometry& g, Index a, Index 
   T* origin = padded + a * g.dilation.rows * ld + b * g.dilation.cols;
   if (g.stride.cols == 1) {
     f(Eigen::Map<Plane, 0, Eigen::OuterStride<>>(origin, g.out_rows, g.out_cols,
-                                                  Eigen::OuterStride<>(ld * g.stride.rows)));
+                                                 Eigen::OuterStride<>(ld * g.stride.rows)));
   } else {
     using Strided = Eigen::Stride<Eigen::Dynamic, Eigen::Dynamic>;
     f(Eigen::Map<Plane, 0, Strided>(origin, g.out_rows, g.out_cols,
-                                     Strided(ld * g.stride.rows, g.stride.cols)));
+                                    Strided(ld * g.stride.rows, g.stride.cols)));
   }
+}
+
+/// How a tap loop writes its result.
+enum class Store { assign, add };
+
+/// y (+)= cross-correlation of an already padded plane `xp` (pitch `ld`) with kernel `k`. With
+/// unit column stride this is the register-blocked kernel of `corr2d_kernels.hpp`; a column
+/// stride breaks the contiguity it needs, so those take the tap-at-a-time Eigen loop.
+template <class S>
+void corr2d_padded(const S* xp, Index ld, const ConstRowRef<S>& k, const Conv2dGeometry& g,
+                   RowRef<S> y, Store store) {
+  if (g.stride.cols != 1) {
+    if (store == Store::assign) y.setZero();
+    for (Index a = 0; a < g.kernel_rows; ++a) {
+      for (Index b = 0; b < g.kernel_cols; ++b) {
+        const S tap = k(a, b);
+        with_tap_view(xp, ld, g, a, b, [&](const auto& view) { y += tap * view; });
+      }
+    }
+    return;
+  }
+  const RowMatrixX<S> kernel = k;  // contiguous, whatever the caller's pitch
+  DirectCorr<S> p;
+  p.in = xp;
+  p.in_ld = ld;
+  p.kernel = kernel.data();
+  p.kernel_rows = g.kernel_rows;
+  p.kernel_cols = g.kernel_cols;
+  p.row_stride = g.stride.rows;
+  p.row_dilation = g.dilation.rows;
+  p.col_dilation = g.dilation.cols;
+  p.out = y.data();
+  p.out_ld = y.outerStride();
+  p.rows = g.out_rows;
+  p.cols = g.out_cols;
+  p.accumulate = store == Store::add;
+  direct_corr(p);
 }
 
 /// y += cross-correlation of an already padded plane `xp` (pitch `ld`) with kernel `k`.
 template <class S>
 void corr2d_padded(const S* xp, Index ld, const ConstRowRef<S>& k, const Conv2dGeometry& g,
                    RowRef<S> y) {
-  for (Index a = 0; a < g.kernel_rows; ++a) {
-    for (Index b = 0; b < g.kernel_cols; ++b) {
-      const S tap = k(a, b);
-      with_tap_view(xp, ld, g, a, b, [&](const auto& view) { y += tap * view; });
-    }
-  }
+  corr2d_padded<S>(xp, ld, k, g, y, Store::add);
 }
 
 /// dxp += the adjoint of `corr2d_padded` with respect to the padded input, applied to `dy`.
+/// With unit stride that is the full correlation of dy with the kernel flipped (dilated alike),
+/// run by the forward kernel on dy zero-padded by the dilated kernel's extent. A stride scatters
+/// dy with gaps, so strided problems take the tap-at-a-time Eigen loop.
 template <class S>
 void corr2d_grad_padded_input(const ConstRowRef<S>& dy, const ConstRowRef<S>& k,
                               const Conv2dGeometry& g, S* dxp, Index ld) {
-  for (Index a = 0; a < g.kernel_rows; ++a) {
-    for (Index b = 0; b < g.kernel_cols; ++b) {
-      const S tap = k(a, b);
-      with_tap_view(dxp, ld, g, a, b, [&](auto&& view) { view += tap * dy; });
+  if (g.stride != Size2(1, 1)) {
+    for (Index a = 0; a < g.kernel_rows; ++a) {
+      for (Index b = 0; b < g.kernel_cols; ++b) {
+        const S tap = k(a, b);
+        with_tap_view(dxp, ld, g, a, b, [&](auto&& view) { view += tap * dy; });
+      }
     }
+    return;
   }
+  const Index pr = (g.kernel_rows - 1) * g.dilation.rows;
+  const Index pc = (g.kernel_cols - 1) * g.dilation.cols;
+  RowMatrixX<S> dyp(g.out_rows + 2 * pr, g.out_cols + 2 * pc);
+  dyp.topRows(pr).setZero();
+  dyp.bottomRows(pr).setZero();
+  dyp.block(pr, 0, g.out_rows, pc).setZero();
+  dyp.block(pr, pc + g.out_cols, g.out_rows, pc).setZero();
+  dyp.block(pr, pc, g.out_rows, g.out_cols) = dy;
+  const RowMatrixX<S> flipped = k.reverse();
+  DirectCorr<S> p;
+  p.in = dyp.data();
+  p.in_ld = dyp.outerStride();
+  p.kernel = flipped.data();
+  p.kernel_rows = g.kernel_rows;
+  p.kernel_cols = g.kernel_cols;
+  p.row_stride = 1;
+  p.row_dilation = g.dilation.rows;
+  p.col_dilation = g.dilation.cols;
+  p.out = dxp;
+  p.out_ld = ld;
+  p.rows = g.padded_rows();
+  p.cols = g.padded_cols();
+  p.accumulate = true;
+  direct_corr(p);
 }
 
-/// dk += the adjoint of `corr2d_padded` with respect to the kernel, applied to `dy`.
+/// dk += the adjoint of `corr2d_padded` with respect to the kernel, applied to `dy`: one
+/// reduction per tap, done by `kernel_grad_corr` with unit column stride and by the
+/// tap-at-a-time Eigen loop otherwise.
 template <class S>
 void corr2d_grad_kernel_padded(const S* xp, Index ld, const ConstRowRef<S>& dy,
                                const Conv2dGeometry& g, RowRef<S> dk) {
-  for (Index a = 0; a < g.kernel_rows; ++a) {
-    for (Index b = 0; b < g.kernel_cols; ++b) {
-      with_tap_view(xp, ld, g, a, b,
-                    [&](const auto& view) { dk(a, b) += view.cwiseProduct(dy).sum(); });
+  if (g.stride.cols != 1) {
+    for (Index a = 0; a < g.kernel_rows; ++a) {
+      for (Index b = 0; b < g.kernel_cols; ++b) {
+        with_tap_view(xp, ld, g, a, b,
+                      [&](const auto& view) { dk(a, b) += view.cwiseProduct(dy).sum(); });
+      }
     }
+    return;
   }
+  KernelGradCorr<S> p;
+  p.in = xp;
+  p.in_ld = ld;
+  p.dy = dy.data();
+  p.dy_ld = dy.outerStride();
+  p.rows = g.out_rows;
+  p.cols = g.out_cols;
+  p.kernel_rows = g.kernel_rows;
+  p.kernel_cols = g.kernel_cols;
+  p.row_stride = g.stride.rows;
+  p.row_dilation = g.dilation.rows;
+  p.col_dilation = g.dilation.cols;
+  p.dk = dk.data();
+  p.dk_ld = dk.outerStride();
+  kernel_grad_corr(p);
 }
 
 /// A plane as the tap loops read it: the input itself when there is no padding, otherwise a
@@ -151,12 +236,12 @@ class PaddedPlane {
   Index ld_ = 0;
 };
 
-/// y += corr2d(x, k) for geometry `g` (padding applied here).
+/// y (+)= corr2d(x, k) for geometry `g` (padding applied here).
 template <class S>
 void corr2d_accumulate(const ConstRowRef<S>& x, const ConstRowRef<S>& k, const Conv2dGeometry& g,
-                       RowRef<S> y) {
+                       RowRef<S> y, Store store = Store::add) {
   const PaddedPlane<S> xp(x, g);
-  corr2d_padded<S>(xp.data(), xp.ld(), k, g, y);
+  corr2d_padded<S>(xp.data(), xp.ld(), k, g, y, store);
 }
 
 /// dx += the gradient of corr2d(x, k) with respect to x, given the output gradient `dy`.

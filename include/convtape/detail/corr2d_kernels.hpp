@@ -1,0 +1,420 @@
+// SPDX-License-Identifier: MIT
+// SPDX-FileCopyrightText: 2026 The convtape authors
+#pragma once
+
+// Register-blocked SIMD kernels behind the plane tap loops of `plane.hpp`. Not for direct
+// inclusion.
+//
+// The forward kernel computes a block of R output rows x C packets of output columns in R*C
+// packet registers, looping over every kernel tap before it stores, so the output is written
+// once and each loaded input packet feeds up to min(R, kernel_rows) multiply-adds (input row t
+// of the block is row t - r of the kernel for output row r). Output rows are walked in strips of
+// R and each strip sweeps the full width, so the R + kernel_rows - 1 input rows a strip reads
+// stay in L2 for the next strip, which shares kernel_rows - 1 of them: the input is read from
+// memory about once. Columns that do not fill C packets are done with one packet, then with
+// Eigen's half and quarter packets, then with scalars, so no lane is ever masked or read past
+// the end of a row.
+//
+// Everything is written with Eigen's packet primitives, so the same code runs on AVX-512, AVX,
+// SSE, NEON or plain scalars, in float or double, with whatever the user's flags enable.
+
+#include <algorithm>
+#include <type_traits>
+#include <utility>
+
+#include "convtape/core.hpp"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+// Eigen's packets are vector types whose alignment attribute GCC drops (and warns about) when
+// they are template arguments; the kernels only use unaligned loads and stores, so it is harmless.
+// Eigen silences the same warning in its own headers.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wignored-attributes"
+#endif
+
+namespace convtape::detail {
+
+/// Below this many multiply-adds a forward call stays on the calling thread even when OpenMP is
+/// on: starting a parallel region costs a few microseconds.
+constexpr Index kParallelMinMacs = Index(1) << 20;
+
+/// One unit-column-stride correlation on raw row-major memory:
+///
+///     out(i, j) (+)= sum_{a, b} kernel(a, b) * in(i * row_stride + a * row_dilation,
+///                                                 j + b * col_dilation)
+///
+/// for i < rows, j < cols. `kernel` is contiguous row-major; `in` must hold every sample read.
+template <class S>
+struct DirectCorr {
+  const S* in = nullptr;
+  Index in_ld = 0;
+  const S* kernel = nullptr;
+  Index kernel_rows = 0;
+  Index kernel_cols = 0;
+  Index row_stride = 1;
+  Index row_dilation = 1;
+  Index col_dilation = 1;
+  S* out = nullptr;
+  Index out_ld = 0;
+  Index rows = 0;
+  Index cols = 0;
+  bool accumulate = false;  ///< out += (true) or out = (false)
+};
+
+/// The register block of the forward kernel: up to `rows` output rows x `packets(R)` packets of
+/// columns, sized so the accumulators, one row of input packets and a broadcast kernel tap fit
+/// the register file (32 vector registers with AVX-512 or NEON, 16 with AVX, SSE).
+struct DirectBlocking {
+#ifndef CONVTAPE_TUNE_R
+  static constexpr int rows = 4;
+  static constexpr int accumulators = EIGEN_ARCH_DEFAULT_NUMBER_OF_REGISTERS >= 32 ? 16 : 8;
+  static constexpr int max_packets = 4;
+#else
+  static constexpr int rows = CONVTAPE_TUNE_R;
+  static constexpr int accumulators = CONVTAPE_TUNE_ACC;
+  static constexpr int max_packets = CONVTAPE_TUNE_CMAX;
+#endif
+  static constexpr int packets(int r) {
+    return accumulators / r < max_packets ? accumulators / r : max_packets;
+  }
+};
+
+template <class Packet>
+constexpr int packet_size_v = Eigen::internal::unpacket_traits<Packet>::size;
+
+/// Calls f(std::integral_constant<int, i>()) for i = 0 .. N-1, unrolled at any optimization
+/// level: register blocks need compile-time indices to stay in registers.
+template <int... I, class F>
+EIGEN_ALWAYS_INLINE void unroll_impl(std::integer_sequence<int, I...>, F&& f) {
+  (f(std::integral_constant<int, I>()), ...);
+}
+template <int N, class F>
+EIGEN_ALWAYS_INLINE void unroll(F&& f) {
+  unroll_impl(std::make_integer_sequence<int, N>(), f);
+}
+
+template <class Packet, int R, int C, class S>
+EIGEN_ALWAYS_INLINE void load_block(Packet (&acc)[R][C], const S* y, Index ldy, bool accumulate) {
+  namespace ei = Eigen::internal;
+  constexpr int P = packet_size_v<Packet>;
+  unroll<R>([&](auto r) {
+    unroll<C>([&](auto c) {
+      acc[r][c] = accumulate ? ei::ploadu<Packet>(y + r * ldy + c * P) : ei::pset1<Packet>(S(0));
+    });
+  });
+}
+
+template <class Packet, int R, int C, class S>
+EIGEN_ALWAYS_INLINE void store_block(const Packet (&acc)[R][C], S* y, Index ldy) {
+  constexpr int P = packet_size_v<Packet>;
+  unroll<R>([&](auto r) {
+    unroll<C>([&](auto c) { Eigen::internal::pstoreu(y + r * ldy + c * P, acc[r][c]); });
+  });
+}
+
+/// acc[r] += input row `xt` * kernel row t - r, for the output rows r in [Lo, Hi]: each input
+/// packet is loaded once per column tap and used by every one of those rows.
+template <int Lo, int Hi, class Packet, int R, int C, class S>
+EIGEN_ALWAYS_INLINE void feed_input_row(Packet (&acc)[R][C], const S* xt, Index t, const S* k,
+                                        Index kw, Index dc) {
+  namespace ei = Eigen::internal;
+  constexpr int P = packet_size_v<Packet>;
+  for (Index b = 0; b < kw; ++b) {
+    Packet in[C];
+    unroll<C>([&](auto c) { in[c] = ei::ploadu<Packet>(xt + b * dc + c * P); });
+    unroll<Hi - Lo + 1>([&](auto i) {
+      constexpr int r = Lo + decltype(i)::value;
+      const Packet kv = ei::pset1<Packet>(k[(t - r) * kw + b]);
+      unroll<C>([&](auto c) { acc[r][c] = ei::pmadd(in[c], kv, acc[r][c]); });
+    });
+  }
+}
+
+/// R x C packets of output at `y` when the R rows read input rows that overlap as t = r + a
+/// (row stride == row dilation) and R <= kh. Input row t of the block serves output rows
+/// [max(0, t - kh + 1), min(R - 1, t)]; splitting t into a ramp-up (t < R - 1), a steady part
+/// (all R rows) and a ramp-down (t >= kh) makes every row range a compile-time constant, so
+/// there is no branch in the tap loop and the accumulators stay in registers.
+template <class Packet, int R, int C, class S>
+void direct_block_shared_rows(const S* x, Index row_pitch, const S* k, Index kh, Index kw, Index dc,
+                              S* y, Index ldy, bool accumulate) {
+  CONVTAPE_ASSERT(kh >= R);
+  Packet acc[R][C];
+  load_block(acc, y, ldy, accumulate);
+  unroll<R - 1>([&](auto ramp) {
+    constexpr int t = decltype(ramp)::value;
+    feed_input_row<0, t>(acc, x + t * row_pitch, t, k, kw, dc);
+  });
+  for (Index t = R - 1; t < kh; ++t) feed_input_row<0, R - 1>(acc, x + t * row_pitch, t, k, kw, dc);
+  unroll<R - 1>([&](auto ramp) {
+    constexpr int i = decltype(ramp)::value;
+    const Index t = kh + i;
+    feed_input_row<i + 1, R - 1>(acc, x + t * row_pitch, t, k, kw, dc);
+  });
+  store_block(acc, y, ldy);
+}
+
+/// R x C packets of output at `y` for any row stride and dilation: tap by tap, every output row
+/// loads its own input row.
+template <class Packet, int R, int C, class S>
+void direct_block_any_rows(const S* x, Index row_pitch, Index dilation_pitch, const S* k, Index kh,
+                           Index kw, Index dc, S* y, Index ldy, bool accumulate) {
+  namespace ei = Eigen::internal;
+  constexpr int P = packet_size_v<Packet>;
+  Packet acc[R][C];
+  load_block(acc, y, ldy, accumulate);
+  for (Index a = 0; a < kh; ++a) {
+    const S* xa = x + a * dilation_pitch;
+    for (Index b = 0; b < kw; ++b) {
+      const Packet kv = ei::pset1<Packet>(k[a * kw + b]);
+      const S* xab = xa + b * dc;
+      unroll<R>([&](auto r) {
+        unroll<C>([&](auto c) {
+          acc[r][c] = ei::pmadd(ei::ploadu<Packet>(xab + r * row_pitch + c * P), kv, acc[r][c]);
+        });
+      });
+    }
+  }
+  store_block(acc, y, ldy);
+}
+
+/// One block of R rows x C packets whose top-left output is (i, j), written to `y` (pitch ldy):
+/// the output itself, or a scratch block.
+template <class Packet, int R, int C, class S>
+void direct_block(const DirectCorr<S>& p, Index i, Index j, S* y, Index ldy, bool accumulate) {
+  const Index row_pitch = p.row_stride * p.in_ld;
+  const S* x = p.in + i * row_pitch + j;
+  if (p.row_stride == p.row_dilation) {
+    direct_block_shared_rows<Packet, R, C>(x, row_pitch, p.kernel, p.kernel_rows, p.kernel_cols,
+                                           p.col_dilation, y, ldy, accumulate);
+  } else {
+    direct_block_any_rows<Packet, R, C>(x, row_pitch, p.row_dilation * p.in_ld, p.kernel,
+                                        p.kernel_rows, p.kernel_cols, p.col_dilation, y, ldy,
+                                        accumulate);
+  }
+}
+
+template <class Packet, int R, int C, class S>
+void direct_block(const DirectCorr<S>& p, Index i, Index j) {
+  direct_block<Packet, R, C>(p, i, j, p.out + i * p.out_ld + j, p.out_ld, p.accumulate);
+}
+
+/// One block of R rows x n packets at (i, j), for a run-time n in [1, C].
+template <class Packet, int R, int C, class S>
+void direct_block_n(const DirectCorr<S>& p, Index i, Index j, Index n) {
+  if constexpr (C > 1) {
+    if (n < C) {
+      direct_block_n<Packet, R, C - 1>(p, i, j, n);
+      return;
+    }
+  }
+  direct_block<Packet, R, C>(p, i, j);
+}
+
+/// Columns [j, cols) of R rows at row i, for planes narrower than one packet: one `Packet` at a
+/// time, then the rest with the next smaller packet (Eigen's half packet, down to a scalar).
+template <class Packet, int R, class S>
+void direct_narrow_columns(const DirectCorr<S>& p, Index i, Index j) {
+  constexpr int P = packet_size_v<Packet>;
+  for (; j + P <= p.cols; j += P) direct_block<Packet, R, 1>(p, i, j);
+  if constexpr (P > 1) {
+    using Half = typename Eigen::internal::unpacket_traits<Packet>::half;
+    if constexpr (packet_size_v<Half> < P) {
+      direct_narrow_columns<Half, R>(p, i, j);
+    } else {
+      direct_narrow_columns<S, R>(p, i, j);
+    }
+  }
+}
+
+/// R output rows starting at row i, the full width: blocks of C packets, then one block of the
+/// whole packets left, then the last few columns (fewer than a packet) as the tail of one packet
+/// that ends at the last column, computed into a scratch block so columns already written are
+/// not written twice (which `accumulate` would double).
+template <int R, class S>
+void direct_strip(const DirectCorr<S>& p, Index i) {
+  using Packet = typename Eigen::internal::packet_traits<S>::type;
+  constexpr int P = packet_size_v<Packet>;
+  constexpr int C = DirectBlocking::packets(R);
+  Index j = 0;
+  for (; j + C * P <= p.cols; j += C * P) direct_block<Packet, R, C>(p, i, j);
+  if (const Index n = (p.cols - j) / P; n > 0) {
+    direct_block_n<Packet, R, C>(p, i, j, n);
+    j += n * P;
+  }
+  if (j == p.cols) return;
+  if (p.cols < P) {
+    direct_narrow_columns<Packet, R>(p, i, j);
+    return;
+  }
+  EIGEN_ALIGN_MAX S scratch[R * P];
+  const Index j0 = p.cols - P;
+  direct_block<Packet, R, 1>(p, i, j0, scratch, P, false);
+  for (int r = 0; r < R; ++r) {
+    S* y = p.out + (i + r) * p.out_ld;
+    for (Index jj = j; jj < p.cols; ++jj) {
+      y[jj] = p.accumulate ? y[jj] + scratch[r * P + jj - j0] : scratch[r * P + jj - j0];
+    }
+  }
+}
+
+/// Rows [begin, end) in strips of R rows, the last strip shorter.
+template <int R, class S>
+void direct_rows(const DirectCorr<S>& p, Index begin, Index end) {
+  Index i = begin;
+  for (; i + R <= end; i += R) direct_strip<R>(p, i);
+  if constexpr (R > 1) {
+    if (i < end) direct_rows<R - 1>(p, i, end);
+  }
+}
+
+/// Number of output rows per register block: the most the register file holds, and for the
+/// shared-row kernel at most the kernel's height (each block row must see every kernel row).
+template <class S>
+Index direct_block_rows(const DirectCorr<S>& p) {
+  constexpr Index most = DirectBlocking::rows;
+  return p.row_stride == p.row_dilation ? std::min(most, p.kernel_rows) : most;
+}
+
+/// Rows [begin, end) with `rows_per_block` (1 .. DirectBlocking::rows) rows per block.
+template <class S, int R = DirectBlocking::rows>
+void direct_rows_dispatch(const DirectCorr<S>& p, Index rows_per_block, Index begin, Index end) {
+  if constexpr (R > 1) {
+    if (rows_per_block < R) {
+      direct_rows_dispatch<S, R - 1>(p, rows_per_block, begin, end);
+      return;
+    }
+  }
+  direct_rows<R>(p, begin, end);
+}
+
+/// Runs `p` with the register-blocked kernel; OpenMP splits the rows across threads when it is
+/// on, the problem is big enough and the caller is not already in a parallel region.
+template <class S>
+void direct_corr(const DirectCorr<S>& p) {
+  const Index rows_per_block = direct_block_rows(p);
+#ifdef _OPENMP
+  const double macs = double(p.rows) * double(p.cols) * double(p.kernel_rows * p.kernel_cols);
+  if (!omp_in_parallel() && omp_get_max_threads() > 1 && macs >= double(kParallelMinMacs)) {
+    const Index blocks = (p.rows + rows_per_block - 1) / rows_per_block;
+#pragma omp parallel
+    {
+      const Index threads = omp_get_num_threads();
+      const Index id = omp_get_thread_num();
+      const Index begin = std::min(p.rows, blocks * id / threads * rows_per_block);
+      const Index end = std::min(p.rows, blocks * (id + 1) / threads * rows_per_block);
+      direct_rows_dispatch(p, rows_per_block, begin, end);
+    }
+    return;
+  }
+#endif
+  direct_rows_dispatch(p, rows_per_block, 0, p.rows);
+}
+
+/// One unit-column-stride kernel-gradient reduction on raw row-major memory:
+///
+///     dk(a, b) += sum_{i < rows, j < cols} in(i * row_stride + a * row_dilation,
+///                                             j + b * col_dilation) * dy(i, j)
+template <class S>
+struct KernelGradCorr {
+  const S* in = nullptr;
+  Index in_ld = 0;
+  const S* dy = nullptr;
+  Index dy_ld = 0;
+  Index rows = 0;
+  Index cols = 0;
+  Index kernel_rows = 0;
+  Index kernel_cols = 0;
+  Index row_stride = 1;
+  Index row_dilation = 1;
+  Index col_dilation = 1;
+  S* dk = nullptr;
+  Index dk_ld = 0;
+};
+
+/// Kernel taps whose sums the kernel-gradient reduction carries in registers at once.
+constexpr int kGradKernelTaps = 4;
+/// Rows of dy per strip of the kernel-gradient reduction: a strip of dy and the input rows it
+/// meets are swept once per kernel row and tap group, so they should stay in L2.
+constexpr Index kGradKernelStripBytes = Index(256) << 10;
+
+/// dk(a, b0 + t) += the sums for taps t < N over dy rows [i0, i1): each dy packet is loaded once
+/// and multiplied with the N input packets the taps read. Columns beyond the last whole packet
+/// are the top lanes of one packet ending at the last column, with the lanes already counted
+/// multiplied by zero; rows narrower than a packet are summed with scalars.
+template <int N, class S>
+void grad_kernel_taps(const KernelGradCorr<S>& p, Index a, Index b0, Index i0, Index i1) {
+  namespace ei = Eigen::internal;
+  using Packet = typename ei::packet_traits<S>::type;
+  constexpr int P = packet_size_v<Packet>;
+  Packet acc[N];
+  S tail[N];
+  unroll<N>([&](auto t) {
+    acc[t] = ei::pset1<Packet>(S(0));
+    tail[t] = S(0);
+  });
+  const Index dc = p.col_dilation;
+  const Index whole = p.cols / P * P;
+  const Index rest = p.cols - whole;
+  EIGEN_ALIGN_MAX S keep[P];  // 0 for lanes already counted, 1 for the rest
+  for (int l = 0; l < P; ++l) keep[l] = l < P - rest ? S(0) : S(1);
+  const Packet keep_rest = ei::pload<Packet>(keep);
+  for (Index i = i0; i < i1; ++i) {
+    const S* x = p.in + (i * p.row_stride + a * p.row_dilation) * p.in_ld + b0 * dc;
+    const S* dy = p.dy + i * p.dy_ld;
+    for (Index j = 0; j < whole; j += P) {
+      const Packet d = ei::ploadu<Packet>(dy + j);
+      unroll<N>([&](auto t) { acc[t] = ei::pmadd(ei::ploadu<Packet>(x + t * dc + j), d, acc[t]); });
+    }
+    if (rest == 0) continue;
+    if (whole > 0) {
+      const Index j = p.cols - P;
+      const Packet d = ei::pmul(ei::ploadu<Packet>(dy + j), keep_rest);
+      unroll<N>([&](auto t) { acc[t] = ei::pmadd(ei::ploadu<Packet>(x + t * dc + j), d, acc[t]); });
+    } else {
+      for (Index j = 0; j < p.cols; ++j) {
+        unroll<N>([&](auto t) { tail[t] += x[t * dc + j] * dy[j]; });
+      }
+    }
+  }
+  unroll<N>([&](auto t) { p.dk[a * p.dk_ld + b0 + t] += ei::predux(acc[t]) + tail[t]; });
+}
+
+/// `grad_kernel_taps` for a run-time n in [1, N] taps.
+template <int N, class S>
+void grad_kernel_taps_n(const KernelGradCorr<S>& p, Index n, Index a, Index b0, Index i0,
+                        Index i1) {
+  if constexpr (N > 1) {
+    if (n < N) {
+      grad_kernel_taps_n<N - 1>(p, n, a, b0, i0, i1);
+      return;
+    }
+  }
+  grad_kernel_taps<N>(p, a, b0, i0, i1);
+}
+
+/// Runs `p`: strips of dy rows, and within a strip every kernel row and group of taps.
+template <class S>
+void kernel_grad_corr(const KernelGradCorr<S>& p) {
+  const Index row_bytes = Index(sizeof(S)) * (p.cols + (p.kernel_cols - 1) * p.col_dilation);
+  const Index strip = std::max<Index>(1, kGradKernelStripBytes / (2 * row_bytes));
+  for (Index i0 = 0; i0 < p.rows; i0 += strip) {
+    const Index i1 = std::min(p.rows, i0 + strip);
+    for (Index a = 0; a < p.kernel_rows; ++a) {
+      for (Index b0 = 0; b0 < p.kernel_cols; b0 += kGradKernelTaps) {
+        const Index n = std::min<Index>(kGradKernelTaps, p.kernel_cols - b0);
+        grad_kernel_taps_n<kGradKernelTaps>(p, n, a, b0, i0, i1);
+      }
+    }
+  }
+}
+
+}  // namespace convtape::detail
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif

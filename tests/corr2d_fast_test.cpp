@@ -1,0 +1,399 @@
+// SPDX-License-Identifier: MIT
+// SPDX-FileCopyrightText: 2026 The convtape authors
+
+// The fast paths behind corr2d and its adjoints (detail/corr2d_kernels.hpp, detail/plane.hpp)
+// against the reference loops, run in double on the same data so the tolerance only has to
+// cover the fast path's own rounding: every output is a sum of `terms` products of numbers in
+// [-1, 1], so it may be off by at most terms * epsilon * (a small constant).
+//
+// Shapes are chosen around every size the kernels branch on: the packet width of this build
+// (Eigen's packet_traits), the register block (DirectBlocking), the tap group and strip of the
+// kernel-gradient reduction, the OpenMP threshold; and each path-selection condition (unit
+// column stride, row stride == row dilation, unit stride for the input gradient) on both sides.
+
+#include <cmath>
+#include <limits>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "convtape/corr2d.hpp"
+#include "convtape/reference.hpp"
+#include "support/catch.hpp"
+
+namespace {
+
+using convtape::Conv2dOptions;
+using convtape::Index;
+using convtape::MatrixX;
+using convtape::PaddingMode;
+using convtape::RowMatrixX;
+namespace detail = convtape::detail;
+
+template <class S>
+constexpr int kPacket = Eigen::internal::packet_traits<S>::size;
+constexpr int kBlockRows = detail::DirectBlocking::rows;
+/// Columns of the widest register block for scalar type S.
+template <class S>
+constexpr int kBlockCols = detail::DirectBlocking::packets(1) * kPacket<S>;
+
+template <class S>
+MatrixX<S> random_matrix(Index rows, Index cols, std::mt19937& gen) {
+  std::uniform_real_distribution<double> u(-1.0, 1.0);
+  MatrixX<S> m(rows, cols);
+  for (Index i = 0; i < m.size(); ++i) m.data()[i] = S(u(gen));
+  return m;
+}
+
+template <class S>
+double tolerance(Index terms) {
+  return 4.0 * double(terms) * double(std::numeric_limits<S>::epsilon());
+}
+
+template <class D>
+double max_abs_diff(const Eigen::MatrixBase<D>& got, const MatrixX<double>& want) {
+  REQUIRE(got.rows() == want.rows());
+  REQUIRE(got.cols() == want.cols());
+  return (got.template cast<double>() - want).cwiseAbs().maxCoeff();
+}
+
+std::string describe(Index rows, Index cols, Index kr, Index kc, const Conv2dOptions& o) {
+  std::ostringstream os;
+  os << "x " << rows << "x" << cols << ", k " << kr << "x" << kc << ", stride " << o.stride()
+     << ", dilation " << o.dilation() << ", padding (" << o.padding().top << ","
+     << o.padding().bottom << "," << o.padding().left << "," << o.padding().right << ")"
+     << (o.is_padding_same() ? " same" : "") << ", mode " << convtape::to_string(o.padding_mode());
+  return os.str();
+}
+
+/// Tracks the worst error relative to its tolerance over many cases, so a sweep reports the one
+/// case that fails worst instead of thousands of assertions.
+struct Worst {
+  double ratio = 0.0;
+  std::string where = "none";
+  int cases = 0;
+  void add(double error, double tol, const std::string& what) {
+    ++cases;
+    if (std::isnan(ratio)) return;  // a NaN stays the worst
+    const double r = error / tol;
+    if (!(r <= ratio)) {
+      ratio = r;
+      where = what;
+    }
+  }
+  void check() const {
+    INFO("worst case: " << where << " (error / tolerance = " << ratio << ", " << cases
+                        << " cases)");
+    CHECK(cases > 0);
+    CHECK(ratio <= 1.0);
+  }
+};
+
+/// A row stride and a row dilation.
+struct RowStep {
+  Index stride;
+  Index dilation;
+};
+
+/// corr2d(x, k, o) against the double reference loop; adds the result to `worst`.
+template <class S>
+void check_forward(const MatrixX<S>& x, const MatrixX<S>& k, const Conv2dOptions& o, Worst& worst) {
+  const MatrixX<double> want =
+      convtape::reference::corr2d(x.template cast<double>(), k.template cast<double>(), o);
+  const MatrixX<S> got = convtape::corr2d(x, k, o);
+  worst.add(max_abs_diff(got, want), tolerance<S>(k.size()),
+            describe(x.rows(), x.cols(), k.rows(), k.cols(), o));
+}
+
+TEMPLATE_TEST_CASE(
+    "corr2d matches the textbook loop for output widths around the packet and "
+    "block sizes",
+    "[corr2d][fast]", float, double) {
+  using S = TestType;
+  std::mt19937 gen(7);
+  Worst worst;
+  // Every output width up to two register blocks + 1 covers: narrower than a packet (the
+  // half-packet and scalar path), whole packets, partial blocks, and a tail of any length.
+  for (Index out_cols = 1; out_cols <= 2 * kBlockCols<S> + 1; ++out_cols) {
+    for (Index kc : {1, 2, 3}) {
+      for (Index kr : {1, 3}) {
+        const Index out_rows = 1 + out_cols % (kBlockRows + 2);
+        const MatrixX<S> x = random_matrix<S>(out_rows + kr - 1, out_cols + kc - 1, gen);
+        check_forward<S>(x, random_matrix<S>(kr, kc, gen), {}, worst);
+      }
+    }
+  }
+  worst.check();
+}
+
+TEMPLATE_TEST_CASE(
+    "corr2d matches the textbook loop for output heights around the row block "
+    "and kernel heights around it",
+    "[corr2d][fast]", float, double) {
+  using S = TestType;
+  std::mt19937 gen(11);
+  Worst worst;
+  // The shared-row kernel uses min(kernel rows, block rows) rows per block and shorter blocks
+  // for the last rows: kernel heights below, at and above the block, outputs shorter than it.
+  for (Index kr = 1; kr <= kBlockRows + 3; ++kr) {
+    for (Index out_rows = 1; out_rows <= 3 * kBlockRows + 1; ++out_rows) {
+      const Index out_cols = 1 + (out_rows * 7 + kr * 5) % (kBlockCols<S> + kPacket<S> + 3);
+      const Index kc = 1 + (out_rows + kr) % 4;
+      const MatrixX<S> x = random_matrix<S>(out_rows + kr - 1, out_cols + kc - 1, gen);
+      check_forward<S>(x, random_matrix<S>(kr, kc, gen), {}, worst);
+    }
+  }
+  worst.check();
+}
+
+TEMPLATE_TEST_CASE(
+    "corr2d matches the textbook loop for 1x1 kernels, kernels equal to the input "
+    "and 1x1 inputs",
+    "[corr2d][fast]", float, double) {
+  using S = TestType;
+  std::mt19937 gen(13);
+  Worst worst;
+  for (Index rows : {Index(1), Index(2), Index(5), Index(kBlockRows + 1)}) {
+    for (Index cols : {Index(1), Index(3), Index(kPacket<S>), Index(kBlockCols<S> + 5)}) {
+      const MatrixX<S> x = random_matrix<S>(rows, cols, gen);
+      check_forward<S>(x, random_matrix<S>(1, 1, gen), {}, worst);
+      check_forward<S>(x, random_matrix<S>(rows, cols, gen), {}, worst);
+    }
+  }
+  worst.check();
+}
+
+TEMPLATE_TEST_CASE("corr2d matches the textbook loop with strides and dilations on both kernels",
+                   "[corr2d][fast]", float, double) {
+  using S = TestType;
+  std::mt19937 gen(17);
+  Worst worst;
+  // Row stride == row dilation takes the shared-row kernel, anything else the any-row kernel;
+  // a column stride > 1 takes the Eigen tap loop.
+  for (Index sr = 1; sr <= 3; ++sr) {
+    for (Index dr = 1; dr <= 3; ++dr) {
+      for (Index sc = 1; sc <= 2; ++sc) {
+        for (Index dc = 1; dc <= 3; ++dc) {
+          for (int rep = 0; rep < 4; ++rep) {
+            const Index kr = 1 + Index(gen() % 5);
+            const Index kc = 1 + Index(gen() % 5);
+            const Index rows = (kr - 1) * dr + 1 + Index(gen() % (3 * kBlockRows));
+            const Index cols = (kc - 1) * dc + 1 + Index(gen() % (2 * kBlockCols<S> + 3));
+            const Conv2dOptions o = Conv2dOptions().stride(sr, sc).dilation(dr, dc);
+            check_forward<S>(random_matrix<S>(rows, cols, gen), random_matrix<S>(kr, kc, gen), o,
+                             worst);
+          }
+        }
+      }
+    }
+  }
+  worst.check();
+}
+
+TEMPLATE_TEST_CASE("corr2d matches the textbook loop at the borders of every padding mode",
+                   "[corr2d][fast][padding]", float, double) {
+  using S = TestType;
+  std::mt19937 gen(19);
+  Worst worst;
+  for (PaddingMode mode :
+       {PaddingMode::zeros, PaddingMode::reflect, PaddingMode::replicate, PaddingMode::circular}) {
+    for (int rep = 0; rep < 60; ++rep) {
+      const Index rows = 1 + Index(gen() % 12);
+      const Index cols = 1 + Index(gen() % (kBlockCols<S> + 9));
+      const Index kr = 1 + Index(gen() % 5);
+      const Index kc = 1 + Index(gen() % 5);
+      Conv2dOptions o;
+      o.padding_mode(mode).stride(1 + Index(gen() % 2), 1 + Index(gen() % 2));
+      o.dilation(1 + Index(gen() % 2), 1 + Index(gen() % 2));
+      if (rep % 5 == 0) {
+        o.padding_same();
+      } else {
+        o.padding(Index(gen() % 4), Index(gen() % 4), Index(gen() % 4), Index(gen() % 4));
+      }
+      const MatrixX<S> x = random_matrix<S>(rows, cols, gen);
+      const MatrixX<S> k = random_matrix<S>(kr, kc, gen);
+      try {
+        convtape::conv2d_geometry(rows, cols, kr, kc, o);
+      } catch (const convtape::shape_error&) {
+        continue;  // kernel larger than the padded input: not a case
+      }
+      check_forward<S>(x, k, o, worst);
+    }
+  }
+  worst.check();
+}
+
+TEMPLATE_TEST_CASE("corr2d reads row-major, column-major, Map, Block and expression inputs alike",
+                   "[corr2d][fast]", float, double) {
+  using S = TestType;
+  std::mt19937 gen(23);
+  const Index rows = 2 * kBlockRows + 3;
+  const Index cols = kBlockCols<S> + kPacket<S> / 2 + 4;
+  const MatrixX<S> big = random_matrix<S>(rows + 5, cols + 7, gen);
+  const MatrixX<S> x = big.block(2, 3, rows, cols);
+  const MatrixX<S> k = random_matrix<S>(3, 4, gen);
+  const Conv2dOptions o = Conv2dOptions().padding(1, 2).stride(2, 1).dilation(1, 2);
+  const MatrixX<double> want =
+      convtape::reference::corr2d(x.template cast<double>(), k.template cast<double>(), o);
+  const double tol = tolerance<S>(k.size());
+
+  SECTION("column-major") { CHECK(max_abs_diff(convtape::corr2d(x, k, o), want) <= tol); }
+  SECTION("row-major") {
+    const RowMatrixX<S> xr = x;
+    const RowMatrixX<S> kr = k;
+    CHECK(max_abs_diff(convtape::corr2d(xr, kr, o), want) <= tol);
+  }
+  SECTION("Block of a larger matrix, both storage orders") {
+    CHECK(max_abs_diff(convtape::corr2d(big.block(2, 3, rows, cols), k, o), want) <= tol);
+    const RowMatrixX<S> big_r = big;
+    CHECK(max_abs_diff(convtape::corr2d(big_r.block(2, 3, rows, cols), k, o), want) <= tol);
+  }
+  SECTION("Map with an outer stride") {
+    const Eigen::Map<const MatrixX<S>, 0, Eigen::OuterStride<>> xm(
+        big.data() + 3 * big.rows() + 2, rows, cols, Eigen::OuterStride<>(big.rows()));
+    CHECK(max_abs_diff(convtape::corr2d(xm, k, o), want) <= tol);
+  }
+  SECTION("an expression") {
+    const MatrixX<S> half_x = x / S(2);
+    CHECK(max_abs_diff(convtape::corr2d(half_x + half_x, k, o), want) <= tol);
+  }
+  SECTION("a transposed view") {
+    const MatrixX<S> xt = x.transpose();
+    CHECK(max_abs_diff(convtape::corr2d(xt.transpose(), k, o), want) <= tol);
+  }
+}
+
+TEMPLATE_TEST_CASE("the plane forward kernel overwrites or adds to its output as asked",
+                   "[corr2d][fast]", float, double) {
+  using S = TestType;
+  std::mt19937 gen(29);
+  Worst worst;
+  for (Index out_cols : {Index(1), Index(kPacket<S> - 1 > 0 ? kPacket<S> - 1 : 1),
+                         Index(kPacket<S> + 1), Index(kBlockCols<S> + kPacket<S> + 3)}) {
+    for (Index out_rows : {Index(1), Index(kBlockRows + 1)}) {
+      for (RowStep sd : {RowStep{1, 1}, RowStep{2, 1}}) {
+        const Index kr = 3, kc = 2;
+        const Conv2dOptions o = Conv2dOptions().stride(sd.stride, 1).dilation(sd.dilation, 1);
+        const Index rows = (out_rows - 1) * sd.stride + (kr - 1) * sd.dilation + 1;
+        const Index cols = out_cols + kc - 1;
+        const RowMatrixX<S> x = random_matrix<S>(rows, cols, gen);
+        const RowMatrixX<S> k = random_matrix<S>(kr, kc, gen);
+        const convtape::Conv2dGeometry g = convtape::conv2d_geometry(rows, cols, kr, kc, o);
+        const MatrixX<double> corr =
+            convtape::reference::corr2d(x.template cast<double>(), k.template cast<double>(), o);
+        // Assign must not read the output: start from NaN, which any read would spread.
+        RowMatrixX<S> y =
+            RowMatrixX<S>::Constant(out_rows, out_cols, std::numeric_limits<S>::quiet_NaN());
+        detail::corr2d_padded<S>(x.data(), x.outerStride(), k, g, y, detail::Store::assign);
+        worst.add(max_abs_diff(y, corr), tolerance<S>(kr * kc),
+                  "assign, " + describe(rows, cols, kr, kc, o));
+        const RowMatrixX<S> y0 = random_matrix<S>(out_rows, out_cols, gen);
+        y = y0;
+        detail::corr2d_padded<S>(x.data(), x.outerStride(), k, g, y, detail::Store::add);
+        worst.add(max_abs_diff(y, corr + y0.template cast<double>()), tolerance<S>(kr * kc + 1),
+                  "add, " + describe(rows, cols, kr, kc, o));
+      }
+    }
+  }
+  worst.check();
+}
+
+TEMPLATE_TEST_CASE(
+    "corr2d matches the textbook loop on planes above and below the OpenMP "
+    "threshold",
+    "[corr2d][fast][openmp]", float, double) {
+  using S = TestType;
+  std::mt19937 gen(31);
+  Worst worst;
+  // A side x side input and a 3x3 kernel make (side - 2)^2 * 9 multiply-adds: just below and
+  // well above kParallelMinMacs (the parallel split only exists when built with OpenMP).
+  constexpr Index side_below = 300;
+  constexpr Index side_above = 420;
+  static_assert((side_below - 2) * (side_below - 2) * 9 < detail::kParallelMinMacs, "below");
+  static_assert((side_above - 2) * (side_above - 2) * 9 > detail::kParallelMinMacs, "above");
+  for (Index side : {side_below, side_above}) {
+    const MatrixX<S> x = random_matrix<S>(side, side, gen);
+    check_forward<S>(x, random_matrix<S>(3, 3, gen), {}, worst);
+    check_forward<S>(x, random_matrix<S>(3, 3, gen), Conv2dOptions().padding(1), worst);
+  }
+  worst.check();
+}
+
+/// The adjoints against the reference loops, in double, for one shape and options.
+template <class S>
+void check_adjoints(Index rows, Index cols, Index kr, Index kc, const Conv2dOptions& o,
+                    std::mt19937& gen, Worst& input_worst, Worst& kernel_worst) {
+  const convtape::Conv2dGeometry g = convtape::conv2d_geometry(rows, cols, kr, kc, o);
+  const MatrixX<S> x = random_matrix<S>(rows, cols, gen);
+  const MatrixX<S> k = random_matrix<S>(kr, kc, gen);
+  const MatrixX<S> dy = random_matrix<S>(g.out_rows, g.out_cols, gen);
+  const MatrixX<double> dyd = dy.template cast<double>();
+  const std::string what = describe(rows, cols, kr, kc, o);
+  const MatrixX<double> dx_want =
+      convtape::reference::corr2d_grad_input(dyd, k.template cast<double>(), rows, cols, o);
+  // An input sample collects at most kr * kc products, more when padding folds samples onto it.
+  const Index folds = o.padding_mode() == PaddingMode::zeros ? 1 : 4;
+  input_worst.add(max_abs_diff(convtape::corr2d_grad_input(dy, k, rows, cols, o), dx_want),
+                  tolerance<S>(kr * kc * folds), what);
+  const MatrixX<double> dk_want =
+      convtape::reference::corr2d_grad_kernel(x.template cast<double>(), dyd, kr, kc, o);
+  kernel_worst.add(max_abs_diff(convtape::corr2d_grad_kernel(x, dy, kr, kc, o), dk_want),
+                   tolerance<S>(g.out_rows * g.out_cols), what);
+  // Row-major operands take the direct (untransposed) problem.
+  const RowMatrixX<S> xr = x;
+  const RowMatrixX<S> dyr = dy;
+  kernel_worst.add(max_abs_diff(convtape::corr2d_grad_kernel(xr, dyr, kr, kc, o), dk_want),
+                   tolerance<S>(g.out_rows * g.out_cols), "row-major, " + what);
+  input_worst.add(max_abs_diff(convtape::corr2d_grad_input(dyr, k, rows, cols, o), dx_want),
+                  tolerance<S>(kr * kc * folds), "row-major, " + what);
+}
+
+TEMPLATE_TEST_CASE("corr2d's adjoints match the reference loops on random shapes",
+                   "[corr2d][fast][adjoint]", float, double) {
+  using S = TestType;
+  std::mt19937 gen(37);
+  Worst input_worst, kernel_worst;
+  for (int rep = 0; rep < 400; ++rep) {
+    const Index kr = 1 + Index(gen() % 5);
+    // Kernel widths across more than two tap groups of the kernel-gradient reduction.
+    const Index kc = 1 + Index(gen() % (2 * detail::kGradKernelTaps + 2));
+    Conv2dOptions o;
+    // Unit stride takes the fast input gradient; any other stride the tap loop.
+    if (rep % 3 == 0) o.stride(1 + Index(gen() % 3), 1 + Index(gen() % 2));
+    o.dilation(1 + Index(gen() % 2), 1 + Index(gen() % 3));
+    if (rep % 2 == 0) {
+      o.padding(Index(gen() % 3), Index(gen() % 3), Index(gen() % 3), Index(gen() % 3));
+      o.padding_mode(PaddingMode(gen() % 4));
+    }
+    const Index rows = (kr - 1) * o.dilation().rows + 1 + Index(gen() % 10);
+    // Output widths from 1 to beyond two packets: scalar rows, whole packets, masked tails.
+    const Index cols = (kc - 1) * o.dilation().cols + 1 + Index(gen() % (2 * kPacket<S> + 3));
+    check_adjoints<S>(rows, cols, kr, kc, o, gen, input_worst, kernel_worst);
+  }
+  input_worst.check();
+  kernel_worst.check();
+}
+
+TEMPLATE_TEST_CASE(
+    "corr2d_grad_kernel matches the reference loop on planes of one and of many "
+    "row strips",
+    "[corr2d][fast][adjoint]", float, double) {
+  using S = TestType;
+  std::mt19937 gen(41);
+  Worst input_worst, kernel_worst;
+  // A strip holds kGradKernelStripBytes / (2 * row bytes) rows: 1024-sample rows make strips of
+  // a few dozen rows, so 200 rows are several strips and 8 rows one.
+  const Index cols = 1024;
+  const Index strip_rows = detail::kGradKernelStripBytes / (2 * Index(sizeof(S)) * (cols + 2));
+  REQUIRE(strip_rows < 200);
+  for (Index rows : {Index(8), Index(200)}) {
+    check_adjoints<S>(rows, cols, 3, 3, {}, gen, input_worst, kernel_worst);
+    check_adjoints<S>(rows, cols, 2, 5, Conv2dOptions().stride(2, 1).padding(1), gen, input_worst,
+                      kernel_worst);
+  }
+  input_worst.check();
+  kernel_worst.check();
+}
+
+}  // namespace
