@@ -5,9 +5,13 @@
 // loop (`reference::corr2d`, the notebook's function) and, in the corr2d_peers_bench build,
 // OpenCV's filter2D, on the cases of the performance issue. One thread.
 //
-// Names: corr2d/<impl>/<type>/<H>x<W>/k<kh>x<kw>, impl = convtape | textbook | opencv_filter2d,
-// type = f32 | f64. Counters: GFLOPS (2 * out_rows * out_cols * kh * kw flops per call, the valid
-// region, also for OpenCV's same-size output) and items_per_second (valid output samples).
+// Names: corr2d/<impl>/<type>/<H>x<W>/k<kh>x<kw>, impl = convtape | convtape_out | textbook |
+// opencv_filter2d, type = f32 | f64. `convtape` is `Y = corr2d(X, K)`, a new result per call (as
+// the textbook loop); `convtape_out` is `corr2d_out(Y, X, K)` into a result reused across calls
+// (as OpenCV's filter2D into its dst is measured): the difference is the cost of a fresh result,
+// mostly page faults once it is too large for malloc to recycle (above 32 MiB with glibc).
+// Counters: GFLOPS (2 * out_rows * out_cols * kh * kw flops per call, the valid region, also for
+// OpenCV's same-size output) and items_per_second (valid output samples).
 //
 // Run, e.g.:
 //   build/benchmarks/corr2d_peers_bench --benchmark_repetitions=5
@@ -89,6 +93,18 @@ void bench_convtape(benchmark::State& state, Case c) {
   set_counters(state, c);
 }
 
+template <class S>
+void bench_convtape_out(benchmark::State& state, Case c) {
+  convtape::MatrixX<S> x, k, y;
+  make_data(c, x, k);
+  for (auto _ : state) {
+    convtape::corr2d_out(y, x, k);
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+  }
+  set_counters(state, c);
+}
+
 void bench_textbook(benchmark::State& state, Case c) {
   convtape::MatrixX<float> x, k;
   make_data(c, x, k);
@@ -107,6 +123,9 @@ int register_all() {
     benchmark::RegisterBenchmark(name("convtape", "f32", c).c_str(), bench_convtape<float>, c)
         ->Unit(benchmark::kMicrosecond);
     benchmark::RegisterBenchmark(name("convtape", "f64", c).c_str(), bench_convtape<double>, c)
+        ->Unit(benchmark::kMicrosecond);
+    benchmark::RegisterBenchmark(name("convtape_out", "f32", c).c_str(), bench_convtape_out<float>,
+                                 c)
         ->Unit(benchmark::kMicrosecond);
     benchmark::RegisterBenchmark(name("textbook", "f32", c).c_str(), bench_textbook, c)
         ->Unit(benchmark::kMicrosecond);

@@ -397,3 +397,55 @@ TEMPLATE_TEST_CASE(
 }
 
 }  // namespace
+
+TEMPLATE_TEST_CASE("corr2d_out writes what corr2d returns into any writable matrix",
+                   "[corr2d][fast][out]", float, double) {
+  using S = TestType;
+  std::mt19937 gen(43);
+  const Index rows = 2 * kBlockRows + 1;
+  const Index cols = kBlockCols<S> + 3;
+  const MatrixX<S> x = random_matrix<S>(rows, cols, gen);
+  const MatrixX<S> k = random_matrix<S>(3, 2, gen);
+  const Conv2dOptions o = Conv2dOptions().padding(1, 0).dilation(2, 1);
+  const MatrixX<double> want =
+      convtape::reference::corr2d(x.template cast<double>(), k.template cast<double>(), o);
+  const double tol = tolerance<S>(k.size());
+
+  SECTION("a dynamic matrix of another size is resized") {
+    MatrixX<S> out(1, 1);
+    convtape::corr2d_out(out, x, k, o);
+    CHECK(max_abs_diff(out, want) <= tol);
+  }
+  SECTION("a row-major result from a column-major input, and the reverse") {
+    RowMatrixX<S> out;
+    convtape::corr2d_out(out, x, k, o);
+    CHECK(max_abs_diff(out, want) <= tol);
+    const RowMatrixX<S> xr = x;
+    MatrixX<S> out_c;
+    convtape::corr2d_out(out_c, xr, k, o);
+    CHECK(max_abs_diff(out_c, want) <= tol);
+  }
+  SECTION("a block of a larger matrix, the rest untouched") {
+    MatrixX<S> big = MatrixX<S>::Constant(want.rows() + 3, want.cols() + 2, S(7));
+    auto inner = big.block(1, 2, want.rows(), want.cols());
+    convtape::corr2d_out(inner, x, k, o);
+    CHECK(max_abs_diff(big.block(1, 2, want.rows(), want.cols()), want) <= tol);
+    big.block(1, 2, want.rows(), want.cols()).setConstant(S(7));
+    CHECK((big.array() == S(7)).all());
+  }
+  SECTION("a block of the wrong shape throws and is left untouched") {
+    MatrixX<S> big = MatrixX<S>::Constant(want.rows() + 3, want.cols() + 2, S(7));
+    auto wrong = big.block(0, 0, want.rows() + 1, want.cols());
+    CHECK_THROWS_AS(convtape::corr2d_out(wrong, x, k, o), convtape::shape_error);
+    CHECK_THROWS_WITH(convtape::corr2d_out(wrong, x, k, o), Contains("corr2d_out"));
+    CHECK((big.array() == S(7)).all());
+  }
+  SECTION("the input itself, with 'same' padding (out aliases x)") {
+    const Conv2dOptions same = Conv2dOptions().padding_same();
+    const MatrixX<double> want_same =
+        convtape::reference::corr2d(x.template cast<double>(), k.template cast<double>(), same);
+    MatrixX<S> inout = x;
+    convtape::corr2d_out(inout, inout, k, same);
+    CHECK(max_abs_diff(inout, want_same) <= tol);
+  }
+}
