@@ -449,3 +449,30 @@ TEMPLATE_TEST_CASE("corr2d_out writes what corr2d returns into any writable matr
     CHECK(max_abs_diff(inout, want_same) <= tol);
   }
 }
+
+TEMPLATE_TEST_CASE(
+    "padded corr2d and its input gradient match the reference loops on planes of "
+    "one and of many padding panels",
+    "[corr2d][fast][padding]", float, double) {
+  using S = TestType;
+  std::mt19937 gen(47);
+  Worst worst, input_worst, kernel_worst;
+  // Padding is applied to one panel of output rows at a time (pad_panel_rows): with 1000-sample
+  // rows a panel is a few dozen rows, so 8 rows are one panel and 150 rows several.
+  const Index cols = 1000;
+  for (Index rows : {Index(8), Index(150)}) {
+    for (PaddingMode mode : {PaddingMode::zeros, PaddingMode::reflect}) {
+      const Conv2dOptions o = Conv2dOptions().padding(2, 1, 3, 0).padding_mode(mode);
+      const convtape::Conv2dGeometry g = convtape::conv2d_geometry(rows, cols, 3, 4, o);
+      const Index panel = detail::pad_panel_rows<S>(g, g.out_cols + 3);
+      INFO("panel rows " << panel);
+      CHECK(panel % detail::kPadPanelGrain == 0);
+      CHECK((rows < panel) == (rows == 8));
+      check_forward<S>(random_matrix<S>(rows, cols, gen), random_matrix<S>(3, 4, gen), o, worst);
+      check_adjoints<S>(rows, cols, 3, 4, o, gen, input_worst, kernel_worst);
+    }
+  }
+  worst.check();
+  input_worst.check();
+  kernel_worst.check();
+}

@@ -292,27 +292,44 @@ void direct_rows_dispatch(const DirectCorr<S>& p, Index rows_per_block, Index be
   direct_rows<R>(p, begin, end);
 }
 
-/// Runs `p` with the register-blocked kernel; OpenMP splits the rows across threads when it is
-/// on, the problem is big enough and the caller is not already in a parallel region.
-template <class S>
-void direct_corr(const DirectCorr<S>& p) {
-  const Index rows_per_block = direct_block_rows(p);
+/// Calls f(begin, end) on consecutive ranges covering [0, units) and returns: with OpenMP, one
+/// range per thread when `macs` (the work) reaches kParallelMinMacs and the caller is not
+/// already in a parallel region (conv2d may call from its own parallel loop); else one range.
+/// Ranges are in units of `grain` (the last one shorter), so a thread gets whole blocks.
+template <class F>
+void split_rows(Index units, Index grain, double macs, F&& f) {
 #ifdef _OPENMP
-  const double macs = double(p.rows) * double(p.cols) * double(p.kernel_rows * p.kernel_cols);
   if (!omp_in_parallel() && omp_get_max_threads() > 1 && macs >= double(kParallelMinMacs)) {
-    const Index blocks = (p.rows + rows_per_block - 1) / rows_per_block;
+    const Index blocks = (units + grain - 1) / grain;
 #pragma omp parallel
     {
       const Index threads = omp_get_num_threads();
       const Index id = omp_get_thread_num();
-      const Index begin = std::min(p.rows, blocks * id / threads * rows_per_block);
-      const Index end = std::min(p.rows, blocks * (id + 1) / threads * rows_per_block);
-      direct_rows_dispatch(p, rows_per_block, begin, end);
+      const Index begin = std::min(units, blocks * id / threads * grain);
+      const Index end = std::min(units, blocks * (id + 1) / threads * grain);
+      if (begin < end) f(begin, end);
     }
     return;
   }
+#else
+  static_cast<void>(grain);
+  static_cast<void>(macs);
 #endif
-  direct_rows_dispatch(p, rows_per_block, 0, p.rows);
+  f(Index(0), units);
+}
+
+/// Multiply-adds of a forward problem.
+template <class S>
+double direct_macs(const DirectCorr<S>& p) {
+  return double(p.rows) * double(p.cols) * double(p.kernel_rows) * double(p.kernel_cols);
+}
+
+/// Runs `p` with the register-blocked kernel, split across threads by `split_rows`.
+template <class S>
+void direct_corr(const DirectCorr<S>& p) {
+  const Index rows_per_block = direct_block_rows(p);
+  split_rows(p.rows, rows_per_block, direct_macs(p),
+             [&](Index begin, Index end) { direct_rows_dispatch(p, rows_per_block, begin, end); });
 }
 
 /// One unit-column-stride kernel-gradient reduction on raw row-major memory:

@@ -12,7 +12,9 @@
 // through a strided Eigen view of the padded input: correct for every stride, but it streams
 // the output once per tap.
 
+#include <algorithm>
 #include <type_traits>
+#include <vector>
 
 #include "convtape/core.hpp"
 #include "convtape/detail/corr2d_kernels.hpp"
@@ -97,6 +99,93 @@ void with_tap_view(T* padded, Index ld, const Conv2dGeometry& g, Index a, Index 
 /// How a tap loop writes its result.
 enum class Store { assign, add };
 
+/// The forward problem `y (+)= corr(in, kernel)` for geometry `g` (unit column stride) on
+/// memory `in` (pitch in_ld) that holds every sample read; `kernel` is contiguous row-major.
+template <class S>
+DirectCorr<S> direct_problem(const S* in, Index in_ld, const S* kernel, const Conv2dGeometry& g,
+                             S* y, Index ldy, Store store) {
+  CONVTAPE_ASSERT(g.stride.cols == 1);
+  DirectCorr<S> p;
+  p.in = in;
+  p.in_ld = in_ld;
+  p.kernel = kernel;
+  p.kernel_rows = g.kernel_rows;
+  p.kernel_cols = g.kernel_cols;
+  p.row_stride = g.stride.rows;
+  p.row_dilation = g.dilation.rows;
+  p.col_dilation = g.dilation.cols;
+  p.out = y;
+  p.out_ld = ldy;
+  p.rows = g.out_rows;
+  p.cols = g.out_cols;
+  p.accumulate = store == Store::add;
+  return p;
+}
+
+/// Padded input rows held at once by `corr2d_padding_on_the_fly`, in bytes: a panel of them
+/// should stay in L2 while the kernel sweeps it.
+constexpr Index kPadPanelBytes = Index(128) << 10;
+/// Output rows per panel are a multiple of this, so that every register block height (1 to
+/// DirectBlocking::rows) divides a panel and only the plane's last rows take shorter blocks.
+constexpr Index kPadPanelGrain = 12;
+static_assert(kPadPanelGrain % 4 == 0 && kPadPanelGrain % 3 == 0 && DirectBlocking::rows <= 4,
+              "every block height must divide the panel grain");
+
+/// Output rows per panel of `corr2d_padding_on_the_fly` for padded rows of `width` samples.
+template <class S>
+Index pad_panel_rows(const Conv2dGeometry& g, Index width) {
+  const Index halo = (g.kernel_rows - 1) * g.dilation.rows + 1;
+  const Index fit_rows = kPadPanelBytes / (Index(sizeof(S)) * width);
+  const Index fit = fit_rows > halo ? (fit_rows - halo) / g.stride.rows + 1 : 1;
+  return std::max(kPadPanelGrain, fit / kPadPanelGrain * kPadPanelGrain);
+}
+
+/// y (+)= the correlation, with unit column stride, of x read through padding: sample (r, c) of
+/// the plane the kernel sees is x(padded_index(r - g.pad.top, ...), padded_index(c - g.pad.left,
+/// ...)) in mode g.mode (offsets may be negative, which crops). Instead of a padded copy of the
+/// whole plane, the padded rows of one panel of output rows at a time are built in a buffer that
+/// stays in cache, so the input is read from memory once and nothing plane-sized is allocated.
+template <class S>
+void corr2d_padding_on_the_fly(const ConstRowRef<S>& x, const S* kernel, const Conv2dGeometry& g,
+                               S* y, Index ldy, Store store) {
+  CONVTAPE_ASSERT(g.stride.cols == 1);
+  const Index width = g.out_cols + (g.kernel_cols - 1) * g.dilation.cols;
+  const Index halo = (g.kernel_rows - 1) * g.dilation.rows + 1;
+  // Buffer columns [c0, c1) are a run of x's row; the others come from `col_source`.
+  std::vector<Index> col_source(static_cast<std::size_t>(width));
+  for (Index c = 0; c < width; ++c) col_source[c] = padded_index(c - g.pad.left, g.in_cols, g.mode);
+  const Index c0 = std::clamp<Index>(g.pad.left, 0, width);
+  const Index c1 = std::clamp<Index>(g.pad.left + g.in_cols, c0, width);
+  const Index panel = pad_panel_rows<S>(g, width);
+  const DirectCorr<S> whole = direct_problem(x.data(), width, kernel, g, y, ldy, store);
+  split_rows(g.out_rows, panel, direct_macs(whole), [&](Index begin, Index end) {
+    RowMatrixX<S> buffer((std::min(panel, end - begin) - 1) * g.stride.rows + halo, width);
+    for (Index i0 = begin; i0 < end; i0 += panel) {
+      const Index i1 = std::min(end, i0 + panel);
+      const Index rows = (i1 - i0 - 1) * g.stride.rows + halo;
+      for (Index t = 0; t < rows; ++t) {
+        S* row = buffer.data() + t * width;
+        const Index source = padded_index(i0 * g.stride.rows + t - g.pad.top, g.in_rows, g.mode);
+        if (source < 0) {
+          std::fill(row, row + width, S(0));
+          continue;
+        }
+        const S* x_row = x.data() + source * x.outerStride();
+        std::copy(x_row + (c0 - g.pad.left), x_row + (c1 - g.pad.left), row + c0);
+        for (Index c = 0; c < c0; ++c) row[c] = col_source[c] < 0 ? S(0) : x_row[col_source[c]];
+        for (Index c = c1; c < width; ++c) {
+          row[c] = col_source[c] < 0 ? S(0) : x_row[col_source[c]];
+        }
+      }
+      DirectCorr<S> p = whole;
+      p.in = buffer.data();
+      p.out = y + i0 * ldy;
+      p.rows = i1 - i0;
+      direct_rows_dispatch(p, direct_block_rows(p), 0, p.rows);
+    }
+  });
+}
+
 /// y (+)= cross-correlation of an already padded plane `xp` (pitch `ld`) with kernel `k`. With
 /// unit column stride this is the register-blocked kernel of `corr2d_kernels.hpp`; a column
 /// stride breaks the contiguity it needs, so those take the tap-at-a-time Eigen loop.
@@ -114,21 +203,7 @@ void corr2d_padded(const S* xp, Index ld, const ConstRowRef<S>& k, const Conv2dG
     return;
   }
   const RowMatrixX<S> kernel = k;  // contiguous, whatever the caller's pitch
-  DirectCorr<S> p;
-  p.in = xp;
-  p.in_ld = ld;
-  p.kernel = kernel.data();
-  p.kernel_rows = g.kernel_rows;
-  p.kernel_cols = g.kernel_cols;
-  p.row_stride = g.stride.rows;
-  p.row_dilation = g.dilation.rows;
-  p.col_dilation = g.dilation.cols;
-  p.out = y.data();
-  p.out_ld = y.outerStride();
-  p.rows = g.out_rows;
-  p.cols = g.out_cols;
-  p.accumulate = store == Store::add;
-  direct_corr(p);
+  direct_corr(direct_problem(xp, ld, kernel.data(), g, y.data(), y.outerStride(), store));
 }
 
 /// y += cross-correlation of an already padded plane `xp` (pitch `ld`) with kernel `k`.
@@ -138,10 +213,26 @@ void corr2d_padded(const S* xp, Index ld, const ConstRowRef<S>& k, const Conv2dG
   corr2d_padded<S>(xp, ld, k, g, y, Store::add);
 }
 
+/// The problem of the input gradient with unit stride, as a forward correlation: dy read through
+/// zero padding of the dilated kernel's extent minus the forward padding (`top`, `left`; a
+/// negative result crops), with the kernel flipped, giving `rows` x `cols` samples.
+inline Conv2dGeometry grad_input_as_forward(const Conv2dGeometry& g, Index top, Index left,
+                                            Index rows, Index cols) {
+  Conv2dGeometry f = g;
+  f.in_rows = g.out_rows;
+  f.in_cols = g.out_cols;
+  f.pad = {(g.kernel_rows - 1) * g.dilation.rows - top, 0,
+           (g.kernel_cols - 1) * g.dilation.cols - left, 0};
+  f.mode = PaddingMode::zeros;
+  f.out_rows = rows;
+  f.out_cols = cols;
+  return f;
+}
+
 /// dxp += the adjoint of `corr2d_padded` with respect to the padded input, applied to `dy`.
 /// With unit stride that is the full correlation of dy with the kernel flipped (dilated alike),
-/// run by the forward kernel on dy zero-padded by the dilated kernel's extent. A stride scatters
-/// dy with gaps, so strided problems take the tap-at-a-time Eigen loop.
+/// run by the forward kernel on dy zero-padded, on the fly, by the dilated kernel's extent. A
+/// stride scatters dy with gaps, so strided problems take the tap-at-a-time Eigen loop.
 template <class S>
 void corr2d_grad_padded_input(const ConstRowRef<S>& dy, const ConstRowRef<S>& k,
                               const Conv2dGeometry& g, S* dxp, Index ld) {
@@ -154,30 +245,9 @@ void corr2d_grad_padded_input(const ConstRowRef<S>& dy, const ConstRowRef<S>& k,
     }
     return;
   }
-  const Index pr = (g.kernel_rows - 1) * g.dilation.rows;
-  const Index pc = (g.kernel_cols - 1) * g.dilation.cols;
-  RowMatrixX<S> dyp(g.out_rows + 2 * pr, g.out_cols + 2 * pc);
-  dyp.topRows(pr).setZero();
-  dyp.bottomRows(pr).setZero();
-  dyp.block(pr, 0, g.out_rows, pc).setZero();
-  dyp.block(pr, pc + g.out_cols, g.out_rows, pc).setZero();
-  dyp.block(pr, pc, g.out_rows, g.out_cols) = dy;
   const RowMatrixX<S> flipped = k.reverse();
-  DirectCorr<S> p;
-  p.in = dyp.data();
-  p.in_ld = dyp.outerStride();
-  p.kernel = flipped.data();
-  p.kernel_rows = g.kernel_rows;
-  p.kernel_cols = g.kernel_cols;
-  p.row_stride = 1;
-  p.row_dilation = g.dilation.rows;
-  p.col_dilation = g.dilation.cols;
-  p.out = dxp;
-  p.out_ld = ld;
-  p.rows = g.padded_rows();
-  p.cols = g.padded_cols();
-  p.accumulate = true;
-  direct_corr(p);
+  const Conv2dGeometry f = grad_input_as_forward(g, 0, 0, g.padded_rows(), g.padded_cols());
+  corr2d_padding_on_the_fly<S>(dy, flipped.data(), f, dxp, ld, Store::add);
 }
 
 /// dk += the adjoint of `corr2d_padded` with respect to the kernel, applied to `dy`: one
@@ -240,14 +310,32 @@ class PaddedPlane {
 template <class S>
 void corr2d_accumulate(const ConstRowRef<S>& x, const ConstRowRef<S>& k, const Conv2dGeometry& g,
                        RowRef<S> y, Store store = Store::add) {
+  if (g.stride.cols == 1) {
+    const RowMatrixX<S> kernel = k;
+    if (g.has_padding()) {
+      corr2d_padding_on_the_fly<S>(x, kernel.data(), g, y.data(), y.outerStride(), store);
+    } else {
+      direct_corr(direct_problem(x.data(), x.outerStride(), kernel.data(), g, y.data(),
+                                 y.outerStride(), store));
+    }
+    return;
+  }
   const PaddedPlane<S> xp(x, g);
   corr2d_padded<S>(xp.data(), xp.ld(), k, g, y, store);
 }
 
-/// dx += the gradient of corr2d(x, k) with respect to x, given the output gradient `dy`.
+/// dx += the gradient of corr2d(x, k) with respect to x, given the output gradient `dy`. With
+/// unit stride and zero padding the padded border's gradient is dropped anyway, so only dx's
+/// own samples are computed, straight into dx; other padding modes fold the border back.
 template <class S>
 void corr2d_grad_input_accumulate(const ConstRowRef<S>& dy, const ConstRowRef<S>& k,
                                   const Conv2dGeometry& g, RowRef<S> dx) {
+  if (g.stride == Size2(1, 1) && (g.mode == PaddingMode::zeros || !g.has_padding())) {
+    const RowMatrixX<S> flipped = k.reverse();
+    const Conv2dGeometry f = grad_input_as_forward(g, g.pad.top, g.pad.left, g.in_rows, g.in_cols);
+    corr2d_padding_on_the_fly<S>(dy, flipped.data(), f, dx.data(), dx.outerStride(), Store::add);
+    return;
+  }
   if (!g.has_padding()) {
     corr2d_grad_padded_input<S>(dy, k, g, dx.data(), dx.outerStride());
     return;
