@@ -457,16 +457,16 @@ TEMPLATE_TEST_CASE(
   using S = TestType;
   std::mt19937 gen(47);
   Worst worst, input_worst, kernel_worst;
-  // Padding is applied to one panel of output rows at a time (pad_panel_rows): with 1000-sample
+  // Padding is applied to one panel of output rows at a time (panel_rows): with 1000-sample
   // rows a panel is a few dozen rows, so 8 rows are one panel and 150 rows several.
   const Index cols = 1000;
   for (Index rows : {Index(8), Index(150)}) {
     for (PaddingMode mode : {PaddingMode::zeros, PaddingMode::reflect}) {
       const Conv2dOptions o = Conv2dOptions().padding(2, 1, 3, 0).padding_mode(mode);
       const convtape::Conv2dGeometry g = convtape::conv2d_geometry(rows, cols, 3, 4, o);
-      const Index panel = detail::pad_panel_rows<S>(g, g.out_cols + 3);
+      const Index panel = detail::panel_rows<S>(g.out_cols + 3, 3, 1);
       INFO("panel rows " << panel);
-      CHECK(panel % detail::kPadPanelGrain == 0);
+      CHECK(panel % detail::kPanelGrain == 0);
       CHECK((rows < panel) == (rows == 8));
       check_forward<S>(random_matrix<S>(rows, cols, gen), random_matrix<S>(3, 4, gen), o, worst);
       check_adjoints<S>(rows, cols, 3, 4, o, gen, input_worst, kernel_worst);
@@ -475,4 +475,115 @@ TEMPLATE_TEST_CASE(
   worst.check();
   input_worst.check();
   kernel_worst.check();
+}
+
+TEMPLATE_TEST_CASE("rank-one kernels are recognised up to rounding and nothing else is",
+                   "[corr2d][fast][separable]", float, double) {
+  using S = TestType;
+  std::mt19937 gen(53);
+  convtape::VectorX<S> col, row;
+  auto rank_one = [&](const RowMatrixX<S>& k) {
+    return detail::split_rank_one(k.data(), k.rows(), k.cols(), col, row);
+  };
+  SECTION("Sobel factors exactly") {
+    RowMatrixX<S> sobel(3, 3);
+    sobel << 1, 0, -1, 2, 0, -2, 1, 0, -1;
+    REQUIRE(rank_one(sobel));
+    const RowMatrixX<S> product = col * row.transpose();
+    CHECK(product == sobel);
+  }
+  SECTION("an outer product rounded once is rank one; a perturbation above the tolerance is not") {
+    const MatrixX<S> u = random_matrix<S>(7, 1, gen);
+    const MatrixX<S> v = random_matrix<S>(1, 6, gen);
+    RowMatrixX<S> k = u * v;
+    CHECK(rank_one(k));
+    const S largest = k.cwiseAbs().maxCoeff();
+    const S eps = std::numeric_limits<S>::epsilon();
+    RowMatrixX<S> nudged = k;
+    nudged(3, 2) += S(detail::kRankOneTolerance) * eps * largest / S(4);
+    CHECK(rank_one(nudged));
+    nudged = k;
+    nudged(3, 2) += S(16 * detail::kRankOneTolerance) * eps * largest;
+    CHECK_FALSE(rank_one(nudged));
+  }
+  SECTION("random, zero and non-finite kernels are not") {
+    CHECK_FALSE(rank_one(random_matrix<S>(5, 5, gen)));
+    CHECK_FALSE(rank_one(RowMatrixX<S>::Zero(4, 4)));
+    RowMatrixX<S> k = RowMatrixX<S>::Ones(4, 4);
+    k(1, 1) = std::numeric_limits<S>::quiet_NaN();
+    CHECK_FALSE(rank_one(k));
+    k(1, 1) = std::numeric_limits<S>::infinity();
+    CHECK_FALSE(rank_one(k));
+  }
+}
+
+TEST_CASE("two passes are planned exactly when a rank-one kernel saves kSeparableMinGain",
+          "[corr2d][fast][separable]") {
+  using detail::kSeparableMinGain;
+  using detail::separable_pays;
+  // taps >= kSeparableMinGain * (rows + cols): 6x6 is the smallest square on the line.
+  static_assert(kSeparableMinGain == 3, "the sizes below assume a gain of 3");
+  CHECK(separable_pays(6, 6));
+  CHECK_FALSE(separable_pays(5, 5));
+  CHECK(separable_pays(4, 12));
+  CHECK_FALSE(separable_pays(4, 11));
+  CHECK_FALSE(separable_pays(1, 50));
+  CHECK_FALSE(separable_pays(50, 1));
+  // A rank-one kernel on the line is planned as two passes, one just below it is not.
+  RowMatrixX<double> big = RowMatrixX<double>::Ones(6, 6);
+  RowMatrixX<double> small = RowMatrixX<double>::Ones(5, 5);
+  detail::DirectCorr<double> p;
+  p.kernel = big.data();
+  p.kernel_rows = p.kernel_cols = 6;
+  CHECK(detail::plan_direct(p).separable);
+  p.kernel = small.data();
+  p.kernel_rows = p.kernel_cols = 5;
+  CHECK_FALSE(detail::plan_direct(p).separable);
+}
+
+TEMPLATE_TEST_CASE(
+    "rank-one kernels (two passes) and nearly rank-one ones (direct) match the "
+    "textbook loop",
+    "[corr2d][fast][separable]", float, double) {
+  using S = TestType;
+  std::mt19937 gen(59);
+  Worst worst;
+  const S eps = std::numeric_limits<S>::epsilon();
+  for (int rep = 0; rep < 60; ++rep) {
+    const Index kr = 6 + Index(gen() % 10);
+    const Index kc = 6 + Index(gen() % 10);
+    const MatrixX<S> u = random_matrix<S>(kr, 1, gen);
+    const MatrixX<S> v = random_matrix<S>(1, kc, gen);
+    MatrixX<S> k = u * v;
+    const bool nudge = rep % 2 == 1;
+    if (nudge) k(Index(gen() % kr), Index(gen() % kc)) += S(64) * eps;
+    {
+      const RowMatrixX<S> kr_major = k;
+      convtape::VectorX<S> col, row;
+      REQUIRE(detail::separable_pays(kr, kc));
+      REQUIRE(detail::split_rank_one(kr_major.data(), kr, kc, col, row) == !nudge);
+    }
+    Conv2dOptions o;
+    o.stride(1 + Index(gen() % 2), 1).dilation(1 + Index(gen() % 2), 1 + Index(gen() % 2));
+    if (rep % 3 == 0) o.padding(Index(gen() % 4), Index(gen() % 4), Index(gen() % 4), 2);
+    if (rep % 3 == 1) o.padding_same().padding_mode(PaddingMode::reflect);
+    // Every fourth plane is wide and tall enough for several panels (panel_rows).
+    const bool many_panels = rep % 4 == 0;
+    const Index rows =
+        (kr - 1) * o.dilation().rows + 1 + Index(gen() % 60) + (many_panels ? 150 : 0);
+    const Index cols = (kc - 1) * o.dilation().cols + 1 + Index(gen() % (3 * kBlockCols<S>)) +
+                       (many_panels ? 1100 : 0);
+    if (many_panels) {
+      REQUIRE(detail::panel_rows<S>(cols, (kr - 1) * o.dilation().rows + 1, o.stride().rows) <
+              rows / (2 * o.stride().rows));
+    }
+    const MatrixX<S> x = random_matrix<S>(rows, cols, gen);
+    const MatrixX<double> want =
+        convtape::reference::corr2d(x.template cast<double>(), k.template cast<double>(), o);
+    // Two passes round differently and drop a residual of at most kRankOneTolerance epsilons
+    // per tap: twice the direct path's tolerance.
+    worst.add(max_abs_diff(convtape::corr2d(x, k, o), want), 2 * tolerance<S>(kr * kc),
+              std::string(nudge ? "nudged, " : "rank one, ") + describe(rows, cols, kr, kc, o));
+  }
+  worst.check();
 }

@@ -99,6 +99,26 @@ void with_tap_view(T* padded, Index ld, const Conv2dGeometry& g, Index a, Index 
 /// How a tap loop writes its result.
 enum class Store { assign, add };
 
+/// A kernel as the register-blocked loops read it: contiguous row-major; the caller's memory
+/// when it already is (a column-major kernel read transposed is), else a copy.
+template <class S>
+class ContiguousKernel {
+ public:
+  explicit ContiguousKernel(const ConstRowRef<S>& k) {
+    if (k.outerStride() == k.cols()) {
+      data_ = k.data();
+    } else {
+      storage_ = k;
+      data_ = storage_.data();
+    }
+  }
+  const S* data() const { return data_; }
+
+ private:
+  RowMatrixX<S> storage_;
+  const S* data_ = nullptr;
+};
+
 /// The forward problem `y (+)= corr(in, kernel)` for geometry `g` (unit column stride) on
 /// memory `in` (pitch in_ld) that holds every sample read; `kernel` is contiguous row-major.
 template <class S>
@@ -122,24 +142,6 @@ DirectCorr<S> direct_problem(const S* in, Index in_ld, const S* kernel, const Co
   return p;
 }
 
-/// Padded input rows held at once by `corr2d_padding_on_the_fly`, in bytes: a panel of them
-/// should stay in L2 while the kernel sweeps it.
-constexpr Index kPadPanelBytes = Index(128) << 10;
-/// Output rows per panel are a multiple of this, so that every register block height (1 to
-/// DirectBlocking::rows) divides a panel and only the plane's last rows take shorter blocks.
-constexpr Index kPadPanelGrain = 12;
-static_assert(kPadPanelGrain % 4 == 0 && kPadPanelGrain % 3 == 0 && DirectBlocking::rows <= 4,
-              "every block height must divide the panel grain");
-
-/// Output rows per panel of `corr2d_padding_on_the_fly` for padded rows of `width` samples.
-template <class S>
-Index pad_panel_rows(const Conv2dGeometry& g, Index width) {
-  const Index halo = (g.kernel_rows - 1) * g.dilation.rows + 1;
-  const Index fit_rows = kPadPanelBytes / (Index(sizeof(S)) * width);
-  const Index fit = fit_rows > halo ? (fit_rows - halo) / g.stride.rows + 1 : 1;
-  return std::max(kPadPanelGrain, fit / kPadPanelGrain * kPadPanelGrain);
-}
-
 /// y (+)= the correlation, with unit column stride, of x read through padding: sample (r, c) of
 /// the plane the kernel sees is x(padded_index(r - g.pad.top, ...), padded_index(c - g.pad.left,
 /// ...)) in mode g.mode (offsets may be negative, which crops). Instead of a padded copy of the
@@ -156,8 +158,9 @@ void corr2d_padding_on_the_fly(const ConstRowRef<S>& x, const S* kernel, const C
   for (Index c = 0; c < width; ++c) col_source[c] = padded_index(c - g.pad.left, g.in_cols, g.mode);
   const Index c0 = std::clamp<Index>(g.pad.left, 0, width);
   const Index c1 = std::clamp<Index>(g.pad.left + g.in_cols, c0, width);
-  const Index panel = pad_panel_rows<S>(g, width);
+  const Index panel = panel_rows<S>(width, halo, g.stride.rows);
   const DirectCorr<S> whole = direct_problem(x.data(), width, kernel, g, y, ldy, store);
+  const DirectPlan<S> plan = plan_direct(whole);
   split_rows(g.out_rows, panel, direct_macs(whole), [&](Index begin, Index end) {
     RowMatrixX<S> buffer((std::min(panel, end - begin) - 1) * g.stride.rows + halo, width);
     for (Index i0 = begin; i0 < end; i0 += panel) {
@@ -181,7 +184,7 @@ void corr2d_padding_on_the_fly(const ConstRowRef<S>& x, const S* kernel, const C
       p.in = buffer.data();
       p.out = y + i0 * ldy;
       p.rows = i1 - i0;
-      direct_rows_dispatch(p, direct_block_rows(p), 0, p.rows);
+      run_direct_rows(p, plan, 0, p.rows);
     }
   });
 }
@@ -202,7 +205,7 @@ void corr2d_padded(const S* xp, Index ld, const ConstRowRef<S>& k, const Conv2dG
     }
     return;
   }
-  const RowMatrixX<S> kernel = k;  // contiguous, whatever the caller's pitch
+  const ContiguousKernel<S> kernel(k);
   direct_corr(direct_problem(xp, ld, kernel.data(), g, y.data(), y.outerStride(), store));
 }
 
@@ -311,7 +314,7 @@ template <class S>
 void corr2d_accumulate(const ConstRowRef<S>& x, const ConstRowRef<S>& k, const Conv2dGeometry& g,
                        RowRef<S> y, Store store = Store::add) {
   if (g.stride.cols == 1) {
-    const RowMatrixX<S> kernel = k;
+    const ContiguousKernel<S> kernel(k);
     if (g.has_padding()) {
       corr2d_padding_on_the_fly<S>(x, kernel.data(), g, y.data(), y.outerStride(), store);
     } else {
