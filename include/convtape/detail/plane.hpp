@@ -216,6 +216,17 @@ void corr2d_padded(const S* xp, Index ld, const ConstRowRef<S>& k, const Conv2dG
   corr2d_padded<S>(xp, ld, k, g, y, Store::add);
 }
 
+/// The kernel rotated by 180 degrees, contiguous. A scalar loop rather than Eigen's reverse(),
+/// whose AVX-512 packet path trips GCC 12's uninitialized-variable warnings in user builds.
+template <class S>
+RowMatrixX<S> flipped_kernel(const ConstRowRef<S>& k) {
+  RowMatrixX<S> f(k.rows(), k.cols());
+  for (Index a = 0; a < k.rows(); ++a) {
+    for (Index b = 0; b < k.cols(); ++b) f(a, b) = k(k.rows() - 1 - a, k.cols() - 1 - b);
+  }
+  return f;
+}
+
 /// The problem of the input gradient with unit stride, as a forward correlation: dy read through
 /// zero padding of the dilated kernel's extent minus the forward padding (`top`, `left`; a
 /// negative result crops), with the kernel flipped, giving `rows` x `cols` samples.
@@ -248,7 +259,7 @@ void corr2d_grad_padded_input(const ConstRowRef<S>& dy, const ConstRowRef<S>& k,
     }
     return;
   }
-  const RowMatrixX<S> flipped = k.reverse();
+  const RowMatrixX<S> flipped = flipped_kernel<S>(k);
   const Conv2dGeometry f = grad_input_as_forward(g, 0, 0, g.padded_rows(), g.padded_cols());
   corr2d_padding_on_the_fly<S>(dy, flipped.data(), f, dxp, ld, Store::add);
 }
@@ -334,7 +345,7 @@ template <class S>
 void corr2d_grad_input_accumulate(const ConstRowRef<S>& dy, const ConstRowRef<S>& k,
                                   const Conv2dGeometry& g, RowRef<S> dx) {
   if (g.stride == Size2(1, 1) && (g.mode == PaddingMode::zeros || !g.has_padding())) {
-    const RowMatrixX<S> flipped = k.reverse();
+    const RowMatrixX<S> flipped = flipped_kernel<S>(k);
     const Conv2dGeometry f = grad_input_as_forward(g, g.pad.top, g.pad.left, g.in_rows, g.in_cols);
     corr2d_padding_on_the_fly<S>(dy, flipped.data(), f, dx.data(), dx.outerStride(), Store::add);
     return;
