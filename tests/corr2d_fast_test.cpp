@@ -587,3 +587,25 @@ TEMPLATE_TEST_CASE(
   }
   worst.check();
 }
+
+TEMPLATE_TEST_CASE("padding panels too large to keep between calls give the same results",
+                   "[corr2d][fast][padding]", float, double) {
+  using S = TestType;
+  std::mt19937 gen(61);
+  Worst worst;
+  // A tall dilated kernel makes a panel read many rows: with 20000-sample rows its buffer is
+  // beyond kScratchKeepBytes and is allocated for the call; one plane below it is kept.
+  const Index kr = 3, kc = 2, dilation = 30;
+  const Conv2dOptions o = Conv2dOptions().dilation(dilation, 1).padding(1, 2, 1, 0);
+  for (Index cols : {Index(600), Index(20000)}) {
+    const Index rows = (kr - 1) * dilation + 40;
+    const Index width = cols + 1 + (kc - 1);
+    const Index halo = (kr - 1) * dilation + 1;
+    const Index out_rows = rows + 3 - (kr - 1) * dilation;
+    const Index buffer_rows = std::min(detail::panel_rows<S>(width, halo, 1), out_rows) - 1 + halo;
+    const bool kept = Index(sizeof(S)) * buffer_rows * width <= detail::kScratchKeepBytes;
+    CHECK(kept == (cols == 600));
+    check_forward<S>(random_matrix<S>(rows, cols, gen), random_matrix<S>(kr, kc, gen), o, worst);
+  }
+  worst.check();
+}

@@ -23,6 +23,7 @@
 #include <limits>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "convtape/core.hpp"
 
@@ -355,6 +356,32 @@ Index panel_rows(Index width, Index halo, Index stride) {
   return (rows + kPanelGrain - 1) / kPanelGrain * kPanelGrain;
 }
 
+/// Scratch buffers up to this size are kept by their thread between calls; larger ones are
+/// allocated per call.
+constexpr Index kScratchKeepBytes = Index(2) << 20;
+
+/// Which of a thread's kept scratch buffers a caller uses: those in use at the same time differ.
+enum class ScratchSlot { padded_rows, separable_rows };
+
+/// Memory for `size` samples for the panels of one call on this thread. A buffer allocated per
+/// call would cost page faults whenever malloc returns the memory to the system in between (it
+/// does for buffers of a few hundred KiB), so buffers up to kScratchKeepBytes are kept.
+template <class S, ScratchSlot Slot>
+class Scratch {
+ public:
+  explicit Scratch(Index size) {
+    thread_local std::vector<S> kept;
+    std::vector<S>& buffer = Index(sizeof(S)) * size <= kScratchKeepBytes ? kept : own_;
+    if (Index(buffer.size()) < size) buffer.resize(static_cast<std::size_t>(size));
+    data_ = buffer.data();
+  }
+  S* data() const { return data_; }
+
+ private:
+  std::vector<S> own_;
+  S* data_ = nullptr;
+};
+
 /// A rank-one kernel takes two passes (kh + kw multiply-adds per output instead of kh * kw) only
 /// when that saves at least this factor: the one-dimensional passes run at well under half the
 /// direct kernel's rate (each loaded packet feeds fewer multiply-adds) and add a pass through an
@@ -431,7 +458,8 @@ template <class S>
 void separable_rows(const DirectCorr<S>& p, const DirectPlan<S>& plan, Index begin, Index end) {
   const Index halo = (p.kernel_rows - 1) * p.row_dilation + 1;
   const Index panel = panel_rows<S>(p.cols, halo, p.row_stride);
-  RowMatrixX<S> rows_pass((std::min(panel, end - begin) - 1) * p.row_stride + halo, p.cols);
+  const Scratch<S, ScratchSlot::separable_rows> rows_pass(
+      ((std::min(panel, end - begin) - 1) * p.row_stride + halo) * p.cols);
   for (Index i0 = begin; i0 < end; i0 += panel) {
     const Index i1 = std::min(end, i0 + panel);
     DirectCorr<S> along = p;

@@ -162,7 +162,8 @@ void corr2d_padding_on_the_fly(const ConstRowRef<S>& x, const S* kernel, const C
   const DirectCorr<S> whole = direct_problem(x.data(), width, kernel, g, y, ldy, store);
   const DirectPlan<S> plan = plan_direct(whole);
   split_rows(g.out_rows, panel, direct_macs(whole), [&](Index begin, Index end) {
-    RowMatrixX<S> buffer((std::min(panel, end - begin) - 1) * g.stride.rows + halo, width);
+    const Scratch<S, ScratchSlot::padded_rows> buffer(
+        ((std::min(panel, end - begin) - 1) * g.stride.rows + halo) * width);
     for (Index i0 = begin; i0 < end; i0 += panel) {
       const Index i1 = std::min(end, i0 + panel);
       const Index rows = (i1 - i0 - 1) * g.stride.rows + halo;
