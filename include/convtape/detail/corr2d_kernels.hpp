@@ -5,15 +5,24 @@
 // Register-blocked SIMD kernels behind the plane tap loops of `plane.hpp`. Not for direct
 // inclusion.
 //
-// The forward kernel computes a block of R output rows x C packets of output columns in R*C
-// packet registers, looping over every kernel tap before it stores, so the output is written
-// once and each loaded input packet feeds up to min(R, kernel_rows) multiply-adds (input row t
-// of the block is row t - r of the kernel for output row r). Output rows are walked in strips of
-// R and each strip sweeps the full width, so the R + kernel_rows - 1 input rows a strip reads
-// stay in L2 for the next strip, which shares kernel_rows - 1 of them: the input is read from
-// memory about once. Columns that do not fill C packets are done with one packet, then with
-// Eigen's half and quarter packets, then with scalars, so no lane is ever masked or read past
-// the end of a row.
+// Forward (`direct_corr`). A block of R output rows x C packets of output columns lives in R*C
+// packet registers while every kernel tap is applied, so the output is written once. When the
+// block's rows share input rows (row stride == row dilation), input row t of the block is
+// loaded once per column tap and feeds every output row r that uses it (with kernel row t - r):
+// up to min(R, kernel_rows) multiply-adds per load. Output rows are walked in strips of R, each
+// strip sweeping the full width, so the R + kernel_rows - 1 input rows of a strip stay in L2
+// for the next strip, which shares kernel_rows - 1 of them: the input is read from memory about
+// once. Columns left over by the C-packet blocks take a block of fewer packets, and the last
+// few columns (fewer than a packet) the tail of one packet ending at the last column, computed
+// into a scratch block; planes narrower than a packet use Eigen's half packets, then scalars.
+// No lane is masked and nothing is read past the end of a row.
+//
+// Rank-one kernels large enough to gain take two one-dimensional passes through a buffer that
+// stays in cache (`separable_rows`); planes that need padding are padded a panel of rows at a
+// time (in `plane.hpp`); with OpenMP, rows are split across threads (`split_rows`).
+//
+// Kernel gradient (`kernel_grad_corr`). A reduction per tap: a few taps at a time carry packet
+// sums in registers while dy is swept once, in strips that stay in L2.
 //
 // Everything is written with Eigen's packet primitives, so the same code runs on AVX-512, AVX,
 // SSE, NEON or plain scalars, in float or double, with whatever the user's flags enable.
@@ -32,8 +41,8 @@
 #endif
 
 // Eigen's packets are vector types whose alignment attribute GCC drops (and warns about) when
-// they are template arguments; the kernels only use unaligned loads and stores, so it is harmless.
-// Eigen silences the same warning in its own headers.
+// they are template arguments; nothing here relies on it (packets are loaded and stored with
+// ploadu/pstoreu, or from arrays aligned explicitly). Eigen silences the same warning itself.
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wignored-attributes"
@@ -71,16 +80,11 @@ struct DirectCorr {
 /// The register block of the forward kernel: up to `rows` output rows x `packets(R)` packets of
 /// columns, sized so the accumulators, one row of input packets and a broadcast kernel tap fit
 /// the register file (32 vector registers with AVX-512 or NEON, 16 with AVX, SSE).
+/// Measured on AVX-512 and AVX2: 4 x 4 and 4 x 2 beat taller or wider blocks, which spill.
 struct DirectBlocking {
-#ifndef CONVTAPE_TUNE_R
   static constexpr int rows = 4;
   static constexpr int accumulators = EIGEN_ARCH_DEFAULT_NUMBER_OF_REGISTERS >= 32 ? 16 : 8;
   static constexpr int max_packets = 4;
-#else
-  static constexpr int rows = CONVTAPE_TUNE_R;
-  static constexpr int accumulators = CONVTAPE_TUNE_ACC;
-  static constexpr int max_packets = CONVTAPE_TUNE_CMAX;
-#endif
   static constexpr int packets(int r) {
     return accumulators / r < max_packets ? accumulators / r : max_packets;
   }
