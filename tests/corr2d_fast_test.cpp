@@ -90,10 +90,11 @@ struct Worst {
   }
 };
 
-/// A row stride and a row dilation.
-struct RowStep {
-  Index stride;
-  Index dilation;
+/// A row stride, a row dilation and a column stride.
+struct Step {
+  Index row_stride;
+  Index row_dilation;
+  Index col_stride;
 };
 
 /// corr2d(x, k, o) against the double reference loop; adds the result to `worst`.
@@ -170,12 +171,13 @@ TEMPLATE_TEST_CASE("corr2d matches the textbook loop with strides and dilations 
   std::mt19937 gen(17);
   Worst worst;
   // Row stride == row dilation takes the shared-row kernel, anything else the any-row kernel;
-  // a column stride > 1 takes the Eigen tap loop.
+  // a column stride > 1 splits the kernel into column phases (one per residue of b * dilation
+  // modulo the stride; fewer when the two share a factor or the kernel is narrow).
   for (Index sr = 1; sr <= 3; ++sr) {
     for (Index dr = 1; dr <= 3; ++dr) {
-      for (Index sc = 1; sc <= 2; ++sc) {
+      for (Index sc = 1; sc <= 4; ++sc) {
         for (Index dc = 1; dc <= 3; ++dc) {
-          for (int rep = 0; rep < 4; ++rep) {
+          for (int rep = 0; rep < 3; ++rep) {
             const Index kr = 1 + Index(gen() % 5);
             const Index kc = 1 + Index(gen() % 5);
             const Index rows = (kr - 1) * dr + 1 + Index(gen() % (3 * kBlockRows));
@@ -272,11 +274,14 @@ TEMPLATE_TEST_CASE("the plane forward kernel overwrites or adds to its output as
   for (Index out_cols : {Index(1), Index(kPacket<S> - 1 > 0 ? kPacket<S> - 1 : 1),
                          Index(kPacket<S> + 1), Index(kBlockCols<S> + kPacket<S> + 3)}) {
     for (Index out_rows : {Index(1), Index(kBlockRows + 1)}) {
-      for (RowStep sd : {RowStep{1, 1}, RowStep{2, 1}}) {
-        const Index kr = 3, kc = 2;
-        const Conv2dOptions o = Conv2dOptions().stride(sd.stride, 1).dilation(sd.dilation, 1);
-        const Index rows = (out_rows - 1) * sd.stride + (kr - 1) * sd.dilation + 1;
-        const Index cols = out_cols + kc - 1;
+      // Row steps for both block kernels; a column stride of 3 for three column phases, the
+      // first of which assigns and the others add.
+      for (Step sd : {Step{1, 1, 1}, Step{2, 1, 1}, Step{1, 1, 3}}) {
+        const Index kr = 3, kc = 3;
+        const Conv2dOptions o =
+            Conv2dOptions().stride(sd.row_stride, sd.col_stride).dilation(sd.row_dilation, 1);
+        const Index rows = (out_rows - 1) * sd.row_stride + (kr - 1) * sd.row_dilation + 1;
+        const Index cols = (out_cols - 1) * sd.col_stride + kc;
         const RowMatrixX<S> x = random_matrix<S>(rows, cols, gen);
         const RowMatrixX<S> k = random_matrix<S>(kr, kc, gen);
         const convtape::Conv2dGeometry g = convtape::conv2d_geometry(rows, cols, kr, kc, o);

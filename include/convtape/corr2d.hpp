@@ -20,12 +20,13 @@
 /// read in place; expressions are evaluated once. `corr2d_out` writes into a matrix you keep.
 ///
 /// Speed: a register-blocked SIMD kernel (detail/corr2d_kernels.hpp) with whatever vector
-/// instructions your flags enable (`-march=native` helps), padding built a panel at a time,
-/// rank-one kernels of 6x6 and up in two passes, rows split across threads when you compile
-/// with OpenMP. That holds for any padding and dilation, and any stride across the input's
-/// storage order as long as the stride along it is 1: `stride.cols` for row-major inputs,
-/// `stride.rows` for column-major ones (Eigen's default). Otherwise, and for the input gradient
-/// with any stride > 1, a simple loop streams the output once per kernel tap. The textbook loop
+/// instructions your flags enable (`-march=native` helps), padding built a panel of rows at a
+/// time, strides along the storage order handled by gathering column phases, rank-one kernels
+/// of 6x6 and up in two passes, rows split across threads when you compile with OpenMP. The
+/// adjoints use the same kernel for the input gradient with unit stride and a vectorized
+/// reduction for the kernel gradient without a stride along the storage order (`stride.cols`
+/// for row-major inputs, `stride.rows` for column-major ones, Eigen's default); those strided
+/// adjoints take a simple loop that streams the result once per kernel tap. The textbook loop
 /// is `reference::corr2d`.
 
 #include <type_traits>

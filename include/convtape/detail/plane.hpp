@@ -6,13 +6,16 @@
 // padding a plane, folding a padded gradient back, and the three tap loops (forward, gradient
 // with respect to the input, gradient with respect to the kernel). Not for direct inclusion.
 //
-// The tap loops run the register-blocked kernels of `corr2d_kernels.hpp` whenever the columns
-// they read are contiguous (unit column stride; for the input gradient, unit stride). The other
-// cases take a simple loop that, for each kernel tap (a, b), touches the whole output at once
-// through a strided Eigen view of the padded input: correct for every stride, but it streams
-// the output once per tap.
+// The forward tap loop always runs the register-blocked kernels of `corr2d_kernels.hpp`:
+// straight from the input when it needs neither padding nor a column stride, otherwise from
+// rows gathered a panel at a time (`corr2d_panels`). The input gradient with unit stride is a
+// forward correlation (the kernel flipped) and the kernel gradient without a column stride a
+// blocked reduction. The strided adjoints take a simple loop that, for each kernel tap (a, b),
+// touches the whole output at once through a strided Eigen view of the padded input: correct
+// for every stride, but it streams the output once per tap.
 
 #include <algorithm>
+#include <numeric>
 #include <type_traits>
 #include <vector>
 
@@ -142,72 +145,164 @@ DirectCorr<S> direct_problem(const S* in, Index in_ld, const S* kernel, const Co
   return p;
 }
 
-/// y (+)= the correlation, with unit column stride, of x read through padding: sample (r, c) of
-/// the plane the kernel sees is x(padded_index(r - g.pad.top, ...), padded_index(c - g.pad.left,
-/// ...)) in mode g.mode (offsets may be negative, which crops). Instead of a padded copy of the
-/// whole plane, the padded rows of one panel of output rows at a time are built in a buffer that
-/// stays in cache, so the input is read from memory once and nothing plane-sized is allocated.
+/// One column phase of a correlation with column stride s: the kernel columns b0, b0 + step,
+/// b0 + 2 step, ... (step = s / gcd(s, d), d the column dilation) all read padded columns
+/// congruent to b0 * d modulo s, so gathering those columns, (q0 + c) * s + (b0 * d) % s for
+/// c = 0, 1, ..., into a contiguous row turns them into a unit-stride correlation with the
+/// sub-kernel of those columns and column dilation d / gcd(s, d). With unit stride there is one
+/// phase: the whole kernel on contiguous rows.
 template <class S>
-void corr2d_padding_on_the_fly(const ConstRowRef<S>& x, const S* kernel, const Conv2dGeometry& g,
-                               S* y, Index ldy, Store store) {
-  CONVTAPE_ASSERT(g.stride.cols == 1);
-  const Index width = g.out_cols + (g.kernel_cols - 1) * g.dilation.cols;
+struct ColumnPhase {
+  RowMatrixX<S> kernel;       ///< kernel rows x taps of this phase, contiguous
+  Index col_dilation = 1;     ///< between the phase's taps, in gathered columns
+  Index width = 0;            ///< gathered columns
+  std::vector<Index> source;  ///< x's column for each gathered column, -1 for a zero
+  Index run_begin = 0;        ///< gathered columns [run_begin, run_end) read x's row itself,
+  Index run_end = 0;          ///< every stride-th sample from source[run_begin]
+};
+
+template <class S>
+std::vector<ColumnPhase<S>> column_phases(const S* kernel, const Conv2dGeometry& g) {
+  const Index s = g.stride.cols;
+  const Index d = g.dilation.cols;
+  const Index common = std::gcd(s, d);
+  const Index step = s / common;
+  std::vector<ColumnPhase<S>> phases;
+  for (Index b0 = 0; b0 < std::min(step, g.kernel_cols); ++b0) {
+    ColumnPhase<S> ph;
+    const Index taps = (g.kernel_cols - b0 + step - 1) / step;
+    ph.kernel.resize(g.kernel_rows, taps);
+    for (Index a = 0; a < g.kernel_rows; ++a) {
+      for (Index t = 0; t < taps; ++t) ph.kernel(a, t) = kernel[a * g.kernel_cols + b0 + t * step];
+    }
+    ph.col_dilation = d / common;
+    ph.width = g.out_cols + (taps - 1) * ph.col_dilation;
+    const Index first = b0 * d;  // padded column of gathered column 0 is first + c * s
+    ph.source.resize(static_cast<std::size_t>(ph.width));
+    for (Index c = 0; c < ph.width; ++c) {
+      ph.source[c] = padded_index(first + c * s - g.pad.left, g.in_cols, g.mode);
+    }
+    // Gathered columns whose source lies inside x: c with 0 <= first + c * s - pad.left < in_cols.
+    const auto ceil_div = [s](Index n) { return n >= 0 ? (n + s - 1) / s : -((-n) / s); };
+    ph.run_begin = std::clamp<Index>(ceil_div(g.pad.left - first), 0, ph.width);
+    ph.run_end =
+        std::clamp<Index>(ceil_div(g.pad.left - first + g.in_cols), ph.run_begin, ph.width);
+    phases.push_back(std::move(ph));
+  }
+  return phases;
+}
+
+/// Gathers one row of phase `ph` from `x_row` (a row of x) into `row`.
+template <class S>
+void gather_row(const ColumnPhase<S>& ph, const S* x_row, Index stride, S* row) {
+  if (ph.run_end > ph.run_begin) {
+    const S* from = x_row + ph.source[ph.run_begin];
+    const Index n = ph.run_end - ph.run_begin;
+    S* to = row + ph.run_begin;
+    // Compile-time strides let the compiler vectorize the common cases.
+    switch (stride) {
+      case 1:
+        std::copy(from, from + n, to);
+        break;
+      case 2:
+        for (Index c = 0; c < n; ++c) to[c] = from[2 * c];
+        break;
+      case 3:
+        for (Index c = 0; c < n; ++c) to[c] = from[3 * c];
+        break;
+      default:
+        for (Index c = 0; c < n; ++c) to[c] = from[c * stride];
+    }
+  }
+  for (Index c = 0; c < ph.run_begin; ++c) row[c] = ph.source[c] < 0 ? S(0) : x_row[ph.source[c]];
+  for (Index c = ph.run_end; c < ph.width; ++c) {
+    row[c] = ph.source[c] < 0 ? S(0) : x_row[ph.source[c]];
+  }
+}
+
+/// y (+)= the correlation of x read through padding, with any stride and dilation: sample
+/// (r, c) of the plane the kernel sees is x(padded_index(r - g.pad.top, ...),
+/// padded_index(c - g.pad.left, ...)) in mode g.mode (offsets may be negative, which crops).
+/// One panel of output rows at a time, the rows it reads are gathered, phase by phase (see
+/// `ColumnPhase`), into a buffer that stays in cache and handed to the register-blocked kernel:
+/// the input is read from memory once and nothing plane-sized is allocated. `kernel` is
+/// contiguous row-major.
+template <class S>
+void corr2d_panels(const ConstRowRef<S>& x, const S* kernel, const Conv2dGeometry& g, S* y,
+                   Index ldy, Store store) {
+  const std::vector<ColumnPhase<S>> phases = column_phases(kernel, g);
   const Index halo = (g.kernel_rows - 1) * g.dilation.rows + 1;
-  // Buffer columns [c0, c1) are a run of x's row; the others come from `col_source`.
-  std::vector<Index> col_source(static_cast<std::size_t>(width));
-  for (Index c = 0; c < width; ++c) col_source[c] = padded_index(c - g.pad.left, g.in_cols, g.mode);
-  const Index c0 = std::clamp<Index>(g.pad.left, 0, width);
-  const Index c1 = std::clamp<Index>(g.pad.left + g.in_cols, c0, width);
+  Index width = 0;  // of all phases' rows together
+  for (const ColumnPhase<S>& ph : phases) width += ph.width;
   const Index panel = panel_rows<S>(width, halo, g.stride.rows);
-  const DirectCorr<S> whole = direct_problem(x.data(), width, kernel, g, y, ldy, store);
-  const DirectPlan<S> plan = plan_direct(whole);
-  split_rows(g.out_rows, panel, direct_macs(whole), [&](Index begin, Index end) {
-    const Scratch<S, ScratchSlot::padded_rows> buffer(
-        ((std::min(panel, end - begin) - 1) * g.stride.rows + halo) * width);
+  std::vector<DirectCorr<S>> problems;
+  std::vector<DirectPlan<S>> plans;
+  double macs = 0;
+  for (const ColumnPhase<S>& ph : phases) {
+    Conv2dGeometry gp = g;
+    gp.stride.cols = 1;
+    gp.dilation.cols = ph.col_dilation;
+    gp.kernel_cols = ph.kernel.cols();
+    // The first phase assigns (when asked to), the others add to it.
+    const Store phase_store = problems.empty() ? store : Store::add;
+    problems.push_back(
+        direct_problem<S>(nullptr, ph.width, ph.kernel.data(), gp, y, ldy, phase_store));
+    plans.push_back(plan_direct(problems.back()));
+    macs += direct_macs(problems.back());
+  }
+  split_rows(g.out_rows, panel, macs, [&](Index begin, Index end) {
+    // Each phase's rows in a slice of the buffer; an input row is gathered into all of them at
+    // once, while it is in L1.
+    const Index most_rows = (std::min(panel, end - begin) - 1) * g.stride.rows + halo;
+    const Scratch<S, ScratchSlot::padded_rows> buffer(most_rows * width);
     for (Index i0 = begin; i0 < end; i0 += panel) {
       const Index i1 = std::min(end, i0 + panel);
       const Index rows = (i1 - i0 - 1) * g.stride.rows + halo;
       for (Index t = 0; t < rows; ++t) {
-        S* row = buffer.data() + t * width;
         const Index source = padded_index(i0 * g.stride.rows + t - g.pad.top, g.in_rows, g.mode);
-        if (source < 0) {
-          std::fill(row, row + width, S(0));
-          continue;
-        }
-        const S* x_row = x.data() + source * x.outerStride();
-        std::copy(x_row + (c0 - g.pad.left), x_row + (c1 - g.pad.left), row + c0);
-        for (Index c = 0; c < c0; ++c) row[c] = col_source[c] < 0 ? S(0) : x_row[col_source[c]];
-        for (Index c = c1; c < width; ++c) {
-          row[c] = col_source[c] < 0 ? S(0) : x_row[col_source[c]];
+        const S* x_row = source < 0 ? nullptr : x.data() + source * x.outerStride();
+        S* slice = buffer.data();
+        for (const ColumnPhase<S>& ph : phases) {
+          S* row = slice + t * ph.width;
+          slice += most_rows * ph.width;
+          if (x_row == nullptr) {
+            std::fill(row, row + ph.width, S(0));
+            continue;
+          }
+          gather_row(ph, x_row, g.stride.cols, row);
         }
       }
-      DirectCorr<S> p = whole;
-      p.in = buffer.data();
-      p.out = y + i0 * ldy;
-      p.rows = i1 - i0;
-      run_direct_rows(p, plan, 0, p.rows);
+      const S* slice = buffer.data();
+      for (std::size_t f = 0; f < phases.size(); ++f) {
+        DirectCorr<S> p = problems[f];
+        p.in = slice;
+        p.out = y + i0 * ldy;
+        p.rows = i1 - i0;
+        run_direct_rows(p, plans[f], 0, p.rows);
+        slice += most_rows * phases[f].width;
+      }
     }
   });
 }
 
-/// y (+)= cross-correlation of an already padded plane `xp` (pitch `ld`) with kernel `k`. With
-/// unit column stride this is the register-blocked kernel of `corr2d_kernels.hpp`; a column
-/// stride breaks the contiguity it needs, so those take the tap-at-a-time Eigen loop.
+/// y (+)= cross-correlation of an already padded plane `xp` (pitch `ld`) with kernel `k`, by the
+/// register-blocked kernel of `corr2d_kernels.hpp`: directly with unit column stride, through
+/// gathered column phases (`corr2d_panels`) otherwise.
 template <class S>
 void corr2d_padded(const S* xp, Index ld, const ConstRowRef<S>& k, const Conv2dGeometry& g,
                    RowRef<S> y, Store store) {
-  if (g.stride.cols != 1) {
-    if (store == Store::assign) y.setZero();
-    for (Index a = 0; a < g.kernel_rows; ++a) {
-      for (Index b = 0; b < g.kernel_cols; ++b) {
-        const S tap = k(a, b);
-        with_tap_view(xp, ld, g, a, b, [&](const auto& view) { y += tap * view; });
-      }
-    }
+  const ContiguousKernel<S> kernel(k);
+  if (g.stride.cols == 1) {
+    direct_corr(direct_problem(xp, ld, kernel.data(), g, y.data(), y.outerStride(), store));
     return;
   }
-  const ContiguousKernel<S> kernel(k);
-  direct_corr(direct_problem(xp, ld, kernel.data(), g, y.data(), y.outerStride(), store));
+  const Eigen::Map<const RowMatrixX<S>, 0, Eigen::OuterStride<>> plane(
+      xp, g.padded_rows(), g.padded_cols(), Eigen::OuterStride<>(ld));
+  Conv2dGeometry unpadded = g;
+  unpadded.in_rows = g.padded_rows();
+  unpadded.in_cols = g.padded_cols();
+  unpadded.pad = {};
+  corr2d_panels<S>(plane, kernel.data(), unpadded, y.data(), y.outerStride(), store);
 }
 
 /// y += cross-correlation of an already padded plane `xp` (pitch `ld`) with kernel `k`.
@@ -262,7 +357,7 @@ void corr2d_grad_padded_input(const ConstRowRef<S>& dy, const ConstRowRef<S>& k,
   }
   const RowMatrixX<S> flipped = flipped_kernel<S>(k);
   const Conv2dGeometry f = grad_input_as_forward(g, 0, 0, g.padded_rows(), g.padded_cols());
-  corr2d_padding_on_the_fly<S>(dy, flipped.data(), f, dxp, ld, Store::add);
+  corr2d_panels<S>(dy, flipped.data(), f, dxp, ld, Store::add);
 }
 
 /// dk += the adjoint of `corr2d_padded` with respect to the kernel, applied to `dy`: one
@@ -321,22 +416,18 @@ class PaddedPlane {
   Index ld_ = 0;
 };
 
-/// y (+)= corr2d(x, k) for geometry `g` (padding applied here).
+/// y (+)= corr2d(x, k) for geometry `g`: straight from x when it needs neither padding nor a
+/// column stride, else through `corr2d_panels`.
 template <class S>
 void corr2d_accumulate(const ConstRowRef<S>& x, const ConstRowRef<S>& k, const Conv2dGeometry& g,
                        RowRef<S> y, Store store = Store::add) {
-  if (g.stride.cols == 1) {
-    const ContiguousKernel<S> kernel(k);
-    if (g.has_padding()) {
-      corr2d_padding_on_the_fly<S>(x, kernel.data(), g, y.data(), y.outerStride(), store);
-    } else {
-      direct_corr(direct_problem(x.data(), x.outerStride(), kernel.data(), g, y.data(),
-                                 y.outerStride(), store));
-    }
-    return;
+  const ContiguousKernel<S> kernel(k);
+  if (g.stride.cols == 1 && !g.has_padding()) {
+    direct_corr(direct_problem(x.data(), x.outerStride(), kernel.data(), g, y.data(),
+                               y.outerStride(), store));
+  } else {
+    corr2d_panels<S>(x, kernel.data(), g, y.data(), y.outerStride(), store);
   }
-  const PaddedPlane<S> xp(x, g);
-  corr2d_padded<S>(xp.data(), xp.ld(), k, g, y, store);
 }
 
 /// dx += the gradient of corr2d(x, k) with respect to x, given the output gradient `dy`. With
@@ -348,7 +439,7 @@ void corr2d_grad_input_accumulate(const ConstRowRef<S>& dy, const ConstRowRef<S>
   if (g.stride == Size2(1, 1) && (g.mode == PaddingMode::zeros || !g.has_padding())) {
     const RowMatrixX<S> flipped = flipped_kernel<S>(k);
     const Conv2dGeometry f = grad_input_as_forward(g, g.pad.top, g.pad.left, g.in_rows, g.in_cols);
-    corr2d_padding_on_the_fly<S>(dy, flipped.data(), f, dx.data(), dx.outerStride(), Store::add);
+    corr2d_panels<S>(dy, flipped.data(), f, dx.data(), dx.outerStride(), Store::add);
     return;
   }
   if (!g.has_padding()) {
