@@ -78,15 +78,16 @@ struct DirectCorr {
 };
 
 /// The register block of the forward kernel: up to `rows` output rows x `packets(R)` packets of
-/// columns, sized so the accumulators, one row of input packets and a broadcast kernel tap fit
-/// the register file (32 vector registers with AVX-512 or NEON, 16 with AVX, SSE).
-/// Measured on AVX-512 and AVX2: 4 x 4 and 4 x 2 beat taller or wider blocks, which spill.
+/// columns, the most that fit the register file (32 vector registers with AVX-512 or NEON, 16
+/// with AVX and SSE) next to one row of input packets and a broadcast kernel tap:
+/// R * C + C + 1 <= registers. Measured on AVX-512 and AVX2: 4 rows beat taller blocks (which
+/// spill), and wider than 4 packets gains nothing.
 struct DirectBlocking {
   static constexpr int rows = 4;
-  static constexpr int accumulators = EIGEN_ARCH_DEFAULT_NUMBER_OF_REGISTERS >= 32 ? 16 : 8;
   static constexpr int max_packets = 4;
+  static constexpr int registers = EIGEN_ARCH_DEFAULT_NUMBER_OF_REGISTERS;
   static constexpr int packets(int r) {
-    return accumulators / r < max_packets ? accumulators / r : max_packets;
+    return (registers - 1) / (r + 1) < max_packets ? (registers - 1) / (r + 1) : max_packets;
   }
 };
 
