@@ -308,21 +308,25 @@ void direct_rows_dispatch(const DirectCorr<S>& p, Index rows_per_block, Index be
   direct_rows<R>(p, begin, end);
 }
 
-/// Calls f(begin, end) on consecutive ranges covering [0, units) and returns: with OpenMP, one
-/// range per thread when `macs` (the work) reaches kParallelMinMacs and the caller is not
-/// already in a parallel region (conv2d may call from its own parallel loop); else one range.
-/// Ranges are in units of `grain` (the last one shorter), so a thread gets whole blocks.
+/// Ranges of rows per thread `split_rows` makes: handed out dynamically, so that a thread slowed
+/// by other work on the machine delays the call by a fraction of its share, not all of it.
+constexpr Index kChunksPerThread = 4;
+
+/// Calls f(begin, end) on consecutive ranges covering [0, units) and returns: with OpenMP,
+/// kChunksPerThread ranges per thread, in parallel, when `macs` (the work) reaches
+/// kParallelMinMacs and the caller is not already in a parallel region (conv2d may call from its
+/// own parallel loop); else one range on the calling thread. Ranges are whole multiples of
+/// `grain` (but the last), so every range starts on a block.
 template <class F>
 void split_rows(Index units, Index grain, double macs, F&& f) {
 #ifdef _OPENMP
   if (!omp_in_parallel() && omp_get_max_threads() > 1 && macs >= double(kParallelMinMacs)) {
     const Index blocks = (units + grain - 1) / grain;
-#pragma omp parallel
-    {
-      const Index threads = omp_get_num_threads();
-      const Index id = omp_get_thread_num();
-      const Index begin = std::min(units, blocks * id / threads * grain);
-      const Index end = std::min(units, blocks * (id + 1) / threads * grain);
+    const Index chunks = std::min<Index>(blocks, kChunksPerThread * omp_get_max_threads());
+#pragma omp parallel for schedule(dynamic, 1)
+    for (Index chunk = 0; chunk < chunks; ++chunk) {
+      const Index begin = std::min(units, blocks * chunk / chunks * grain);
+      const Index end = std::min(units, blocks * (chunk + 1) / chunks * grain);
       if (begin < end) f(begin, end);
     }
     return;
