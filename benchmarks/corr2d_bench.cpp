@@ -11,7 +11,10 @@
 // (as OpenCV's filter2D into its dst is measured): the difference is the cost of a fresh result,
 // mostly page faults once it is too large for malloc to recycle (above 32 MiB with glibc).
 // Counters: GFLOPS (2 * out_rows * out_cols * kh * kw flops per call, the valid region, also for
-// OpenCV's same-size output) and items_per_second (valid output samples).
+// OpenCV's same-size output) and items_per_second (valid output samples). Rates are per CPU
+// second (Google Benchmark's default): every case runs on one thread, and on a shared machine CPU
+// time leaves out the time the process waited for a core. (glibc's MALLOC_MMAP_THRESHOLD_ and
+// MALLOC_TRIM_THRESHOLD_ raised above the result size make `convtape` match `convtape_out`.)
 //
 // Run, e.g.:
 //   build/benchmarks/corr2d_peers_bench --benchmark_repetitions=5
