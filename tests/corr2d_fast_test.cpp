@@ -621,3 +621,27 @@ TEMPLATE_TEST_CASE("padding panels too large to keep between calls give the same
   }
   worst.check();
 }
+
+TEMPLATE_TEST_CASE("corr2d_grad_kernel keeps an infinite output gradient infinite, in any column",
+                   "[corr2d][fast][adjoint]", float, double) {
+  using S = TestType;
+  std::mt19937 gen(67);
+  // Columns past the last whole packet must not meet the infinity through a masked lane (0 * inf
+  // would be NaN): every dk entry sums inf * x with x != 0 once, so it is +-inf, never NaN.
+  const Index rows = 5;
+  for (Index cols : {Index(kPacket<S> + 3), Index(2 * kPacket<S>), Index(3)}) {
+    MatrixX<S> x = random_matrix<S>(rows + 1, cols + 2, gen);
+    x = x.array().sign() * (x.array().abs() + S(0.5));  // no zeros
+    MatrixX<S> dy = random_matrix<S>(rows, cols, gen);
+    for (Index j = 0; j < cols; ++j) {
+      dy(2, j) = std::numeric_limits<S>::infinity();
+      const MatrixX<S> got = convtape::corr2d_grad_kernel(x, dy, 2, 3);
+      const MatrixX<double> want = convtape::reference::corr2d_grad_kernel(
+          x.template cast<double>(), dy.template cast<double>(), 2, 3, {});
+      INFO("infinity in column " << j << " of " << cols);
+      CHECK(got.template cast<double>() == want);
+      CHECK(got.array().isInf().all());
+      dy(2, j) = S(0);
+    }
+  }
+}

@@ -540,9 +540,8 @@ constexpr int kGradKernelTaps = 4;
 constexpr Index kGradKernelStripBytes = Index(256) << 10;
 
 /// dk(a, b0 + t) += the sums for taps t < N over dy rows [i0, i1): each dy packet is loaded once
-/// and multiplied with the N input packets the taps read. Columns beyond the last whole packet
-/// are the top lanes of one packet ending at the last column, with the lanes already counted
-/// multiplied by zero; rows narrower than a packet are summed with scalars.
+/// and multiplied with the N input packets the taps read; columns beyond the last whole packet
+/// are summed with scalars.
 template <int N, class S>
 void grad_kernel_taps(const KernelGradCorr<S>& p, Index a, Index b0, Index i0, Index i1) {
   namespace ei = Eigen::internal;
@@ -556,10 +555,6 @@ void grad_kernel_taps(const KernelGradCorr<S>& p, Index a, Index b0, Index i0, I
   });
   const Index dc = p.col_dilation;
   const Index whole = p.cols / P * P;
-  const Index rest = p.cols - whole;
-  EIGEN_ALIGN_MAX S keep[P];  // 0 for lanes already counted, 1 for the rest
-  for (int l = 0; l < P; ++l) keep[l] = l < P - rest ? S(0) : S(1);
-  const Packet keep_rest = ei::pload<Packet>(keep);
   for (Index i = i0; i < i1; ++i) {
     const S* x = p.in + (i * p.row_stride + a * p.row_dilation) * p.in_ld + b0 * dc;
     const S* dy = p.dy + i * p.dy_ld;
@@ -567,15 +562,10 @@ void grad_kernel_taps(const KernelGradCorr<S>& p, Index a, Index b0, Index i0, I
       const Packet d = ei::ploadu<Packet>(dy + j);
       unroll<N>([&](auto t) { acc[t] = ei::pmadd(ei::ploadu<Packet>(x + t * dc + j), d, acc[t]); });
     }
-    if (rest == 0) continue;
-    if (whole > 0) {
-      const Index j = p.cols - P;
-      const Packet d = ei::pmul(ei::ploadu<Packet>(dy + j), keep_rest);
-      unroll<N>([&](auto t) { acc[t] = ei::pmadd(ei::ploadu<Packet>(x + t * dc + j), d, acc[t]); });
-    } else {
-      for (Index j = 0; j < p.cols; ++j) {
-        unroll<N>([&](auto t) { tail[t] += x[t * dc + j] * dy[j]; });
-      }
+    // The last columns one by one: a packet overlapping counted columns would have to mask
+    // them, and masking by multiplying with zero turns an infinite sample into NaN.
+    for (Index j = whole; j < p.cols; ++j) {
+      unroll<N>([&](auto t) { tail[t] += x[t * dc + j] * dy[j]; });
     }
   }
   // Summed through memory rather than with predux, whose AVX-512 version trips GCC 12's
