@@ -25,6 +25,7 @@
 #include "convtape/detail/im2col.hpp"
 #include "convtape/detail/parallel.hpp"
 #include "convtape/detail/plane.hpp"
+#include "convtape/detail/winograd.hpp"
 #include "convtape/tensor.hpp"
 
 namespace convtape {
@@ -126,6 +127,10 @@ enum class Conv2dPath {
   /// the in-place grid would compute too many discarded columns (kernels nearly as wide as the
   /// input); input gradient by GEMM + col2im.
   im2col_gemm,
+  /// 3x3, stride 1, no dilation, enough channels: Winograd's F(2x2, 3x3) (`detail/winograd.hpp`)
+  /// for the forward pass and the input gradient (2.25 times fewer multiplications), the weight
+  /// gradient as in `implicit_gemm`.
+  winograd,
 };
 
 inline const char* to_string(Conv2dPath path) {
@@ -138,6 +143,8 @@ inline const char* to_string(Conv2dPath path) {
       return "implicit_gemm";
     case Conv2dPath::im2col_gemm:
       return "im2col_gemm";
+    case Conv2dPath::winograd:
+      return "winograd";
   }
   return "?";
 }
@@ -151,6 +158,9 @@ constexpr Index kDirectMaxOutPerGroup = 2;
 /// Above this ratio of computed to real output samples (see `grid_waste`), `im2col_gemm`
 /// replaces `implicit_gemm`.
 constexpr double kMaxGridWaste = 1.25;
+/// Input and output channels per group from which `winograd` is chosen for 3x3 stride-1 layers:
+/// its 16 GEMMs have these as their sizes and need a few register blocks' worth to run at speed.
+constexpr Index kWinogradMinChannels = 16;
 
 /// Samples the in-place wide grid computes per real output sample: each output row is computed
 /// over the full (stride-phase) width of the padded input.
@@ -166,11 +176,17 @@ inline Index conv2d_macs(const Conv2dShape& s) {
 }
 
 /// The path `conv2d` and `conv2d_backward` take for shape `s`: `planes` below `kPlanesMaxMacs`;
-/// else `direct` for at most `kDirectMaxOutPerGroup` output channels per group; else
-/// `im2col_gemm` when `grid_waste` exceeds `kMaxGridWaste`; else `implicit_gemm`.
+/// else `direct` for at most `kDirectMaxOutPerGroup` output channels per group; else `winograd`
+/// for 3x3, stride-1, undilated kernels with at least `kWinogradMinChannels` input and output
+/// channels per group; else `im2col_gemm` when `grid_waste` exceeds `kMaxGridWaste`; else
+/// `implicit_gemm`.
 inline Conv2dPath conv2d_path(const Conv2dShape& s) {
   if (conv2d_macs(s) < kPlanesMaxMacs) return Conv2dPath::planes;
   if (s.out_per_group <= kDirectMaxOutPerGroup) return Conv2dPath::direct;
+  if (winograd_fits(s.plane) && s.in_per_group >= kWinogradMinChannels &&
+      s.out_per_group >= kWinogradMinChannels) {
+    return Conv2dPath::winograd;
+  }
   if (grid_waste(s.plane) > kMaxGridWaste) return Conv2dPath::im2col_gemm;
   return Conv2dPath::implicit_gemm;
 }
@@ -231,6 +247,8 @@ struct PlaneOut {
 
 /// Sink for `shifted_product` that writes the real samples of a tile of C(m, q) to output planes:
 /// q is a position on a grid of `pitch` columns per row of which the first `cols` are real.
+/// Tiles arrive in increasing q, so the grid position is tracked by a cursor instead of a
+/// division per tile (a 64-bit division costs as much as the copy of a whole tile).
 template <class S>
 struct GridStore {
   S* out;
@@ -239,13 +257,23 @@ struct GridStore {
   Index pitch;
   Index cols;
   const S* bias;
+  Index cursor_q = 0;  // grid position (cursor_r, cursor_c) of sample cursor_q
+  Index cursor_r = 0;
+  Index cursor_c = 0;
 
-  void operator()(Index m0, Index rows, Index q0, Index n, const S* tile, Index tile_ld) const {
+  void operator()(Index m0, Index rows, Index q0, Index n, const S* tile, Index tile_ld) {
     using Array = Eigen::Array<S, Eigen::Dynamic, 1>;
-    for (Index j = 0; j < n;) {
-      const Index q = q0 + j;
-      const Index r = q / pitch;
-      const Index c = q - r * pitch;
+    if (q0 < cursor_q || q0 - cursor_q > 4 * pitch) {
+      cursor_q = q0;
+      cursor_r = q0 / pitch;
+      cursor_c = q0 - cursor_r * pitch;
+    }
+    for (cursor_c += q0 - cursor_q, cursor_q = q0; cursor_c >= pitch; cursor_c -= pitch) {
+      ++cursor_r;
+    }
+    Index r = cursor_r;
+    Index c = cursor_c;
+    for (Index j = 0; j < n; ++r, c = 0) {
       const Index run = std::min(n - j, pitch - c);
       const Index real = std::min(run, cols - c);
       for (Index i = 0; i < rows && real > 0; ++i) {
@@ -288,24 +316,53 @@ void shifted_conv(const S* src, Index src_image, const Conv2dGeometry& g, Index 
         pack_rows<S, MR>(m, depth, [&](Index i, Index k) { return weight_at(grp, i, k); });
     a.insert(a.end(), packed_group.begin(), packed_group.end());
   }
+
+  const BatchSchedule sched = batch_schedule(batch);
+  std::vector<VectorX<S>> sources(static_cast<std::size_t>(sched.slots()));
+  const Index in_plane = g.in_rows * g.in_cols;
+  const ShiftedFill<S> fill(g, layout);
+  auto prepare = [&](Index n, int slot) {
+    VectorX<S>& buf = sources[slot];
+    if (buf.size() != layout.size) buf.setZero(layout.size);
+    fill(src + n * src_image, in_plane, buf.data());
+  };
+
+  if constexpr (MR == 1) {
+    // One output plane at a time, row by row (`direct_rows`); items are ranges of output rows.
+    const Index per_row = (g.out_cols + PacketOf<S>::size - 1) / PacketOf<S>::size;
+    const std::vector<DirectSpan> spans =
+        direct_spans(g.out_rows, g.out_cols, layout.phase_cols, g.out_cols, PacketOf<S>::size);
+    const Index chunk_rows = (g.out_rows + sched.chunks - 1) / sched.chunks;
+    const Index chunks = (g.out_rows + chunk_rows - 1) / chunk_rows;
+    run_batch(
+        sched, batch, groups * chunks, prepare,
+        [&](Index n, Index item, int slot, int) {
+          const Index grp = item / chunks;
+          const Index r0 = (item % chunks) * chunk_rows;
+          const Index r1 = std::min(g.out_rows, r0 + chunk_rows);
+          const S* b = sources[slot].data() + grp * in_per_group * layout.channel_size;
+          const PlaneOut<S> out = target(n, slot);
+          CONVTAPE_ASSERT(out.ld == g.out_cols);  // the spans assume dense output rows
+          for (Index i = 0; i < m; ++i) {
+            const Index plane = grp * m + i;
+            direct_rows(b, offsets.data(), a.data() + grp * a_group + i * depth, depth,
+                        bias == nullptr ? S(0) : bias[plane], spans.data() + r0 * per_row,
+                        (r1 - r0) * per_row, out.data + plane * out.plane);
+          }
+        },
+        finish);
+    return;
+  }
+
   std::vector<Index> panel_offsets(static_cast<std::size_t>(packed ? depth : 0));
   for (Index k = 0; k < Index(panel_offsets.size()); ++k) panel_offsets[k] = k * NR;
-
   const Index total = packed ? g.out_rows * g.out_cols : layout.grid_end();
-  const BatchSchedule sched = batch_schedule(batch);
   const Index chunk_cols = ((total + sched.chunks - 1) / sched.chunks + NR - 1) / NR * NR;
   const Index chunks = (total + chunk_cols - 1) / chunk_cols;
-  std::vector<VectorX<S>> sources(static_cast<std::size_t>(sched.slots()));
   std::vector<VectorX<S>> panels(static_cast<std::size_t>(packed ? sched.threads : 0));
-  const Index in_plane = g.in_rows * g.in_cols;
 
   run_batch(
-      sched, batch, groups * chunks,
-      [&](Index n, int slot) {
-        VectorX<S>& buf = sources[slot];
-        if (buf.size() != layout.size) buf.setZero(layout.size);
-        fill_shifted(src + n * src_image, in_plane, g, layout, buf.data());
-      },
+      sched, batch, groups * chunks, prepare,
       [&](Index n, Index item, int slot, int thread) {
         const Index grp = item / chunks;
         const Index c0 = (item % chunks) * chunk_cols;
@@ -313,12 +370,12 @@ void shifted_conv(const S* src, Index src_image, const Conv2dGeometry& g, Index 
         const S* b = sources[slot].data() + grp * in_per_group * layout.channel_size;
         const S* ag = a.data() + grp * a_group;
         const PlaneOut<S> out = target(n, slot);
-        const GridStore<S> store{out.data + grp * m * out.plane,
-                                 out.plane,
-                                 out.ld,
-                                 packed ? g.out_cols : layout.phase_cols,
-                                 g.out_cols,
-                                 bias == nullptr ? nullptr : bias + grp * m};
+        GridStore<S> store{out.data + grp * m * out.plane,
+                           out.plane,
+                           out.ld,
+                           packed ? g.out_cols : layout.phase_cols,
+                           g.out_cols,
+                           bias == nullptr ? nullptr : bias + grp * m};
         if (!packed) {
           shifted_product<S, MR, NP>(m, depth, ag, b, offsets.data(), c0, c1, kDepthChunk, store);
           return;
@@ -327,10 +384,120 @@ void shifted_conv(const S* src, Index src_image, const Conv2dGeometry& g, Index 
         if (panel.size() != depth * NR) panel.resize(depth * NR);
         for (Index p0 = c0; p0 < c1; p0 += NR) {
           pack_panel(b, layout, offsets, p0, NR, panel.data());
-          shifted_product<S, MR, NP>(m, depth, ag, panel.data(), panel_offsets.data(), 0,
-                                     std::min(NR, c1 - p0), kDepthChunk,
-                                     [&](Index m0, Index rows, Index q0, Index cols, const S* tile,
-                                         Index ld) { store(m0, rows, p0 + q0, cols, tile, ld); });
+          shifted_product<S, MR, NP>(
+              m, depth, ag, panel.data(), panel_offsets.data(), 0, std::min(NR, c1 - p0),
+              kDepthChunk,
+              [&](Index m0, Index rows, Index q0, Index cols, const S* tile, Index ld) {
+                store(m0, rows, p0 + q0, cols, tile, ld);
+              });
+        }
+      },
+      finish);
+}
+
+/// Tile-grid positions per Winograd work item (rounded to whole tile rows): the item's transformed
+/// input and GEMM output (16 x channels x positions each) then stay in the L2 cache.
+constexpr Index kWinogradChunk = 64;
+
+/// The interface of `shifted_conv` for 3x3, stride-1, undilated geometries, computed with
+/// Winograd's F(2x2, 3x3) (`detail/winograd.hpp`): per image and chunk of tile rows, the input
+/// tiles of every channel are transformed, the 16 GEMMs run on the packet kernel of `gemm.hpp`,
+/// and the output transform writes the 2x2 output tiles.
+template <class S, class WeightAt, class Target, class Finish>
+void winograd_conv(const S* src_images, Index src_image, const Conv2dGeometry& g, Index batch,
+                   Index groups, Index in_per_group, Index out_per_group, WeightAt&& weight_at,
+                   const S* bias, Target&& target, Finish&& finish) {
+  using Block = GemmBlock<S>;
+  constexpr int MR = Block::mr;
+  constexpr Index NR = Block::nr;
+  constexpr Index P = PacketOf<S>::size;
+  CONVTAPE_ASSERT(winograd_fits(g));
+  const Conv2dGeometry t = winograd_tile_geometry(g);
+  const Index cg = in_per_group;
+  const Index og = out_per_group;
+
+  // Tile rows per item, and the item's row pitch in the transformed buffers.
+  const Index pitch = (t.padded_cols() + 1) / 2;  // the shifted layout's phase_cols
+  const Index rows_per_item = std::max<Index>(1, kWinogradChunk / pitch);
+  const Index ld = (rows_per_item * pitch + NR - 1) / NR * NR;
+  // Each item fills only the band of padded rows its tiles read (2 per tile row, plus 2), for one
+  // group's channels: the band stays in the cache from the fill through the input transform.
+  const ShiftedLayout layout = shifted_layout(t, cg, ld);
+  CONVTAPE_ASSERT(layout.phase_cols == pitch);
+  ShiftedLayout band = layout;
+  band.phase_rows = rows_per_item + 1;
+  band.channel_size = 4 * band.phase_rows * pitch;
+  band.size = cg * band.channel_size + ld + 3 * band.phase_rows * pitch + 2 * pitch;
+  const ShiftedFill<S> fill(t, layout);
+  const std::vector<Index> tile_offsets = tap_offsets(band, t, 1);  // the 16 samples of a tile
+  std::vector<Index> v_offsets(static_cast<std::size_t>(cg));
+  for (Index c = 0; c < cg; ++c) v_offsets[c] = c * ld;
+
+  // U = G k G^T for every kernel, packed per (group, xi) for the GEMMs.
+  std::vector<S> u(static_cast<std::size_t>(groups * og * cg * 16));
+  for (Index grp = 0; grp < groups; ++grp) {
+    for (Index o = 0; o < og; ++o) {
+      for (Index c = 0; c < cg; ++c) {
+        S k[9];
+        for (Index tap = 0; tap < 9; ++tap) k[tap] = weight_at(grp, o, c * 9 + tap);
+        winograd_kernel_transform(k, u.data() + ((grp * og + o) * cg + c) * 16);
+      }
+    }
+  }
+  const Index a_size = (og + MR - 1) / MR * MR * cg;
+  std::vector<S> a(static_cast<std::size_t>(groups * 16 * a_size));
+  for (Index grp = 0; grp < groups; ++grp) {
+    for (Index xi = 0; xi < 16; ++xi) {
+      const std::vector<S> packed = pack_rows<S, MR>(og, cg, [&](Index o, Index c) {
+        return u[((grp * og + o) * cg + c) * 16 + xi];
+      });
+      std::copy(packed.begin(), packed.end(), a.begin() + (grp * 16 + xi) * a_size);
+    }
+  }
+
+  const BatchSchedule sched = batch_schedule(batch);
+  const Index chunks = (t.out_rows + rows_per_item - 1) / rows_per_item;
+  const Index og_rows = (og + MR - 1) / MR * MR;  // M's rows, whole register blocks
+  std::vector<VectorX<S>> bands(static_cast<std::size_t>(sched.threads));
+  std::vector<VectorX<S>> vs(static_cast<std::size_t>(sched.threads));
+  std::vector<VectorX<S>> ms(static_cast<std::size_t>(sched.threads));
+  const Index in_plane = g.in_rows * g.in_cols;
+
+  run_batch(
+      sched, batch, groups * chunks, [](Index, int) {},
+      [&](Index n, Index item, int slot, int thread) {
+        const Index grp = item / chunks;
+        const Index ti0 = (item % chunks) * rows_per_item;
+        const Index ti1 = std::min(t.out_rows, ti0 + rows_per_item);
+        const Index cols = (ti1 - ti0 - 1) * pitch + t.out_cols;  // up to the last real tile
+        VectorX<S>& src = bands[thread];
+        if (src.size() != band.size) src.setZero(band.size);
+        VectorX<S>& v = vs[thread];
+        if (v.size() != 16 * cg * ld + NR) v.setZero(16 * cg * ld + NR);
+        VectorX<S>& m = ms[thread];
+        if (m.size() != 16 * og_rows * ld + P) m.setZero(16 * og_rows * ld + P);
+
+        fill.rows(src_images + n * src_image + grp * cg * in_plane, in_plane, src.data(), band,
+                  2 * ti0, 2 * ti1 + 2);
+        for (Index c = 0; c < cg; ++c) {
+          winograd_input_transform(src.data() + c * band.channel_size, tile_offsets.data(),
+                                   (cols + P - 1) / P * P, v.data() + c * ld, cg * ld);
+        }
+        for (Index xi = 0; xi < 16; ++xi) {
+          shifted_product<S, MR, Block::np>(og, cg, a.data() + (grp * 16 + xi) * a_size,
+                                            v.data() + xi * cg * ld, v_offsets.data(), 0, cols, 0,
+                                            DenseStore<S>{m.data() + xi * og_rows * ld, ld});
+        }
+        const PlaneOut<S> out = target(n, slot);
+        CONVTAPE_ASSERT(out.ld == g.out_cols);
+        for (Index o = 0; o < og; ++o) {
+          const Index plane = grp * og + o;
+          for (Index ti = ti0; ti < ti1; ++ti) {
+            winograd_output_transform(m.data() + o * ld, og_rows * ld, (ti - ti0) * pitch,
+                                      t.out_cols, bias == nullptr ? S(0) : bias[plane],
+                                      out.data + plane * out.plane + 2 * ti * out.ld, out.ld,
+                                      std::min<Index>(2, g.out_rows - 2 * ti), g.out_cols);
+          }
         }
       },
       finish);
@@ -356,11 +523,12 @@ template <class S>
 Tensor<S> conv2d_forward(const Tensor<S>& x, const Tensor<S>& weight, const VectorX<S>& bias,
                          const Conv2dShape& s, Conv2dPath path) {
   const Conv2dGeometry& g = s.plane;
-  Tensor<S> y(s.output_shape());
+  // Every path below writes every output sample.
+  Tensor<S> y(s.output_shape(), UninitializedTag());
   if (path == Conv2dPath::planes) {
     for (Index n = 0; n < s.batch; ++n) {
-      if (bias.size() != 0) {
-        for (Index o = 0; o < s.out_channels; ++o) y.plane(n, o).setConstant(bias[o]);
+      for (Index o = 0; o < s.out_channels; ++o) {
+        y.plane(n, o).setConstant(bias.size() != 0 ? bias[o] : S(0));
       }
       for (Index c = 0; c < s.in_channels; ++c) {
         const Index group = c / s.in_per_group;
@@ -389,7 +557,10 @@ Tensor<S> conv2d_forward(const Tensor<S>& x, const Tensor<S>& weight, const Vect
   const S* b = bias.size() != 0 ? bias.data() : nullptr;
   auto nothing = [](Index, int) {};
   const bool packed = path == Conv2dPath::im2col_gemm;
-  if (path == Conv2dPath::direct) {
+  if (path == Conv2dPath::winograd && winograd_fits(g)) {
+    winograd_conv<S>(x.data(), x_image, g, s.batch, s.groups, s.in_per_group, m, weight_at, b,
+                     target, nothing);
+  } else if (path == Conv2dPath::direct) {
     shifted_conv<S, 1, GemmBlock<S>::np>(x.data(), x_image, g, s.batch, s.groups, s.in_per_group, m,
                                          false, weight_at, b, target, nothing);
   } else {
@@ -403,20 +574,28 @@ Tensor<S> conv2d_forward(const Tensor<S>& x, const Tensor<S>& weight, const Vect
 // ---------------------------------------------------------------------------------------------
 // Backward: input gradient
 
+/// Whether `grad_input_flipped` computes dx directly (zero padding no wider than the dilated
+/// kernel) rather than the gradient of the padded input.
+inline bool flipped_input_is_interior(const Conv2dGeometry& g) {
+  const Index er = g.dilation.rows * (g.kernel_rows - 1);
+  const Index ec = g.dilation.cols * (g.kernel_cols - 1);
+  return g.mode == PaddingMode::zeros && g.pad.top <= er && g.pad.bottom <= er &&
+         g.pad.left <= ec && g.pad.right <= ec;
+}
+
 /// dx for stride 1 as a forward correlation: the output gradient, zero-padded by
 /// dilation * (kernel - 1), correlated with the kernel rotated by 180 degrees and its two channel
 /// axes swapped. For zero padding no wider than that the result is dx itself; otherwise it is the
 /// gradient of the padded input, folded back onto dx plane by plane.
 template <class S>
 void grad_input_flipped(const Tensor<S>& dy, const Tensor<S>& weight, const Conv2dShape& s,
-                        Tensor<S>& dx) {
+                        bool use_winograd, Tensor<S>& dx) {
   const Conv2dGeometry& g = s.plane;
   const Index kh = g.kernel_rows;
   const Index kw = g.kernel_cols;
   const Index er = g.dilation.rows * (kh - 1);
   const Index ec = g.dilation.cols * (kw - 1);
-  const bool interior = g.mode == PaddingMode::zeros && g.pad.top <= er && g.pad.bottom <= er &&
-                        g.pad.left <= ec && g.pad.right <= ec;
+  const bool interior = flipped_input_is_interior(g);
   Conv2dOptions o;
   o.dilation(g.dilation);
   if (interior) {
@@ -455,6 +634,11 @@ void grad_input_flipped(const Tensor<S>& dy, const Tensor<S>& weight, const Conv
                 dx.data() + (n * s.in_channels + c) * in_plane);
     }
   };
+  if (use_winograd && winograd_fits(gi)) {
+    winograd_conv<S>(dy.data(), dy_image, gi, s.batch, s.groups, og, cg, weight_at,
+                     static_cast<const S*>(nullptr), target, fold);
+    return;
+  }
   shifted_conv_auto<S>(cg, dy.data(), dy_image, gi, s.batch, s.groups, og, cg, false, weight_at,
                        static_cast<const S*>(nullptr), target, fold);
 }
@@ -581,6 +765,7 @@ void grad_weight_gemm(const Tensor<S>& x, const Tensor<S>& dy, const Conv2dShape
   constexpr int P = PacketOf<S>::size;
   const Conv2dGeometry& g = s.plane;
   const ShiftedLayout layout = shifted_layout(g, s.in_channels, NR);
+  const ShiftedFill<S> fill(g, layout);
   const std::vector<Index> offsets = tap_offsets(layout, g, s.in_per_group);
   const Index depth = static_cast<Index>(offsets.size());
   const Index og = s.out_per_group;
@@ -601,7 +786,7 @@ void grad_weight_gemm(const Tensor<S>& x, const Tensor<S>& dy, const Conv2dShape
       [&](Index n, int slot) {
         VectorX<S>& buf = sources[slot];
         if (buf.size() != layout.size) buf.setZero(layout.size);
-        fill_shifted(x.data() + n * x_image, in_plane, g, layout, buf.data());
+        fill(x.data() + n * x_image, in_plane, buf.data());
       },
       [&](Index n, Index item, int slot, int thread) {
         const Index grp = item / row_chunks;
@@ -664,32 +849,53 @@ void grad_weight_gemm(const Tensor<S>& x, const Tensor<S>& dy, const Conv2dShape
   }
 }
 
-/// dW plane pair by plane pair for the direct path: every tap's gradient as a dot product of dy
-/// with the shifted input plane (`tap_dots`). Output channels run in parallel.
+/// dW as dot products, for few output channels per group (where a GEMM block along the output
+/// channels would be mostly padding): for every image and input channel, the channel's shifted
+/// plane is built once and every tap's gradient for each output channel of its group is the dot
+/// product of that output's dy with the plane shifted by the tap (`tap_dots`). Images run in
+/// parallel, each thread summing into its own copy of dW.
 template <class S>
-void grad_weight_direct(const Tensor<S>& x, const Tensor<S>& dy, const Conv2dShape& s,
-                        Tensor<S>& dw) {
+void grad_weight_dots(const Tensor<S>& x, const Tensor<S>& dy, const Conv2dShape& s,
+                      Tensor<S>& dw) {
   const Conv2dGeometry& g = s.plane;
   const ShiftedLayout layout = shifted_layout(g, 1, PacketOf<S>::size);
+  const ShiftedFill<S> fill(g, layout);
   const std::vector<Index> offsets = tap_offsets(layout, g, 1);
   const Index taps = static_cast<Index>(offsets.size());
+  const Index in_plane = g.in_rows * g.in_cols;
+  const Index out_plane = g.out_rows * g.out_cols;
   const int threads = available_threads();
   std::vector<VectorX<S>> sources(static_cast<std::size_t>(threads));
-  const Index in_plane = g.in_rows * g.in_cols;
-  parallel_for(s.out_channels, threads, [&](Index o, int thread) {
+  std::vector<VectorX<S>> sums(static_cast<std::size_t>(threads));
+  // Items: (image, input channel) pairs, so that batch 1 still spreads over the threads.
+  parallel_for(s.batch * s.in_channels, threads, [&](Index item, int thread) {
+    const Index n = item / s.in_channels;
+    const Index c = item % s.in_channels;
     VectorX<S>& buf = sources[thread];
     if (buf.size() != layout.size) buf.setZero(layout.size);
-    const Index group = o / s.out_per_group;
-    for (Index n = 0; n < s.batch; ++n) {
-      for (Index ci = 0; ci < s.in_per_group; ++ci) {
-        const Index c = group * s.in_per_group + ci;
-        fill_shifted(x.data() + (n * s.in_channels + c) * in_plane, in_plane, g, layout,
-                     buf.data());
-        tap_dots(buf.data(), layout.phase_cols, offsets.data(), taps, dy.plane(n, o).data(),
-                 g.out_rows, g.out_cols, dw.data() + (o * s.in_per_group + ci) * taps);
-      }
+    VectorX<S>& sum = sums[thread];
+    if (sum.size() != dw.size()) sum.setZero(dw.size());
+    fill(x.data() + (n * s.in_channels + c) * in_plane, in_plane, buf.data());
+    const Index group = c / s.in_per_group;
+    const Index ci = c % s.in_per_group;
+    for (Index o = group * s.out_per_group; o < (group + 1) * s.out_per_group; ++o) {
+      tap_dots(buf.data(), layout.phase_cols, offsets.data(), taps,
+               dy.data() + (n * s.out_channels + o) * out_plane, g.out_rows, g.out_cols,
+               sum.data() + (o * s.in_per_group + ci) * taps);
     }
   });
+  Eigen::Map<VectorX<S>> out(dw.data(), dw.size());
+  out.setZero();
+  for (const VectorX<S>& sum : sums) {
+    if (sum.size() != 0) out += sum;
+  }
+}
+
+/// Whether the weight gradient goes through `grad_weight_dots` rather than `grad_weight_gemm`:
+/// when fewer than half the lanes of the GEMM's output-channel block would be used.
+template <class S>
+bool weight_gradient_by_dots(const Conv2dShape& s) {
+  return 2 * s.out_per_group <= GemmBlock<S>::nr;
 }
 
 /// `conv2d_backward` along a given path (grad_out's shape already checked).
@@ -698,8 +904,14 @@ Conv2dGrads<S> conv2d_backward_path(const Tensor<S>& x, const Tensor<S>& weight,
                                     const Tensor<S>& grad_out, const Conv2dShape& s,
                                     Conv2dPath path) {
   const Conv2dGeometry& g = s.plane;
-  Conv2dGrads<S> grads{Tensor<S>(x.shape()), Tensor<S>(weight.shape()),
-                       VectorX<S>::Zero(s.out_channels)};
+  // The input gradient is a correlation of the output gradient for stride 1 (except on the
+  // explicit-im2col path); it overwrites every element of dx when that correlation is dx itself.
+  const bool flipped = path != Conv2dPath::planes && path != Conv2dPath::im2col_gemm &&
+                       g.stride == Size2(1, 1);
+  Conv2dGrads<S> grads{flipped && flipped_input_is_interior(g)
+                           ? Tensor<S>(x.shape(), UninitializedTag())
+                           : Tensor<S>(x.shape()),
+                       Tensor<S>(weight.shape()), VectorX<S>::Zero(s.out_channels)};
   const Index out_plane = g.out_rows * g.out_cols;
   for (Index n = 0; n < s.batch; ++n) {
     for (Index o = 0; o < s.out_channels; ++o) {
@@ -731,14 +943,13 @@ Conv2dGrads<S> conv2d_backward_path(const Tensor<S>& x, const Tensor<S>& weight,
     }
     return grads;
   }
-  if (path == Conv2dPath::direct) {
-    grad_weight_direct(x, grad_out, s, grads.weight);
+  if (path == Conv2dPath::direct || weight_gradient_by_dots<S>(s)) {
+    grad_weight_dots(x, grad_out, s, grads.weight);
   } else {
     grad_weight_gemm(x, grad_out, s, grads.weight);
   }
-  const bool unit_stride = g.stride == Size2(1, 1);
-  if (unit_stride && path != Conv2dPath::im2col_gemm) {
-    grad_input_flipped(grad_out, weight, s, grads.input);
+  if (flipped) {
+    grad_input_flipped(grad_out, weight, s, path == Conv2dPath::winograd, grads.input);
   } else if (path == Conv2dPath::direct) {
     grad_input_planes(grad_out, weight, s, grads.input);
   } else {

@@ -146,6 +146,15 @@ EIGEN_ALWAYS_INLINE void rows_block(Index len, const S* const* rows, const S* b,
   }
 }
 
+/// Sink for `shifted_product` that stores whole MR x NR blocks straight from the registers into a
+/// dense row-major C (pitch `ld`), which must have room for them: rows up to the next multiple of
+/// MR, columns up to the next multiple of NR past the last one computed.
+template <class S>
+struct DenseStore {
+  S* c;
+  Index ld;
+};
+
 /// C = A * B for the columns [q_begin, q_end) of B, one MR x NR block at a time: A (m x depth)
 /// packed by `pack_rows<S, MR>`, row k of B at `b + offsets[k]` (its columns q_begin ... read up
 /// to the next multiple of NR past q_end, so the caller provides that slack). Each block is handed
@@ -166,9 +175,9 @@ void shifted_product(Index m, Index depth, const S* a_packed, const S* b, const 
   const Index blocks = (m + MR - 1) / MR;
   if (chunk <= 0 || chunk > depth) chunk = depth;
   std::vector<S> partial(chunk < depth ? static_cast<std::size_t>(blocks * MR * NR) : 0);
-  EIGEN_ALIGN_MAX S tile[MR * NR];
+  [[maybe_unused]] EIGEN_ALIGN_MAX S tile[MR * NR];
   for (Index q0 = q_begin; q0 < q_end; q0 += NR) {
-    const Index cols = std::min<Index>(NR, q_end - q0);
+    [[maybe_unused]] const Index cols = std::min<Index>(NR, q_end - q0);
     for (Index k0 = 0; k0 < depth; k0 += chunk) {
       const Index k1 = std::min(depth, k0 + chunk);
       for (Index m0 = 0; m0 < m; m0 += MR) {
@@ -182,11 +191,21 @@ void shifted_product(Index m, Index depth, const S* a_packed, const S* b, const 
         });
         shifted_block<S, MR, NP>(k1 - k0, a_packed + m0 * depth + k0 * MR, b + q0, offsets + k0,
                                  acc);
-        S* out = k1 == depth ? tile : part;
-        unroll<MR>(
-            [&](auto i) { unroll<NP>([&](auto j) { pstoreu(out + i * NR + j * P, acc[i][j]); }); });
-        if (k1 == depth) {
-          sink(m0, std::min<Index>(MR, m - m0), q0, cols, static_cast<const S*>(tile), Index(NR));
+        if constexpr (std::is_same_v<std::decay_t<Sink>, DenseStore<S>>) {
+          S* out = k1 == depth ? sink.c + m0 * sink.ld + q0 : part;
+          const Index ld = k1 == depth ? sink.ld : Index(NR);
+          unroll<MR>([&](auto i) {
+            unroll<NP>([&](auto j) { pstoreu(out + i * ld + j * P, acc[i][j]); });
+          });
+        } else {
+          S* out = k1 == depth ? tile : part;
+          unroll<MR>([&](auto i) {
+            unroll<NP>([&](auto j) { pstoreu(out + i * NR + j * P, acc[i][j]); });
+          });
+          if (k1 == depth) {
+            sink(m0, std::min<Index>(MR, m - m0), q0, cols, static_cast<const S*>(tile),
+                 Index(NR));
+          }
         }
       }
     }

@@ -91,50 +91,116 @@ inline std::vector<Index> tap_offsets(const ShiftedLayout& l, const Conv2dGeomet
   return offsets;
 }
 
-/// Copies `l.channels` row-major planes (x_rows x x_cols each, `plane_stride` apart) into the
-/// shifted layout `buf`, padding them as `g` says (every padding mode, through `padded_index`).
-/// `buf` must hold `l.size` elements and be zero-filled before the first call; later calls
-/// rewrite the same positions, so a buffer can be reused across images.
+/// dst[k] = src[k * Stride] for k < n; the compile-time stride lets the compiler vectorize it.
+template <int Stride, class S>
+void copy_strided(S* dst, const S* src, Index n) {
+  for (Index k = 0; k < n; ++k) dst[k] = src[k * Stride];
+}
+
+/// Copies `l.channels` row-major planes (in_rows x in_cols each, `plane_stride` apart) into the
+/// shifted layout, padding them as `g` says (every padding mode, through `padded_index`). Built
+/// once per layout; the call operators are const, so threads can share one. A buffer must hold
+/// `l.size` elements and be zero-filled before its first use; later calls rewrite the same
+/// positions (zero borders are never touched), so a buffer can be reused across images.
 template <class S>
-void fill_shifted(const S* x, Index plane_stride, const Conv2dGeometry& g, const ShiftedLayout& l,
-                  S* buf) {
-  const Index sr = g.stride.rows;
-  const Index sc = g.stride.cols;
-  const Index wp = g.padded_cols();
-  std::vector<Index> col_source(static_cast<std::size_t>(wp));
-  for (Index j = 0; j < wp; ++j) col_source[j] = padded_index(j - g.pad.left, g.in_cols, g.mode);
-  std::vector<S> row(static_cast<std::size_t>(sc == 1 ? 0 : wp));
-  for (Index c = 0; c < l.channels; ++c) {
-    const S* plane = x + c * plane_stride;
-    S* channel = buf + c * l.channel_size;
-    for (Index i = 0; i < g.padded_rows(); ++i) {
-      const Index si = padded_index(i - g.pad.top, g.in_rows, g.mode);
-      const S* src = si < 0 ? nullptr : plane + si * g.in_cols;
-      const Index phase_row = (i % sr) * sc;
-      const Index row_in_phase = i / sr;
-      // With unit column stride the padded row goes straight to its place; otherwise it is built
-      // once and dealt out to the column phases.
-      S* padded =
-          sc == 1 ? channel + (phase_row * l.phase_rows + row_in_phase) * l.phase_cols : row.data();
-      if (src == nullptr) {
-        std::fill(padded, padded + wp, S(0));
-      } else {
-        std::copy(src, src + g.in_cols, padded + g.pad.left);
-        for (Index j = 0; j < g.pad.left; ++j) {
-          padded[j] = col_source[j] < 0 ? S(0) : src[col_source[j]];
+class ShiftedFill {
+ public:
+  ShiftedFill(const Conv2dGeometry& g, const ShiftedLayout& l)
+      : g_(g), l_(l), col_source_(static_cast<std::size_t>(g.padded_cols())) {
+    for (Index j = 0; j < g.padded_cols(); ++j) {
+      col_source_[j] = padded_index(j - g.pad.left, g.in_cols, g.mode);
+    }
+    // Column phase pc holds padded columns pc, pc + sc, ...; of those, [begin, stop) fall inside
+    // the input row.
+    const Index sc = g.stride.cols;
+    for (Index pc = 0; pc < sc; ++pc) {
+      phase_begin_.push_back((std::max<Index>(g.pad.left - pc, 0) + sc - 1) / sc);
+      phase_stop_.push_back((g.pad.left + g.in_cols - pc + sc - 1) / sc);
+    }
+  }
+
+  /// Every row into `buf` (layout `l`).
+  void operator()(const S* x, Index plane_stride, S* buf) const {
+    rows(x, plane_stride, buf, l_, 0, g_.padded_rows());
+  }
+
+  /// Padded rows [first, end) only (first a multiple of the row stride) into `band`, a buffer with
+  /// the layout of `l` except for its `band_layout.phase_rows`: padded row i goes to phase row
+  /// (i - first) / stride.rows. Rows past the padded input are left alone.
+  void rows(const S* x, Index plane_stride, S* band, const ShiftedLayout& band_layout, Index first,
+            Index end) const {
+    using Array = Eigen::Array<S, Eigen::Dynamic, 1>;
+    const Conv2dGeometry& g = g_;
+    const Index sr = g.stride.rows;
+    const Index sc = g.stride.cols;
+    const Index wp = g.padded_cols();
+    const Index phase_plane = band_layout.phase_rows * band_layout.phase_cols;
+    const bool fill_borders = g.mode != PaddingMode::zeros;
+    end = std::min(end, g.padded_rows());
+    // The input rows of one channel are a short run far from the next channel's: ask for the
+    // next channel's rows while copying this one's, or every channel waits on memory.
+    const Index line = std::max<Index>(1, Index(64 / sizeof(S)));
+    auto prefetch_channel = [&](Index c) {
+      if (c >= l_.channels) return;
+      const Index r0 = std::max<Index>(first - g.pad.top, 0);
+      const Index r1 = std::min<Index>(end - g.pad.top, g.in_rows);
+      if (r1 <= r0) return;
+      const S* from = x + c * plane_stride + r0 * g.in_cols;
+      for (Index k = 0; k < (r1 - r0) * g.in_cols; k += line) Eigen::internal::prefetch(from + k);
+    };
+    prefetch_channel(0);
+    for (Index c = 0; c < l_.channels; ++c) {
+      prefetch_channel(c + 1);
+      const S* plane = x + c * plane_stride;
+      S* channel = band + c * band_layout.channel_size;
+      // Padded row i = first + row_in_phase * sr + phase; both tracked without dividing.
+      Index phase = 0;
+      Index row_in_phase = 0;
+      for (Index i = first; i < end; ++i, phase == sr - 1 ? (phase = 0, ++row_in_phase) : ++phase) {
+        const Index si = padded_index(i - g.pad.top, g.in_rows, g.mode);
+        S* dst = channel + phase * sc * phase_plane + row_in_phase * band_layout.phase_cols;
+        if (si < 0) {  // a zero row (zeroed again: a band buffer may hold another band's data)
+          for (Index pc = 0; pc < sc; ++pc) {
+            std::fill(dst + pc * phase_plane, dst + pc * phase_plane + band_layout.phase_cols, S(0));
+          }
+          continue;
         }
-        for (Index j = g.pad.left + g.in_cols; j < wp; ++j) {
-          padded[j] = col_source[j] < 0 ? S(0) : src[col_source[j]];
+        const S* src = plane + si * g.in_cols;
+        if (sc == 1) {
+          Eigen::Map<Array>(dst + g.pad.left, g.in_cols) = Eigen::Map<const Array>(src, g.in_cols);
+          if (!fill_borders) continue;
+          for (Index j = 0; j < g.pad.left; ++j) dst[j] = border(src, j);
+          for (Index j = g.pad.left + g.in_cols; j < wp; ++j) dst[j] = border(src, j);
+          continue;
         }
-      }
-      if (sc == 1) continue;
-      for (Index pc = 0; pc < sc; ++pc) {
-        S* dst = channel + ((phase_row + pc) * l.phase_rows + row_in_phase) * l.phase_cols;
-        for (Index jj = 0, j = pc; j < wp; ++jj, j += sc) dst[jj] = padded[j];
+        // Column phase pc holds padded columns pc, pc + sc, ...: the interior ones are a strided
+        // copy of the input row, the border ones (outside [left, left + in_cols)) follow the mode.
+        for (Index pc = 0; pc < sc; ++pc, dst += phase_plane) {
+          const Index begin = phase_begin_[pc];
+          const Index stop = phase_stop_[pc];
+          const S* from = src + begin * sc + pc - g.pad.left;
+          if (sc == 2) {
+            copy_strided<2>(dst + begin, from, stop - begin);
+          } else {
+            for (Index jj = begin; jj < stop; ++jj) dst[jj] = from[(jj - begin) * sc];
+          }
+          if (!fill_borders) continue;
+          for (Index jj = 0; jj < begin; ++jj) dst[jj] = border(src, jj * sc + pc);
+          for (Index jj = stop, j = stop * sc + pc; j < wp; ++jj, j += sc) dst[jj] = border(src, j);
+        }
       }
     }
   }
-}
+
+ private:
+  S border(const S* src, Index j) const { return col_source_[j] < 0 ? S(0) : src[col_source_[j]]; }
+
+  Conv2dGeometry g_;
+  ShiftedLayout l_;
+  std::vector<Index> col_source_;  // padded column -> input column, or -1 for a zero
+  std::vector<Index> phase_begin_;
+  std::vector<Index> phase_stop_;
+};
 
 /// Gathers the im2col tile col(k, p0 + j), k < offsets.size(), j < cols (zero for p >= P) into
 /// `panel` (row-major, `cols` per row), reading the shifted-layout `buf`.
@@ -165,26 +231,31 @@ void col2im_add(const S* col, Index ld, Index p0, Index cols, const Conv2dGeomet
                 Index channels, S* dxp) {
   const Index wp = g.padded_cols();
   const Index plane = g.padded_rows() * wp;
-  const Index out_cols = g.out_cols;
+  // The tile's output samples as runs within output rows: (first column in the tile, padded
+  // offset of the run's first sample for tap (0, 0), length).
+  struct Run {
+    Index j, offset, length;
+  };
+  std::vector<Run> runs;
+  for (Index j = 0, oi = p0 / g.out_cols, oj = p0 % g.out_cols; j < cols; ++oi, oj = 0) {
+    const Index length = std::min(cols - j, g.out_cols - oj);
+    runs.push_back({j, oi * g.stride.rows * wp + oj * g.stride.cols, length});
+    j += length;
+  }
   Index k = 0;
   for (Index c = 0; c < channels; ++c) {
     for (Index a = 0; a < g.kernel_rows; ++a) {
       for (Index b = 0; b < g.kernel_cols; ++b, ++k) {
         const S* src = col + k * ld;
         S* dst = dxp + c * plane + a * g.dilation.rows * wp + b * g.dilation.cols;
-        // Walk the tile one output row segment at a time.
-        for (Index j = 0; j < cols;) {
-          const Index p = p0 + j;
-          const Index oi = p / out_cols;
-          const Index oj = p % out_cols;
-          const Index run = std::min(cols - j, out_cols - oj);
-          S* d = dst + oi * g.stride.rows * wp + oj * g.stride.cols;
+        for (const Run& run : runs) {
+          S* d = dst + run.offset;
+          const S* s = src + run.j;
           if (g.stride.cols == 1) {
-            for (Index t = 0; t < run; ++t) d[t] += src[j + t];
+            for (Index t = 0; t < run.length; ++t) d[t] += s[t];
           } else {
-            for (Index t = 0; t < run; ++t) d[t * g.stride.cols] += src[j + t];
+            for (Index t = 0; t < run.length; ++t) d[t * g.stride.cols] += s[t];
           }
-          j += run;
         }
       }
     }
