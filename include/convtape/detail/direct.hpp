@@ -90,10 +90,10 @@ void direct_rows(const S* src, const Index* offsets, const S* w, Index taps, S b
   }
 }
 
-/// dk[t] += sum over i < out_rows, j < out_cols of src[offsets[t] + i * pitch + j] * dy[i *
-/// out_cols
+/// dk[t] += sum over i < out_rows, j < out_cols of src[offsets[t] + i * pitch + j] * dy[i * out_cols
 /// + j], for the T taps offsets[0 .. T). Reads up to one packet past the end of each source row
-/// (the shifted layout's slack); those lanes are masked, so they never reach the sums.
+/// (the shifted layout's slack) and of each dy row but the last; those lanes are masked to zero
+/// in both factors, so they never reach the sums (not even as 0 * inf).
 template <class S, int T>
 void tap_dots_block(const S* src, Index pitch, const Index* offsets, const S* dy, Index out_rows,
                     Index out_cols, S* dk) {
@@ -102,14 +102,14 @@ void tap_dots_block(const S* src, Index pitch, const Index* offsets, const S* dy
   constexpr int P = PacketOf<S>::size;
   const Index full = out_cols / P * P;
   const Index rest = out_cols - full;
-  // Lanes [0, rest) of the last, partial packet of a row: an all-ones bit mask, and the row's
-  // tail of dy zero-padded to a whole packet.
+  // An all-ones bit mask of lanes [0, rest) of a row's last, partial packet.
   S mask_bits[P];
-  S dy_tail[P];
   S ones;
   std::memset(static_cast<void*>(&ones), 0xff, sizeof(S));
   for (int l = 0; l < P; ++l) mask_bits[l] = l < rest ? ones : S(0);
   const Packet mask = ploadu<Packet>(mask_bits);
+  Index off[T];
+  unroll<T>([&](auto t) { off[t] = offsets[t]; });
   Packet acc[T];
   unroll<T>([&](auto t) { acc[t] = pset1<Packet>(S(0)); });
   for (Index i = 0; i < out_rows; ++i) {
@@ -117,41 +117,40 @@ void tap_dots_block(const S* src, Index pitch, const Index* offsets, const S* dy
     const S* d = dy + i * out_cols;
     for (Index j = 0; j < full; j += P) {
       const Packet dv = ploadu<Packet>(d + j);
-      unroll<T>([&](auto t) { acc[t] = pmadd(ploadu<Packet>(row + offsets[t] + j), dv, acc[t]); });
+      unroll<T>([&](auto t) { acc[t] = pmadd(ploadu<Packet>(row + off[t] + j), dv, acc[t]); });
     }
     if (rest > 0) {
-      for (int l = 0; l < P; ++l) dy_tail[l] = l < rest ? d[full + l] : S(0);
-      const Packet dv = ploadu<Packet>(dy_tail);
+      Packet dv;
+      if (i + 1 < out_rows) {
+        dv = pand(ploadu<Packet>(d + full), mask);  // the lanes past the row are the next row's
+      } else {
+        S tail[P];  // the tensor may end right after the last row
+        for (int l = 0; l < P; ++l) tail[l] = l < rest ? d[full + l] : S(0);
+        dv = ploadu<Packet>(tail);
+      }
       unroll<T>([&](auto t) {
-        const Packet xv = pand(ploadu<Packet>(row + offsets[t] + full), mask);
-        acc[t] = pmadd(xv, dv, acc[t]);
+        acc[t] = pmadd(pand(ploadu<Packet>(row + off[t] + full), mask), dv, acc[t]);
       });
     }
   }
   unroll<T>([&](auto t) { dk[t] += packet_lanes_sum<S>(acc[t]); });
 }
 
-/// `tap_dots_block` for any number of taps, four at a time.
+/// `tap_dots_block` for any number of taps, nine (a 3x3 kernel) at a time.
 template <class S>
 void tap_dots(const S* src, Index pitch, const Index* offsets, Index taps, const S* dy,
               Index out_rows, Index out_cols, S* dk) {
   Index t = 0;
-  for (; t + 4 <= taps; t += 4) {
-    tap_dots_block<S, 4>(src, pitch, offsets + t, dy, out_rows, out_cols, dk + t);
+  for (; t + 9 <= taps; t += 9) {
+    tap_dots_block<S, 9>(src, pitch, offsets + t, dy, out_rows, out_cols, dk + t);
   }
-  switch (taps - t) {
-    case 3:
-      tap_dots_block<S, 3>(src, pitch, offsets + t, dy, out_rows, out_cols, dk + t);
-      break;
-    case 2:
-      tap_dots_block<S, 2>(src, pitch, offsets + t, dy, out_rows, out_cols, dk + t);
-      break;
-    case 1:
-      tap_dots_block<S, 1>(src, pitch, offsets + t, dy, out_rows, out_cols, dk + t);
-      break;
-    default:
-      break;
-  }
+  const Index rest = taps - t;
+  auto block = [&](auto n) {
+    if constexpr (n > 0) {
+      if (rest == n) tap_dots_block<S, n>(src, pitch, offsets + t, dy, out_rows, out_cols, dk + t);
+    }
+  };
+  unroll<9>(block);  // rest in 1 .. 8 (0: nothing)
 }
 
 #if defined(__GNUC__) && !defined(__clang__)

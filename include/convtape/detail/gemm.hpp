@@ -173,7 +173,10 @@ void shifted_product(Index m, Index depth, const S* a_packed, const S* b, const 
   constexpr int P = PacketOf<S>::size;
   constexpr int NR = NP * P;
   const Index blocks = (m + MR - 1) / MR;
+  // Equal chunks near the requested size (a remainder of a few rows would cost a whole pass).
   if (chunk <= 0 || chunk > depth) chunk = depth;
+  const Index passes = std::max<Index>(1, (depth + chunk / 2) / chunk);
+  chunk = (depth + passes - 1) / passes;
   std::vector<S> partial(chunk < depth ? static_cast<std::size_t>(blocks * MR * NR) : 0);
   [[maybe_unused]] EIGEN_ALIGN_MAX S tile[MR * NR];
   for (Index q0 = q_begin; q0 < q_end; q0 += NR) {

@@ -91,6 +91,24 @@ inline std::vector<Index> tap_offsets(const ShiftedLayout& l, const Conv2dGeomet
   return offsets;
 }
 
+/// dst[k] = src[k] for k < n, whole packets (the last one overlapping its neighbour) where n holds
+/// at least one: short rows are copied without a scalar tail or a library call.
+template <class S>
+void copy_row(S* dst, const S* src, Index n) {
+  using Packet = typename Eigen::internal::packet_traits<S>::type;
+  constexpr Index P = Eigen::internal::packet_traits<S>::Vectorizable
+                          ? Index(Eigen::internal::packet_traits<S>::size)
+                          : 1;
+  if (n < P) {
+    for (Index k = 0; k < n; ++k) dst[k] = src[k];
+    return;
+  }
+  for (Index k = 0; k + P < n; k += P) {
+    Eigen::internal::pstoreu(dst + k, Eigen::internal::ploadu<Packet>(src + k));
+  }
+  Eigen::internal::pstoreu(dst + n - P, Eigen::internal::ploadu<Packet>(src + n - P));
+}
+
 /// dst[k] = src[k * Stride] for k < n; the compile-time stride lets the compiler vectorize it.
 template <int Stride, class S>
 void copy_strided(S* dst, const S* src, Index n) {
@@ -129,7 +147,6 @@ class ShiftedFill {
   /// (i - first) / stride.rows. Rows past the padded input are left alone.
   void rows(const S* x, Index plane_stride, S* band, const ShiftedLayout& band_layout, Index first,
             Index end) const {
-    using Array = Eigen::Array<S, Eigen::Dynamic, 1>;
     const Conv2dGeometry& g = g_;
     const Index sr = g.stride.rows;
     const Index sc = g.stride.cols;
@@ -167,7 +184,7 @@ class ShiftedFill {
         }
         const S* src = plane + si * g.in_cols;
         if (sc == 1) {
-          Eigen::Map<Array>(dst + g.pad.left, g.in_cols) = Eigen::Map<const Array>(src, g.in_cols);
+          copy_row(dst + g.pad.left, src, g.in_cols);
           if (!fill_borders) continue;
           for (Index j = 0; j < g.pad.left; ++j) dst[j] = border(src, j);
           for (Index j = g.pad.left + g.in_cols; j < wp; ++j) dst[j] = border(src, j);
