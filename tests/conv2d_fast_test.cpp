@@ -28,8 +28,10 @@ using convtape::Tensor;
 using convtape::VectorX;
 using convtape::detail::Conv2dPath;
 
+// Forced onto a shape it does not fit (not 3x3, stride 1, undilated), `winograd` computes through
+// `implicit_gemm`; on the shapes it fits it runs even with few channels.
 const Conv2dPath kAllPaths[] = {Conv2dPath::planes, Conv2dPath::direct, Conv2dPath::implicit_gemm,
-                                Conv2dPath::im2col_gemm};
+                                Conv2dPath::im2col_gemm, Conv2dPath::winograd};
 
 /// One test problem: shapes and options.
 struct Case {
@@ -242,6 +244,28 @@ TEST_CASE("conv2d picks each path on its side of every threshold", "[conv2d][fas
                   Conv2dOptions().groups(g).padding(1), true, "one more"},
                  Conv2dPath::implicit_gemm);
   }
+  SECTION("winograd for 3x3 stride-1 kernels from kWinogradMinChannels channels per group on") {
+    using convtape::detail::kWinogradMinChannels;
+    const Index c = kWinogradMinChannels;
+    check_choice({1, c, c, 9, 11, 3, 3, Conv2dOptions().padding(1), true, "at the threshold"},
+                 Conv2dPath::winograd);
+    check_choice({1, c - 1, c, 9, 11, 3, 3, Conv2dOptions().padding(1), true,
+                  "one input channel fewer"},
+                 Conv2dPath::implicit_gemm);
+    check_choice({1, c, c - 1, 9, 11, 3, 3, Conv2dOptions().padding(1), true,
+                  "one output channel fewer"},
+                 Conv2dPath::implicit_gemm);
+    check_choice({1, c, c, 9, 11, 3, 3, Conv2dOptions().padding(1).stride(1, 2), true, "stride 2"},
+                 Conv2dPath::implicit_gemm);
+    check_choice({1, c, c, 9, 40, 3, 3, Conv2dOptions().padding(2).dilation(2), true, "dilated"},
+                 Conv2dPath::implicit_gemm);
+    check_choice({1, c, c, 9, 11, 3, 2, Conv2dOptions().padding(1), true, "3x2 kernel"},
+                 Conv2dPath::implicit_gemm);
+    check_choice({2, 2 * c, 2 * c, 7, 8, 3, 3,
+                  Conv2dOptions().groups(2).padding(1).padding_mode(PaddingMode::reflect), false,
+                  "two groups, reflect, odd output"},
+                 Conv2dPath::winograd);
+  }
   SECTION("im2col_gemm once the in-place grid wastes more than kMaxGridWaste") {
     // 1 x kw kernel on a 2 x 50 input: the grid is 50 + out_cols samples for 2 * out_cols real
     // ones; out_cols = 34 gives 84 / 68 = 1.235, out_cols = 33 gives 83 / 66 = 1.258.
@@ -259,7 +283,7 @@ TEST_CASE("the reference layer shapes take the intended paths", "[conv2d][fast][
     return convtape::detail::conv2d_path(convtape::detail::conv2d_shape(x, w, 0, opts, "test"));
   };
   CHECK(path_of(64, 1, 6, 28, 5, Conv2dOptions().padding(2)) == Conv2dPath::implicit_gemm);
-  CHECK(path_of(8, 64, 64, 56, 3, Conv2dOptions().padding(1)) == Conv2dPath::implicit_gemm);
+  CHECK(path_of(8, 64, 64, 56, 3, Conv2dOptions().padding(1)) == Conv2dPath::winograd);
   CHECK(path_of(1, 3, 64, 224, 7, Conv2dOptions().stride(2).padding(3)) ==
         Conv2dPath::implicit_gemm);
   CHECK(path_of(8, 128, 128, 28, 3, Conv2dOptions().padding(1).groups(128)) == Conv2dPath::direct);
