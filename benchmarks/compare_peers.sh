@@ -21,6 +21,10 @@ reps=3
 sizes=1024,4096
 if [ -n "${QUICK:-}" ]; then rounds=1; min_time=0.1; reps=1; sizes=1024; fi
 py=/usr/bin/python3  # Debian's python: PyTorch lives there
+# Idle OpenMP threads sleep instead of spinning, for convtape and PyTorch alike: on a shared,
+# oversubscribed machine a spinning worker that loses its core stalls every fork-join by a whole
+# scheduler time slice. Override by setting it yourself.
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 peers="$root/benchmarks/peers"
 log() { echo "[$(date +%T)] $*" >&2; }
 
@@ -87,7 +91,7 @@ isa=$(for f in avx512f avx2 fma; do [[ " $flags " == *" $f "* ]] && printf '%s '
 cat > "$results/meta.json" <<EOF
 {"date": "$(date -u '+%Y-%m-%d %H:%M UTC')", "cpu": "$cpu (${isa% })", "cores": "$(nproc)",
  "compiler": "$(c++ --version | head -1), -O3 -march=native", "openmp": "$openmp",
- "peers": "$peer_list", "rounds": "$rounds",
+ "peers": "$peer_list", "rounds": "$rounds", "wait_policy": "$OMP_WAIT_POLICY",
  "load": "min $(printf '%s\n' "${loads[@]}" | sort -n | head -1), max $(printf '%s\n' "${loads[@]}" | sort -n | tail -1)"}
 EOF
 $py "$peers/report.py" "$results" | tee "$results/table.md"

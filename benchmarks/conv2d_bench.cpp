@@ -43,8 +43,8 @@ struct Layer {
   }
   Index out_size() const { return (size + 2 * pad - kernel) / stride + 1; }
   double forward_flops(Index batch) const {
-    return 2.0 * double(batch * c_out * out_size() * out_size() * (c_in / groups) * kernel *
-                        kernel);
+    return 2.0 *
+           double(batch * c_out * out_size() * out_size() * (c_in / groups) * kernel * kernel);
   }
 };
 
@@ -175,7 +175,8 @@ void bm_im2col_eigen(benchmark::State& state, const Layer& l, int threads) {
     if (threads > 1 && l.n >= threads) {
       Eigen::setNbThreads(1);
 #pragma omp parallel for num_threads(threads) schedule(static)
-      for (Index n = 0; n < l.n; ++n) image(n, cols[static_cast<std::size_t>(omp_get_thread_num())]);
+      for (Index n = 0; n < l.n; ++n)
+        image(n, cols[static_cast<std::size_t>(omp_get_thread_num())]);
       benchmark::DoNotOptimize(y.data());
       continue;
     }
@@ -197,10 +198,9 @@ void register_all() {
     for (int t : thread_counts) {
       const std::string suffix = std::string("/") + l.name + "/t" + std::to_string(t);
       for (const auto& [pass, name] : passes) {
-        benchmark::RegisterBenchmark((std::string(name) + "/convtape" + suffix).c_str(),
-                                     [&l, pass = pass, t](benchmark::State& s) {
-                                       bm_convtape(s, l, pass, t);
-                                     })
+        benchmark::RegisterBenchmark(
+            (std::string(name) + "/convtape" + suffix).c_str(),
+            [&l, pass = pass, t](benchmark::State& s) { bm_convtape(s, l, pass, t); })
             ->UseRealTime()
             ->Unit(benchmark::kMillisecond);
       }

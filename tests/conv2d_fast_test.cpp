@@ -178,15 +178,28 @@ std::vector<Case> random_cases(unsigned seed, int count) {
     const Index kw = pick(1, 4);
     const Index h = pick(kh, 14);
     const Index w = pick(kw, 19);
+    // One pick per statement: the order of evaluation of function arguments is unspecified, and
+    // the shapes must not depend on the compiler.
+    const Index stride_rows = pick(1, 3);
+    const Index stride_cols = pick(1, 3);
+    const Index dilation_rows = pick(1, 2);
+    const Index dilation_cols = pick(1, 2);
+    const Index top = pick(0, 3);
+    const Index bottom = pick(0, 3);
+    const Index left = pick(0, 3);
+    const Index right = pick(0, 3);
+    const PaddingMode mode = modes[pick(0, 3)];
+    const Index n = pick(1, 3);
+    const bool bias = pick(0, 1) == 1;
     Conv2dOptions o;
-    o.groups(groups).stride(pick(1, 3), pick(1, 3)).dilation(pick(1, 2), pick(1, 2));
-    o.padding(pick(0, 3), pick(0, 3), pick(0, 3), pick(0, 3)).padding_mode(modes[pick(0, 3)]);
+    o.groups(groups).stride(stride_rows, stride_cols).dilation(dilation_rows, dilation_cols);
+    o.padding(top, bottom, left, right).padding_mode(mode);
     // Keep only valid shapes (reflect needs nothing special: it keeps reflecting).
-    const Index ph = h + o.padding().top + o.padding().bottom;
-    const Index pw = w + o.padding().left + o.padding().right;
-    if ((kh - 1) * o.dilation().rows >= ph || (kw - 1) * o.dilation().cols >= pw) continue;
-    v.push_back({Index(pick(1, 3)), c_in, c_out, h, w, kh, kw, o, pick(0, 1) == 1,
-                 "random " + std::to_string(v.size())});
+    if ((kh - 1) * dilation_rows >= h + top + bottom ||
+        (kw - 1) * dilation_cols >= w + left + right) {
+      continue;
+    }
+    v.push_back({n, c_in, c_out, h, w, kh, kw, o, bias, "random " + std::to_string(v.size())});
   }
   return v;
 }
@@ -249,12 +262,12 @@ TEST_CASE("conv2d picks each path on its side of every threshold", "[conv2d][fas
     const Index c = kWinogradMinChannels;
     check_choice({1, c, c, 9, 11, 3, 3, Conv2dOptions().padding(1), true, "at the threshold"},
                  Conv2dPath::winograd);
-    check_choice({1, c - 1, c, 9, 11, 3, 3, Conv2dOptions().padding(1), true,
-                  "one input channel fewer"},
-                 Conv2dPath::implicit_gemm);
-    check_choice({1, c, c - 1, 9, 11, 3, 3, Conv2dOptions().padding(1), true,
-                  "one output channel fewer"},
-                 Conv2dPath::implicit_gemm);
+    check_choice(
+        {1, c - 1, c, 9, 11, 3, 3, Conv2dOptions().padding(1), true, "one input channel fewer"},
+        Conv2dPath::implicit_gemm);
+    check_choice(
+        {1, c, c - 1, 9, 11, 3, 3, Conv2dOptions().padding(1), true, "one output channel fewer"},
+        Conv2dPath::implicit_gemm);
     check_choice({1, c, c, 9, 11, 3, 3, Conv2dOptions().padding(1).stride(1, 2), true, "stride 2"},
                  Conv2dPath::implicit_gemm);
     check_choice({1, c, c, 9, 40, 3, 3, Conv2dOptions().padding(2).dilation(2), true, "dilated"},
@@ -332,6 +345,34 @@ TEST_CASE("conv2d called inside a parallel region runs single-threaded and stays
   CHECK(failures == 0);
 }
 #endif
+
+TEST_CASE("every conv2d path is exact on integer tensors", "[conv2d][fast]") {
+  // Small integers keep every sum exact, so any difference is a wrong index or a wrong
+  // transform (Winograd's halves would round; it must hand integers to implicit_gemm).
+  std::mt19937 gen(17);
+  std::uniform_int_distribution<int> u(-3, 3);
+  Tensor<int> x(2, 16, 9, 10);
+  Tensor<int> w(16, 16, 3, 3);
+  for (Index i = 0; i < x.size(); ++i) x.data()[i] = u(gen);
+  for (Index i = 0; i < w.size(); ++i) w.data()[i] = u(gen);
+  const VectorX<int> b = VectorX<int>::Constant(16, 2);
+  const Conv2dOptions opts = Conv2dOptions().padding(1);
+  const convtape::Conv2dShape s = convtape::detail::conv2d_shape(x, w, b.size(), opts, "test");
+  CHECK(convtape::detail::conv2d_path(s) == Conv2dPath::winograd);
+  const Tensor<int> want = convtape::reference::conv2d(x, w, b, opts);
+  Tensor<int> dy(want.shape());
+  for (Index i = 0; i < dy.size(); ++i) dy.data()[i] = u(gen);
+  const Conv2dGrads<int> want_grads = convtape::reference::conv2d_backward(x, w, dy, opts);
+  for (const Conv2dPath& path : kAllPaths) {
+    INFO("path " << convtape::detail::to_string(path));
+    const Tensor<int> y = convtape::detail::conv2d_forward(x, w, b, s, path);
+    const Conv2dGrads<int> g = convtape::detail::conv2d_backward_path(x, w, dy, s, path);
+    CHECK(y.flat() == want.flat());
+    CHECK(g.input.flat() == want_grads.input.flat());
+    CHECK(g.weight.flat() == want_grads.weight.flat());
+    CHECK(g.bias == want_grads.bias);
+  }
+}
 
 TEST_CASE("conv2d_backward still rejects a grad_out of the wrong shape", "[conv2d][fast]") {
   const Tensor<float> x(2, 3, 8, 8);

@@ -90,7 +90,8 @@ void direct_rows(const S* src, const Index* offsets, const S* w, Index taps, S b
   }
 }
 
-/// dk[t] += sum over i < out_rows, j < out_cols of src[offsets[t] + i * pitch + j] * dy[i * out_cols
+/// dk[t] += sum over i < out_rows, j < out_cols of src[offsets[t] + i * pitch + j] * dy[i *
+/// out_cols
 /// + j], for the T taps offsets[0 .. T). Reads up to one packet past the end of each source row
 /// (the shifted layout's slack) and of each dy row but the last; those lanes are masked to zero
 /// in both factors, so they never reach the sums (not even as 0 * inf).

@@ -206,8 +206,7 @@ void shifted_product(Index m, Index depth, const S* a_packed, const S* b, const 
             unroll<NP>([&](auto j) { pstoreu(out + i * NR + j * P, acc[i][j]); });
           });
           if (k1 == depth) {
-            sink(m0, std::min<Index>(MR, m - m0), q0, cols, static_cast<const S*>(tile),
-                 Index(NR));
+            sink(m0, std::min<Index>(MR, m - m0), q0, cols, static_cast<const S*>(tile), Index(NR));
           }
         }
       }

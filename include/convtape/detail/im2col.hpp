@@ -178,7 +178,8 @@ class ShiftedFill {
         S* dst = channel + phase * sc * phase_plane + row_in_phase * band_layout.phase_cols;
         if (si < 0) {  // a zero row (zeroed again: a band buffer may hold another band's data)
           for (Index pc = 0; pc < sc; ++pc) {
-            std::fill(dst + pc * phase_plane, dst + pc * phase_plane + band_layout.phase_cols, S(0));
+            std::fill(dst + pc * phase_plane, dst + pc * phase_plane + band_layout.phase_cols,
+                      S(0));
           }
           continue;
         }

@@ -44,6 +44,13 @@ inline bool winograd_fits(const Conv2dGeometry& g) {
          g.dilation == Size2(1, 1);
 }
 
+/// Whether the transforms are exact enough for scalar type `S`: not for integers (G holds halves);
+/// those compute through `implicit_gemm` instead.
+template <class S>
+constexpr bool winograd_exact_for() {
+  return !Eigen::NumTraits<S>::IsInteger;
+}
+
 /// The geometry of the input tiles of `g`: a 4x4 "kernel" with stride 2 over the input padded as
 /// in `g`, plus one more row / column at the bottom / right when the output has an odd number of
 /// rows / columns (the outputs of that extra row are computed and dropped). Its output extent is
