@@ -835,10 +835,18 @@ void grad_weight_gemm(const Tensor<S>& x, const Tensor<S>& dy, const Conv2dShape
           dyt.setZero(rows_per_item * g.out_cols * op);
         }
         // dy^T for rows [r0, r1): sample-major, og (padded to op with zeros) per sample.
+        // The rows of the og planes are short runs far apart: each is requested from memory
+        // two planes ahead of its use.
         const Index samples = (r1 - r0) * g.out_cols;
+        const S* d0 = dy.data() + (n * s.out_channels + grp * og) * out_plane + r0 * g.out_cols;
+        constexpr Index line = 64 / sizeof(S) > 0 ? Index(64 / sizeof(S)) : 1;
         for (Index o = 0; o < og; ++o) {
-          const S* d =
-              dy.data() + (n * s.out_channels + grp * og + o) * out_plane + r0 * g.out_cols;
+          if (o + 2 < og) {
+            for (Index p = 0; p < samples; p += line) {
+              Eigen::internal::prefetch(d0 + (o + 2) * out_plane + p);
+            }
+          }
+          const S* d = d0 + o * out_plane;
           for (Index p = 0; p < samples; ++p) dyt[p * op + o] = d[p];
         }
         const S* src = sources[slot].data() + grp * s.in_per_group * layout.channel_size;
