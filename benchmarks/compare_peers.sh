@@ -49,7 +49,7 @@ peer_list="PyTorch ${torch_version:-not installed (apt-get install python3-torch
 peer_list+="; OpenCV filter2D: $([ "$opencv" = none ] && echo "not built (needs libopencv-dev)" || echo "via $opencv")"
 [ ${#corr2d_bins[@]} -eq 0 ] && peer_list+="; no corr2d benchmark built"
 # Built with OpenMP, the benchmarks register their 2-thread cases.
-openmp=$("$bench/conv2d_bench" --benchmark_list_tests=true | grep -q '/t2$' && echo yes || echo no)
+openmp=$("$bench/conv2d_bench" --benchmark_list_tests=true | grep -Eq '/t2(/|$)' && echo yes || echo no)
 loads=()
 load_sample() { loads+=("$(cut -d' ' -f1 /proc/loadavg)"); }
 

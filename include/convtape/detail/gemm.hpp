@@ -146,6 +146,9 @@ EIGEN_ALWAYS_INLINE void rows_block(Index len, const S* const* rows, const S* b,
   }
 }
 
+/// Bytes of packed A that `shifted_product` keeps in the L1 cache at once (half of a 32 KiB L1).
+constexpr Index kAGroupBytes = 16 * 1024;
+
 /// Sink for `shifted_product` that stores whole MR x NR blocks straight from the registers into a
 /// dense row-major C (pitch `ld`), which must have room for them: rows up to the next multiple of
 /// MR, columns up to the next multiple of NR past the last one computed.
@@ -179,34 +182,41 @@ void shifted_product(Index m, Index depth, const S* a_packed, const S* b, const 
   chunk = (depth + passes - 1) / passes;
   std::vector<S> partial(chunk < depth ? static_cast<std::size_t>(blocks * MR * NR) : 0);
   [[maybe_unused]] EIGEN_ALIGN_MAX S tile[MR * NR];
-  for (Index q0 = q_begin; q0 < q_end; q0 += NR) {
-    [[maybe_unused]] const Index cols = std::min<Index>(NR, q_end - q0);
-    for (Index k0 = 0; k0 < depth; k0 += chunk) {
-      const Index k1 = std::min(depth, k0 + chunk);
-      for (Index m0 = 0; m0 < m; m0 += MR) {
-        S* part = partial.data() + m0 * NR;
-        Packet acc[MR][NP];
-        unroll<MR>([&](auto i) {
-          unroll<NP>([&](auto j) {
-            acc[i][j] = k0 == 0 ? Eigen::internal::pset1<Packet>(S(0))
-                                : ploadu<Packet>(part + i * NR + j * P);
-          });
-        });
-        shifted_block<S, MR, NP>(k1 - k0, a_packed + m0 * depth + k0 * MR, b + q0, offsets + k0,
-                                 acc);
-        if constexpr (std::is_same_v<std::decay_t<Sink>, DenseStore<S>>) {
-          S* out = k1 == depth ? sink.c + m0 * sink.ld + q0 : part;
-          const Index ld = k1 == depth ? sink.ld : Index(NR);
+  // Row blocks of A in groups small enough to stay in the L1 cache beside B's tile: each B tile
+  // (read in place, so scattered and costly to fetch) then serves the whole group from L1.
+  const Index group_blocks = std::max<Index>(1, kAGroupBytes / Index(chunk * MR * sizeof(S)));
+  for (Index g0 = 0; g0 < m; g0 += group_blocks * MR) {
+    const Index g1 = std::min(m, g0 + group_blocks * MR);
+    for (Index q0 = q_begin; q0 < q_end; q0 += NR) {
+      [[maybe_unused]] const Index cols = std::min<Index>(NR, q_end - q0);
+      for (Index k0 = 0; k0 < depth; k0 += chunk) {
+        const Index k1 = std::min(depth, k0 + chunk);
+        for (Index m0 = g0; m0 < g1; m0 += MR) {
+          S* part = partial.data() + m0 * NR;
+          Packet acc[MR][NP];
           unroll<MR>([&](auto i) {
-            unroll<NP>([&](auto j) { pstoreu(out + i * ld + j * P, acc[i][j]); });
+            unroll<NP>([&](auto j) {
+              acc[i][j] = k0 == 0 ? Eigen::internal::pset1<Packet>(S(0))
+                                  : ploadu<Packet>(part + i * NR + j * P);
+            });
           });
-        } else {
-          S* out = k1 == depth ? tile : part;
-          unroll<MR>([&](auto i) {
-            unroll<NP>([&](auto j) { pstoreu(out + i * NR + j * P, acc[i][j]); });
-          });
-          if (k1 == depth) {
-            sink(m0, std::min<Index>(MR, m - m0), q0, cols, static_cast<const S*>(tile), Index(NR));
+          shifted_block<S, MR, NP>(k1 - k0, a_packed + m0 * depth + k0 * MR, b + q0, offsets + k0,
+                                   acc);
+          if constexpr (std::is_same_v<std::decay_t<Sink>, DenseStore<S>>) {
+            S* out = k1 == depth ? sink.c + m0 * sink.ld + q0 : part;
+            const Index ld = k1 == depth ? sink.ld : Index(NR);
+            unroll<MR>([&](auto i) {
+              unroll<NP>([&](auto j) { pstoreu(out + i * ld + j * P, acc[i][j]); });
+            });
+          } else {
+            S* out = k1 == depth ? tile : part;
+            unroll<MR>([&](auto i) {
+              unroll<NP>([&](auto j) { pstoreu(out + i * NR + j * P, acc[i][j]); });
+            });
+            if (k1 == depth) {
+              sink(m0, std::min<Index>(MR, m - m0), q0, cols, static_cast<const S*>(tile),
+                   Index(NR));
+            }
           }
         }
       }
