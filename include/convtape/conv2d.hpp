@@ -149,7 +149,7 @@ enum class Conv2dPath {
   planes,
   /// Few output channels per group (depthwise layers): per output channel, every tap multiplied
   /// into a register strip of outputs read in place from a padded copy of the input
-  /// (`shifted_product` with one row); weight gradient by vectorized dot products.
+  /// (`direct_rows`); weight gradient by vectorized dot products (`tap_dots`).
   direct,
   /// GEMM of the weights with the im2col matrix, read in place from a padded, stride-phase-split
   /// copy of one image (`detail/im2col.hpp`) by a register-blocked packet kernel
@@ -162,7 +162,8 @@ enum class Conv2dPath {
   im2col_gemm,
   /// 3x3, stride 1, no dilation, enough channels: Winograd's F(2x2, 3x3) (`detail/winograd.hpp`)
   /// for the forward pass and the input gradient (2.25 times fewer multiplications), the weight
-  /// gradient as in `implicit_gemm`.
+  /// gradient as in `implicit_gemm`. Integer scalars, and (when forced) geometries it does not
+  /// fit, compute through `implicit_gemm`.
   winograd,
 };
 
