@@ -316,6 +316,8 @@ TEST_CASE("threaded conv2d matches the reference under every schedule", "[conv2d
            Conv2dOptions().stride(2).padding(1).padding_mode(PaddingMode::reflect), true,
            "stride 2 reflect"},
           {n, 4, 4, 9, 10, 3, 3, Conv2dOptions().groups(4).padding(1), true, "depthwise"},
+          {n, 16, 16, 9, 10, 3, 3, Conv2dOptions().padding(1).padding_mode(PaddingMode::replicate),
+           false, "3x3 replicate (Winograd, padded input gradient)"},
       };
       for (const Case& c : cases) {
         INFO("threads " << threads << ", batch " << n);

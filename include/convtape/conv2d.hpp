@@ -654,13 +654,13 @@ void grad_input_flipped(const Tensor<S>& dy, const Tensor<S>& weight, const Conv
   const Index in_plane = g.in_rows * g.in_cols;
   const Index dy_image = s.out_channels * g.out_rows * g.out_cols;
   const BatchSchedule sched = batch_schedule(s.batch);
-  std::vector<VectorX<S>> padded(static_cast<std::size_t>(interior ? 0 : sched.slots()));
+  // Allocated here, not on first use: in the item schedule several threads share a slot.
   const Index padded_plane = g.padded_rows() * g.padded_cols();
+  std::vector<VectorX<S>> padded(static_cast<std::size_t>(interior ? 0 : sched.slots()),
+                                 VectorX<S>(s.in_channels * padded_plane));
   auto target = [&](Index n, int slot) {
     if (interior) return PlaneOut<S>{dx.data() + n * s.in_channels * in_plane, in_plane, g.in_cols};
-    VectorX<S>& buf = padded[slot];
-    if (buf.size() != s.in_channels * padded_plane) buf.resize(s.in_channels * padded_plane);
-    return PlaneOut<S>{buf.data(), padded_plane, g.padded_cols()};
+    return PlaneOut<S>{padded[slot].data(), padded_plane, g.padded_cols()};
   };
   auto fold = [&](Index n, int slot) {
     if (interior) return;

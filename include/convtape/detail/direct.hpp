@@ -93,7 +93,7 @@ void direct_rows(const S* src, const Index* offsets, const S* w, Index taps, S b
 /// dk[t] += sum over i < out_rows, j < out_cols of src[offsets[t] + i * pitch + j] * dy[i *
 /// out_cols
 /// + j], for the T taps offsets[0 .. T). Reads up to one packet past the end of each source row
-/// (the shifted layout's slack) and of each dy row but the last; those lanes are masked to zero
+/// (the shifted layout's slack) and of dy rows within dy's plane; those lanes are masked to zero
 /// in both factors, so they never reach the sums (not even as 0 * inf).
 template <class S, int T>
 void tap_dots_block(const S* src, Index pitch, const Index* offsets, const S* dy, Index out_rows,
@@ -122,10 +122,10 @@ void tap_dots_block(const S* src, Index pitch, const Index* offsets, const S* dy
     }
     if (rest > 0) {
       Packet dv;
-      if (i + 1 < out_rows) {
-        dv = pand(ploadu<Packet>(d + full), mask);  // the lanes past the row are the next row's
+      if ((i * out_cols + full) + P <= out_rows * out_cols) {
+        dv = pand(ploadu<Packet>(d + full), mask);  // the lanes past the row are later rows'
       } else {
-        S tail[P];  // the tensor may end right after the last row
+        S tail[P];  // the tensor may end within the packet
         for (int l = 0; l < P; ++l) tail[l] = l < rest ? d[full + l] : S(0);
         dv = ploadu<Packet>(tail);
       }
