@@ -26,6 +26,10 @@ inline std::string shape_str(const Shape4& s) {
   return os.str();
 }
 
+/// Tag for the `Tensor` constructor that leaves the elements uninitialized: for kernels that write
+/// every element of their output anyway (convtape-internal).
+struct UninitializedTag {};
+
 /// Number of elements of `shape`. @throws shape_error on a negative extent or overflow.
 inline Index checked_numel(const Shape4& shape, const char* fn) {
   Index n = 1;
@@ -65,6 +69,11 @@ class Tensor {
   /// A zero-filled tensor of the given shape. @throws shape_error on a negative extent.
   explicit Tensor(const Shape4& shape)
       : shape_(shape), data_(VectorX<S>::Zero(detail::checked_numel(shape, "Tensor"))) {}
+
+  /// A tensor of the given shape whose elements are not initialized (internal: for kernels that
+  /// overwrite every element). @throws shape_error on a negative extent.
+  Tensor(const Shape4& shape, detail::UninitializedTag)
+      : shape_(shape), data_(detail::checked_numel(shape, "Tensor")) {}
 
   /// The matrix `m` as a (1, 1, rows, cols) tensor, as the notebook's `X.reshape(1, 1, 6, 8)`.
   template <class Derived>

@@ -1,0 +1,231 @@
+// SPDX-License-Identifier: MIT
+// SPDX-FileCopyrightText: 2026 The convtape authors
+#pragma once
+
+// Register-blocked matrix-product kernels for the batched convolution, written with Eigen's
+// portable packet math (`pset1`, `ploadu`, `pmadd`, ...: AVX-512, AVX2/FMA, SSE, NEON, ... or
+// plain scalars for types Eigen does not vectorize). Not for direct inclusion.
+//
+// Both kernels keep an MR x NP block of packets (MR x NR scalars, NR = NP * packet size) in
+// registers and, per step of the reduction, load NP packets of one operand and broadcast MR
+// scalars of the other: MR * NP multiply-adds for MR + NP loads. They differ in where the operands
+// come from:
+// - `shifted_block`: C(i, j) += A(i, k) B(k, j), A packed by `pack_rows`, row k of B starting at
+//   `b + offsets[k]` — the im2col matrix read in place from a shifted layout (`im2col.hpp`) or
+//   any row-major matrix (offsets k * ld).
+// - `rows_block`: C(i, j) += sum_t row_i[t] B(t, j) — MR rows read in place (im2col rows again,
+//   for the weight gradient), B packed.
+// The block shape comes from the register file: 6 x 4 packets with 32 vector registers (AVX-512,
+// NEON), 6 x 2 with 16 (AVX2, SSE).
+
+#include <algorithm>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "convtape/core.hpp"
+
+namespace convtape::detail {
+
+// Packet types carry alignment attributes that GCC reports as ignored when they appear as
+// template arguments; Eigen silences the same warning in its own headers.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wignored-attributes"
+#endif
+
+/// Eigen's packet for `S` and its width (1 and `S` itself where Eigen does not vectorize `S`).
+template <class S>
+struct PacketOf {
+  using type = typename Eigen::internal::packet_traits<S>::type;
+  static constexpr int size = Eigen::internal::packet_traits<S>::Vectorizable
+                                  ? int(Eigen::internal::packet_traits<S>::size)
+                                  : 1;
+};
+
+/// The register block of the product kernels for scalar type `S`.
+template <class S>
+struct GemmBlock {
+  static constexpr int mr = 6;
+  static constexpr int np = EIGEN_ARCH_DEFAULT_NUMBER_OF_REGISTERS >= 32 ? 4 : 2;
+  static constexpr int nr = np * PacketOf<S>::size;
+};
+
+/// Calls f(integral_constant<int, 0>), ..., f(integral_constant<int, N - 1>): a loop the compiler
+/// must unroll, so that packet arrays indexed by it stay in registers.
+template <class F, int... I>
+EIGEN_ALWAYS_INLINE void unroll_impl(F& f, std::integer_sequence<int, I...>) {
+  (f(std::integral_constant<int, I>()), ...);
+}
+template <int N, class F>
+EIGEN_ALWAYS_INLINE void unroll(F&& f) {
+  unroll_impl(f, std::make_integer_sequence<int, N>());
+}
+
+/// Sum of the lanes of a packet, through memory: Eigen's AVX-512 `predux` trips GCC 12's
+/// uninitialized-use warnings, and this runs once per reduction, not per element.
+template <class S, class Packet>
+S packet_lanes_sum(const Packet& p) {
+  constexpr int P = PacketOf<S>::size;
+  S lanes[P];
+  Eigen::internal::pstoreu(lanes, p);
+  S sum(0);
+  for (int l = 0; l < P; ++l) sum += lanes[l];
+  return sum;
+}
+
+/// Sum of n contiguous values, vectorized (four packets in flight).
+template <class S>
+S packet_sum(const S* data, Index n) {
+  using namespace Eigen::internal;
+  using Packet = typename PacketOf<S>::type;
+  constexpr int P = PacketOf<S>::size;
+  Packet acc[4];
+  unroll<4>([&](auto i) { acc[i] = pset1<Packet>(S(0)); });
+  Index i = 0;
+  for (; i + 4 * P <= n; i += 4 * P) {
+    unroll<4>([&](auto j) { acc[j] = padd(acc[j], ploadu<Packet>(data + i + j * P)); });
+  }
+  S sum = packet_lanes_sum<S>(padd(padd(acc[0], acc[1]), padd(acc[2], acc[3])));
+  for (; i < n; ++i) sum += data[i];
+  return sum;
+}
+
+/// The m x depth matrix w(i, k) packed for `shifted_block`: blocks of MR rows, each block
+/// depth-major (for each k the MR values w(b * MR + i, k), zero past row m).
+template <class S, int MR, class W>
+std::vector<S> pack_rows(Index m, Index depth, W&& w) {
+  const Index blocks = (m + MR - 1) / MR;
+  std::vector<S> packed(static_cast<std::size_t>(blocks * MR * depth), S(0));
+  for (Index b = 0; b < blocks; ++b) {
+    S* dst = packed.data() + b * MR * depth;
+    for (Index k = 0; k < depth; ++k) {
+      for (Index i = 0; i < MR; ++i) {
+        const Index row = b * MR + i;
+        dst[k * MR + i] = row < m ? w(row, k) : S(0);
+      }
+    }
+  }
+  return packed;
+}
+
+/// acc(i, j) += sum_k a[k * MR + i] * b[offsets[k] + j], for i < MR, j < NP * packet.
+template <class S, int MR, int NP, class Packet>
+EIGEN_ALWAYS_INLINE void shifted_block(Index depth, const S* a, const S* b, const Index* offsets,
+                                       Packet (&acc)[MR][NP]) {
+  using namespace Eigen::internal;
+  constexpr int P = PacketOf<S>::size;
+  for (Index k = 0; k < depth; ++k) {
+    const S* bk = b + offsets[k];
+    Packet bv[NP];
+    unroll<NP>([&](auto j) { bv[j] = ploadu<Packet>(bk + j * P); });
+    unroll<MR>([&](auto i) {
+      const Packet av = pset1<Packet>(a[i]);
+      unroll<NP>([&](auto j) { acc[i][j] = pmadd(av, bv[j], acc[i][j]); });
+    });
+    a += MR;
+  }
+}
+
+/// acc(i, j) += sum_t rows[i][t] * b[t * ldb + j], for i < MR, j < NP * packet, t < len.
+template <class S, int MR, int NP, class Packet>
+EIGEN_ALWAYS_INLINE void rows_block(Index len, const S* const* rows, const S* b, Index ldb,
+                                    Packet (&acc)[MR][NP]) {
+  using namespace Eigen::internal;
+  constexpr int P = PacketOf<S>::size;
+  const S* r[MR];
+  unroll<MR>([&](auto i) { r[i] = rows[i]; });
+  for (Index t = 0; t < len; ++t) {
+    Packet bv[NP];
+    unroll<NP>([&](auto j) { bv[j] = ploadu<Packet>(b + j * P); });
+    unroll<MR>([&](auto i) {
+      const Packet av = pset1<Packet>(r[i][t]);
+      unroll<NP>([&](auto j) { acc[i][j] = pmadd(av, bv[j], acc[i][j]); });
+    });
+    b += ldb;
+  }
+}
+
+/// Bytes of packed A that `shifted_product` keeps in the L1 cache at once (half of a 32 KiB L1).
+constexpr Index kAGroupBytes = 16 * 1024;
+
+/// Sink for `shifted_product` that stores whole MR x NR blocks straight from the registers into a
+/// dense row-major C (pitch `ld`), which must have room for them: rows up to the next multiple of
+/// MR, columns up to the next multiple of NR past the last one computed.
+template <class S>
+struct DenseStore {
+  S* c;
+  Index ld;
+};
+
+/// C = A * B for the columns [q_begin, q_end) of B, one MR x NR block at a time: A (m x depth)
+/// packed by `pack_rows<S, MR>`, row k of B at `b + offsets[k]` (its columns q_begin ... read up
+/// to the next multiple of NR past q_end, so the caller provides that slack). Each block is handed
+/// to `sink(row0, rows, col0, cols, tile, ld)` as a row-major MR x NR `tile` holding
+/// C(row0 + i, col0 + j) for i < rows, j < cols; the sink stores it wherever C lives.
+///
+/// The reduction runs in chunks of `chunk` rows of B, all row blocks of A per chunk, so that the
+/// chunk's part of B (read in place, possibly scattered) stays in the L1 cache while every block
+/// of A uses it; partial sums wait in a small m x NR buffer between chunks.
+template <class S, int MR, int NP, class Sink>
+void shifted_product(Index m, Index depth, const S* a_packed, const S* b, const Index* offsets,
+                     Index q_begin, Index q_end, Index chunk, Sink&& sink) {
+  using Packet = typename PacketOf<S>::type;
+  using Eigen::internal::ploadu;
+  using Eigen::internal::pstoreu;
+  constexpr int P = PacketOf<S>::size;
+  constexpr int NR = NP * P;
+  const Index blocks = (m + MR - 1) / MR;
+  // Equal chunks near the requested size (a remainder of a few rows would cost a whole pass).
+  if (chunk <= 0 || chunk > depth) chunk = depth;
+  const Index passes = std::max<Index>(1, (depth + chunk / 2) / chunk);
+  chunk = (depth + passes - 1) / passes;
+  std::vector<S> partial(chunk < depth ? static_cast<std::size_t>(blocks * MR * NR) : 0);
+  [[maybe_unused]] EIGEN_ALIGN_MAX S tile[MR * NR];
+  // Row blocks of A in groups small enough to stay in the L1 cache beside B's tile: each B tile
+  // (read in place, so scattered and costly to fetch) then serves the whole group from L1.
+  const Index group_blocks = std::max<Index>(1, kAGroupBytes / Index(chunk * MR * sizeof(S)));
+  for (Index g0 = 0; g0 < m; g0 += group_blocks * MR) {
+    const Index g1 = std::min(m, g0 + group_blocks * MR);
+    for (Index q0 = q_begin; q0 < q_end; q0 += NR) {
+      [[maybe_unused]] const Index cols = std::min<Index>(NR, q_end - q0);
+      for (Index k0 = 0; k0 < depth; k0 += chunk) {
+        const Index k1 = std::min(depth, k0 + chunk);
+        for (Index m0 = g0; m0 < g1; m0 += MR) {
+          S* part = partial.data() + m0 * NR;
+          Packet acc[MR][NP];
+          unroll<MR>([&](auto i) {
+            unroll<NP>([&](auto j) {
+              acc[i][j] = k0 == 0 ? Eigen::internal::pset1<Packet>(S(0))
+                                  : ploadu<Packet>(part + i * NR + j * P);
+            });
+          });
+          shifted_block<S, MR, NP>(k1 - k0, a_packed + m0 * depth + k0 * MR, b + q0, offsets + k0,
+                                   acc);
+          if constexpr (std::is_same_v<std::decay_t<Sink>, DenseStore<S>>) {
+            S* out = k1 == depth ? sink.c + m0 * sink.ld + q0 : part;
+            const Index ld = k1 == depth ? sink.ld : Index(NR);
+            unroll<MR>([&](auto i) {
+              unroll<NP>([&](auto j) { pstoreu(out + i * ld + j * P, acc[i][j]); });
+            });
+          } else {
+            S* out = k1 == depth ? tile : part;
+            unroll<MR>([&](auto i) {
+              unroll<NP>([&](auto j) { pstoreu(out + i * NR + j * P, acc[i][j]); });
+            });
+            if (k1 == depth) {
+              sink(m0, std::min<Index>(MR, m - m0), q0, cols, static_cast<const S*>(tile),
+                   Index(NR));
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+
+}  // namespace convtape::detail

@@ -1,0 +1,304 @@
+// SPDX-License-Identifier: MIT
+// SPDX-FileCopyrightText: 2026 The convtape authors
+#pragma once
+
+// The im2col matrix of one image, without materializing it. Not for direct inclusion.
+//
+// A convolution is the product W (C_out x K) * col (K x P), where K = C_in * kh * kw counts
+// (channel, tap) pairs and P = out_rows * out_cols output samples: col(k, p) is the padded input
+// sample that tap k reads for output p. Stored as a matrix, col is kh * kw times the image.
+//
+// Instead, each channel is copied once, padded, into a "shifted layout" in which every row of col
+// is a contiguous run starting at a per-tap offset. For stride 1 this is the padded plane itself:
+// col(k = (c, a, b), p = (i, j)) = padded_c[(i + a*dil) * Wp + j + b*dil] = plane_c[offset_k + q]
+// with q = i * Wp + j, so output samples are enumerated on a "wide grid" of Wp columns per row
+// of which the first out_cols are real and the rest (a few columns per row) are computed and
+// thrown away. For stride s the padded plane is split into s_r * s_c phase planes (rows i with
+// i % s_r == phi_r, columns j % s_c == phi_c), which turns the strided access into a contiguous
+// one in the same way. A GEMM kernel then reads col's rows straight from this copy through the
+// offset table (`tap_offsets`), so the workspace is one padded copy of the image (about 1 / (kh *
+// kw) of its im2col), and border handling (every padding mode) happens once, in the copy.
+//
+// The layout also serves shapes where the wide grid wastes too much (`pack_panel`: a tile of the
+// real im2col, gathered through the same offsets) and the backward pass (`col2im_add`,
+// `fold_into`).
+
+#include <algorithm>
+#include <vector>
+
+#include "convtape/core.hpp"
+#include "convtape/detail/plane.hpp"
+
+namespace convtape::detail {
+
+/// Where each channel of one image lives in a shifted-layout buffer (see the file comment).
+struct ShiftedLayout {
+  Index channels = 0;
+  Index phase_rows = 0;    ///< rows of one phase plane: ceil(padded_rows / stride.rows)
+  Index phase_cols = 0;    ///< columns of one phase plane = the wide grid's row pitch
+  Index channel_size = 0;  ///< elements per channel (all phase planes)
+  Index out_rows = 0;      ///< real output rows
+  Index out_cols = 0;      ///< real output columns (<= phase_cols)
+  Index max_offset = 0;    ///< largest tap offset within a channel
+  Index size = 0;          ///< elements to allocate, including the slack the last tiles read
+
+  /// One past the last real output sample on the wide grid.
+  Index grid_end() const { return (out_rows - 1) * phase_cols + out_cols; }
+  /// Wide-grid samples per real output sample (1 = no waste).
+  double waste() const { return double(grid_end()) / double(out_rows * out_cols); }
+};
+
+/// Layout of `channels` planes for the geometry `g`, for kernels that read up to `tile_cols`
+/// consecutive wide-grid samples at once.
+inline ShiftedLayout shifted_layout(const Conv2dGeometry& g, Index channels, Index tile_cols) {
+  ShiftedLayout l;
+  l.channels = channels;
+  l.phase_rows = (g.padded_rows() + g.stride.rows - 1) / g.stride.rows;
+  l.phase_cols = (g.padded_cols() + g.stride.cols - 1) / g.stride.cols;
+  l.channel_size = g.stride.rows * g.stride.cols * l.phase_rows * l.phase_cols;
+  l.out_rows = g.out_rows;
+  l.out_cols = g.out_cols;
+  const Index last_row = g.dilation.rows * (g.kernel_rows - 1);
+  const Index last_col = g.dilation.cols * (g.kernel_cols - 1);
+  // The last tap's offset is not always the largest (phases), so take the bound over all phases.
+  l.max_offset = ((g.stride.rows * g.stride.cols - 1) * l.phase_rows + last_row / g.stride.rows) *
+                     l.phase_cols +
+                 last_col / g.stride.cols;
+  // A tile starting at the last real sample reads up to tile_cols samples past it.
+  const Index tiles_end = (l.grid_end() + tile_cols - 1) / tile_cols * tile_cols;
+  const Index last_read = (channels - 1) * l.channel_size + l.max_offset + tiles_end + tile_cols;
+  l.size = std::max(channels * l.channel_size, last_read);
+  return l;
+}
+
+/// Offset of col's row k = (c, a, b), c < channels, in the order of an OIHW weight row.
+inline std::vector<Index> tap_offsets(const ShiftedLayout& l, const Conv2dGeometry& g,
+                                      Index channels) {
+  std::vector<Index> offsets;
+  offsets.reserve(static_cast<std::size_t>(channels * g.kernel_rows * g.kernel_cols));
+  for (Index c = 0; c < channels; ++c) {
+    for (Index a = 0; a < g.kernel_rows; ++a) {
+      const Index r = a * g.dilation.rows;
+      for (Index b = 0; b < g.kernel_cols; ++b) {
+        const Index s = b * g.dilation.cols;
+        const Index phase = (r % g.stride.rows) * g.stride.cols + s % g.stride.cols;
+        offsets.push_back(c * l.channel_size +
+                          (phase * l.phase_rows + r / g.stride.rows) * l.phase_cols +
+                          s / g.stride.cols);
+      }
+    }
+  }
+  return offsets;
+}
+
+/// dst[k] = src[k] for k < n, whole packets (the last one overlapping its neighbour) where n holds
+/// at least one: short rows are copied without a scalar tail or a library call.
+template <class S>
+void copy_row(S* dst, const S* src, Index n) {
+  using Packet = typename Eigen::internal::packet_traits<S>::type;
+  constexpr Index P = Eigen::internal::packet_traits<S>::Vectorizable
+                          ? Index(Eigen::internal::packet_traits<S>::size)
+                          : 1;
+  if (n < P) {
+    for (Index k = 0; k < n; ++k) dst[k] = src[k];
+    return;
+  }
+  for (Index k = 0; k + P < n; k += P) {
+    Eigen::internal::pstoreu(dst + k, Eigen::internal::ploadu<Packet>(src + k));
+  }
+  Eigen::internal::pstoreu(dst + n - P, Eigen::internal::ploadu<Packet>(src + n - P));
+}
+
+/// dst[k] = src[k * Stride] for k < n; the compile-time stride lets the compiler vectorize it.
+template <int Stride, class S>
+void copy_strided(S* dst, const S* src, Index n) {
+  for (Index k = 0; k < n; ++k) dst[k] = src[k * Stride];
+}
+
+/// Copies `l.channels` row-major planes (in_rows x in_cols each, `plane_stride` apart) into the
+/// shifted layout, padding them as `g` says (every padding mode, through `padded_index`). Built
+/// once per layout; the call operators are const, so threads can share one. A buffer must hold
+/// `l.size` elements and be zero-filled before its first use; later calls rewrite the same
+/// positions (zero borders are never touched), so a buffer can be reused across images.
+template <class S>
+class ShiftedFill {
+ public:
+  ShiftedFill(const Conv2dGeometry& g, const ShiftedLayout& l)
+      : g_(g), l_(l), col_source_(static_cast<std::size_t>(g.padded_cols())) {
+    for (Index j = 0; j < g.padded_cols(); ++j) {
+      col_source_[j] = padded_index(j - g.pad.left, g.in_cols, g.mode);
+    }
+    // Column phase pc holds padded columns pc, pc + sc, ...; of those, [begin, stop) fall inside
+    // the input row.
+    const Index sc = g.stride.cols;
+    for (Index pc = 0; pc < sc; ++pc) {
+      phase_begin_.push_back((std::max<Index>(g.pad.left - pc, 0) + sc - 1) / sc);
+      phase_stop_.push_back((g.pad.left + g.in_cols - pc + sc - 1) / sc);
+    }
+  }
+
+  /// Every row into `buf` (layout `l`).
+  void operator()(const S* x, Index plane_stride, S* buf) const {
+    rows(x, plane_stride, buf, l_, 0, g_.padded_rows());
+  }
+
+  /// Padded rows [first, end) only (first a multiple of the row stride) into `band`, a buffer with
+  /// the layout of `l` except for its `band_layout.phase_rows`: padded row i goes to phase row
+  /// (i - first) / stride.rows. Rows past the padded input are left alone.
+  void rows(const S* x, Index plane_stride, S* band, const ShiftedLayout& band_layout, Index first,
+            Index end) const {
+    const Conv2dGeometry& g = g_;
+    const Index sr = g.stride.rows;
+    const Index sc = g.stride.cols;
+    const Index wp = g.padded_cols();
+    const Index phase_plane = band_layout.phase_rows * band_layout.phase_cols;
+    const bool fill_borders = g.mode != PaddingMode::zeros;
+    end = std::min(end, g.padded_rows());
+    // The input rows of one channel are a short run far from the next channel's: ask for the
+    // next channel's rows while copying this one's, or every channel waits on memory.
+    const Index line = std::max<Index>(1, Index(64 / sizeof(S)));
+    auto prefetch_channel = [&](Index c) {
+      if (c >= l_.channels) return;
+      const Index r0 = std::max<Index>(first - g.pad.top, 0);
+      const Index r1 = std::min<Index>(end - g.pad.top, g.in_rows);
+      if (r1 <= r0) return;
+      const S* from = x + c * plane_stride + r0 * g.in_cols;
+      for (Index k = 0; k < (r1 - r0) * g.in_cols; k += line) Eigen::internal::prefetch(from + k);
+    };
+    prefetch_channel(0);
+    for (Index c = 0; c < l_.channels; ++c) {
+      prefetch_channel(c + 1);
+      const S* plane = x + c * plane_stride;
+      S* channel = band + c * band_layout.channel_size;
+      // Padded row i = first + row_in_phase * sr + phase; both tracked without dividing.
+      Index phase = 0;
+      Index row_in_phase = 0;
+      for (Index i = first; i < end; ++i, phase == sr - 1 ? (phase = 0, ++row_in_phase) : ++phase) {
+        const Index si = padded_index(i - g.pad.top, g.in_rows, g.mode);
+        S* dst = channel + phase * sc * phase_plane + row_in_phase * band_layout.phase_cols;
+        if (si < 0) {  // a zero row (zeroed again: a band buffer may hold another band's data)
+          for (Index pc = 0; pc < sc; ++pc) {
+            std::fill(dst + pc * phase_plane, dst + pc * phase_plane + band_layout.phase_cols,
+                      S(0));
+          }
+          continue;
+        }
+        const S* src = plane + si * g.in_cols;
+        if (sc == 1) {
+          copy_row(dst + g.pad.left, src, g.in_cols);
+          if (!fill_borders) continue;
+          for (Index j = 0; j < g.pad.left; ++j) dst[j] = border(src, j);
+          for (Index j = g.pad.left + g.in_cols; j < wp; ++j) dst[j] = border(src, j);
+          continue;
+        }
+        // Column phase pc holds padded columns pc, pc + sc, ...: the interior ones are a strided
+        // copy of the input row, the border ones (outside [left, left + in_cols)) follow the mode.
+        for (Index pc = 0; pc < sc; ++pc, dst += phase_plane) {
+          const Index begin = phase_begin_[pc];
+          const Index stop = phase_stop_[pc];
+          const S* from = src + begin * sc + pc - g.pad.left;
+          if (sc == 2) {
+            copy_strided<2>(dst + begin, from, stop - begin);
+          } else {
+            for (Index jj = begin; jj < stop; ++jj) dst[jj] = from[(jj - begin) * sc];
+          }
+          if (!fill_borders) continue;
+          for (Index jj = 0; jj < begin; ++jj) dst[jj] = border(src, jj * sc + pc);
+          for (Index jj = stop, j = stop * sc + pc; j < wp; ++jj, j += sc) dst[jj] = border(src, j);
+        }
+      }
+    }
+  }
+
+ private:
+  S border(const S* src, Index j) const { return col_source_[j] < 0 ? S(0) : src[col_source_[j]]; }
+
+  Conv2dGeometry g_;
+  ShiftedLayout l_;
+  std::vector<Index> col_source_;  // padded column -> input column, or -1 for a zero
+  std::vector<Index> phase_begin_;
+  std::vector<Index> phase_stop_;
+};
+
+/// Gathers the im2col tile col(k, p0 + j), k < offsets.size(), j < cols (zero for p >= P) into
+/// `panel` (row-major, `cols` per row), reading the shifted-layout `buf`.
+template <class S>
+void pack_panel(const S* buf, const ShiftedLayout& l, const std::vector<Index>& offsets, Index p0,
+                Index cols, S* panel) {
+  const Index total = l.out_rows * l.out_cols;
+  std::vector<Index> grid(static_cast<std::size_t>(cols));
+  const Index real = std::min(cols, total - p0);
+  for (Index j = 0; j < real; ++j) {
+    const Index p = p0 + j;
+    grid[j] = (p / l.out_cols) * l.phase_cols + p % l.out_cols;
+  }
+  for (std::size_t k = 0; k < offsets.size(); ++k) {
+    const S* row = buf + offsets[k];
+    S* out = panel + static_cast<Index>(k) * cols;
+    for (Index j = 0; j < real; ++j) out[j] = row[grid[j]];
+    std::fill(out + real, out + cols, S(0));
+  }
+}
+
+/// The adjoint of the im2col gather for a tile: for k < kernel taps of `channels` channels and
+/// the `cols` output samples p0, p0 + 1, ..., adds col(k, p - p0) (row-major, pitch `ld`) into the
+/// padded planes `dxp` (padded_rows x padded_cols each, contiguous) at the sample tap k of
+/// output p reads.
+template <class S>
+void col2im_add(const S* col, Index ld, Index p0, Index cols, const Conv2dGeometry& g,
+                Index channels, S* dxp) {
+  const Index wp = g.padded_cols();
+  const Index plane = g.padded_rows() * wp;
+  // The tile's output samples as runs within output rows: (first column in the tile, padded
+  // offset of the run's first sample for tap (0, 0), length).
+  struct Run {
+    Index j, offset, length;
+  };
+  std::vector<Run> runs;
+  for (Index j = 0, oi = p0 / g.out_cols, oj = p0 % g.out_cols; j < cols; ++oi, oj = 0) {
+    const Index length = std::min(cols - j, g.out_cols - oj);
+    runs.push_back({j, oi * g.stride.rows * wp + oj * g.stride.cols, length});
+    j += length;
+  }
+  Index k = 0;
+  for (Index c = 0; c < channels; ++c) {
+    for (Index a = 0; a < g.kernel_rows; ++a) {
+      for (Index b = 0; b < g.kernel_cols; ++b, ++k) {
+        const S* src = col + k * ld;
+        S* dst = dxp + c * plane + a * g.dilation.rows * wp + b * g.dilation.cols;
+        for (const Run& run : runs) {
+          S* d = dst + run.offset;
+          const S* s = src + run.j;
+          if (g.stride.cols == 1) {
+            for (Index t = 0; t < run.length; ++t) d[t] += s[t];
+          } else {
+            for (Index t = 0; t < run.length; ++t) d[t * g.stride.cols] += s[t];
+          }
+        }
+      }
+    }
+  }
+}
+
+/// dx (in_rows x in_cols, row-major, contiguous) += the gradient `dxp` of the padded plane
+/// (padded_rows x padded_cols, contiguous) folded back onto the input: the interior directly and
+/// each border sample onto the input sample it was read from (nothing for zero padding).
+template <class S>
+void fold_into(const S* dxp, const Conv2dGeometry& g, S* dx) {
+  const Index wp = g.padded_cols();
+  for (Index i = 0; i < g.in_rows; ++i) {
+    const S* src = dxp + (i + g.pad.top) * wp + g.pad.left;
+    S* dst = dx + i * g.in_cols;
+    for (Index j = 0; j < g.in_cols; ++j) dst[j] += src[j];
+  }
+  if (g.mode == PaddingMode::zeros) return;
+  for_each_border_run(g, [&](Index i, Index j0, Index j1) {
+    const Index si = padded_index(i - g.pad.top, g.in_rows, g.mode);
+    for (Index j = j0; j < j1; ++j) {
+      const Index sj = padded_index(j - g.pad.left, g.in_cols, g.mode);
+      if (si >= 0 && sj >= 0) dx[si * g.in_cols + sj] += dxp[i * wp + j];
+    }
+  });
+}
+
+}  // namespace convtape::detail

@@ -1,0 +1,46 @@
+// SPDX-License-Identifier: MIT
+// SPDX-FileCopyrightText: 2026 The convtape authors
+#pragma once
+
+// Optional OpenMP parallelism for the batched kernels. Compiled with OpenMP (-fopenmp), the loops
+// handed to `parallel_for` are split over a team of threads; without it, or when called from
+// inside a parallel region the caller already opened, they run on the calling thread. Exactly one
+// level of parallelism is ever active: nothing inside a `parallel_for` body may open another team
+// (the kernels below never call Eigen's own multi-threaded GEMM), so threads are never
+// oversubscribed. Not for direct inclusion.
+
+#include "convtape/core.hpp"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace convtape::detail {
+
+/// Threads a `parallel_for` started here would use: the OpenMP team size (`OMP_NUM_THREADS`,
+/// `omp_set_num_threads`), or 1 without OpenMP or inside an enclosing parallel region.
+inline int available_threads() {
+#ifdef _OPENMP
+  return omp_in_parallel() ? 1 : omp_get_max_threads();
+#else
+  return 1;
+#endif
+}
+
+/// Calls `f(i, thread)` for every i in [0, n), spread over `threads` threads (thread ids are in
+/// [0, threads), so per-thread workspaces can be indexed by them). Items are handed out one at a
+/// time, so uneven items balance. With `threads <= 1` it is a plain loop.
+template <class F>
+void parallel_for(Index n, int threads, F&& f) {
+#ifdef _OPENMP
+  if (threads > 1 && n > 1) {
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
+    for (Index i = 0; i < n; ++i) f(i, omp_get_thread_num());
+    return;
+  }
+#endif
+  (void)threads;
+  for (Index i = 0; i < n; ++i) f(i, 0);
+}
+
+}  // namespace convtape::detail

@@ -1,0 +1,386 @@
+// SPDX-License-Identifier: MIT
+// SPDX-FileCopyrightText: 2026 The convtape authors
+//
+// The fast paths of conv2d / conv2d_backward against the reference loops: every path forced on
+// every shape, the automatic choice on both sides of each threshold, and (when built with
+// OpenMP) every threading schedule.
+#include <cmath>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "convtape/conv2d.hpp"
+#include "convtape/reference.hpp"
+#include "support/catch.hpp"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace {
+
+using convtape::Conv2dGrads;
+using convtape::Conv2dOptions;
+using convtape::Index;
+using convtape::PaddingMode;
+using convtape::Tensor;
+using convtape::VectorX;
+using convtape::detail::Conv2dPath;
+
+// Forced onto a shape it does not fit (not 3x3, stride 1, undilated), `winograd` computes through
+// `implicit_gemm`; on the shapes it fits it runs even with few channels.
+const Conv2dPath kAllPaths[] = {Conv2dPath::planes, Conv2dPath::direct, Conv2dPath::implicit_gemm,
+                                Conv2dPath::im2col_gemm, Conv2dPath::winograd};
+
+/// One test problem: shapes and options.
+struct Case {
+  Index n, c_in, c_out, h, w, kh, kw;
+  Conv2dOptions opts;
+  bool bias;
+  std::string name;
+};
+
+template <class S>
+Tensor<S> random_tensor(Index n, Index c, Index h, Index w, std::mt19937& gen) {
+  std::uniform_real_distribution<double> u(-1.0, 1.0);
+  Tensor<S> t(n, c, h, w);
+  for (Index i = 0; i < t.size(); ++i) t.data()[i] = S(u(gen));
+  return t;
+}
+
+/// Every element of `got` within `tol` of the double-precision reference `want`.
+template <class S>
+void check_close(const Tensor<S>& got, const Tensor<double>& want, double tol, const char* what) {
+  REQUIRE(got.shape() == want.shape());
+  double worst = 0;
+  Index at = 0;
+  for (Index i = 0; i < got.size(); ++i) {
+    const double err = std::abs(double(got.data()[i]) - want.data()[i]);
+    if (!(err <= worst)) {
+      worst = err;
+      at = i;
+    }
+  }
+  INFO(what << ": worst element " << at << " of " << got.size());
+  CHECK_THAT(double(got.data()[at]), WithinAbs(want.data()[at], tol));
+}
+
+/// Rounding tolerance for sums of `length` products of values in [-1, 1].
+template <class S>
+double tolerance(Index length) {
+  return 8.0 * double(std::numeric_limits<S>::epsilon()) * double(length);
+}
+
+/// Runs `c` along `path` (or the automatic choice if null) and compares the output and all three
+/// gradients with the reference loops evaluated in double precision on the same data.
+template <class S>
+void check_case(const Case& c, const Conv2dPath* path, unsigned seed) {
+  INFO("case " << c.name << ", scalar " << (sizeof(S) == 4 ? "float" : "double") << ", path "
+               << (path ? convtape::detail::to_string(*path) : "auto"));
+  std::mt19937 gen(seed);
+  const Index groups = c.opts.groups();
+  const Tensor<S> x = random_tensor<S>(c.n, c.c_in, c.h, c.w, gen);
+  const Tensor<S> weight = random_tensor<S>(c.c_out, c.c_in / groups, c.kh, c.kw, gen);
+  VectorX<S> bias;
+  if (c.bias) bias = random_tensor<S>(1, 1, 1, c.c_out, gen).flat();
+
+  const convtape::Conv2dShape s =
+      convtape::detail::conv2d_shape(x, weight, bias.size(), c.opts, "test");
+  const Tensor<double> xd = x.template cast<double>();
+  const Tensor<double> wd = weight.template cast<double>();
+  const VectorX<double> bd = bias.template cast<double>();
+  const Tensor<double> want = convtape::reference::conv2d(xd, wd, bd, c.opts);
+  const Tensor<S> dy = random_tensor<S>(want.dim(0), want.dim(1), want.dim(2), want.dim(3), gen);
+  const Conv2dGrads<double> want_grads =
+      convtape::reference::conv2d_backward(xd, wd, dy.template cast<double>(), c.opts);
+
+  const Tensor<S> y = path ? convtape::detail::conv2d_forward(x, weight, bias, s, *path)
+                           : convtape::conv2d(x, weight, bias, c.opts);
+  const Conv2dGrads<S> grads = path
+                                   ? convtape::detail::conv2d_backward_path(x, weight, dy, s, *path)
+                                   : convtape::conv2d_backward(x, weight, dy, c.opts);
+
+  const Index taps = c.kh * c.kw;
+  check_close(y, want, tolerance<S>(s.in_per_group * taps + 1), "output");
+  check_close(grads.input, want_grads.input, tolerance<S>(s.out_per_group * taps), "grad input");
+  check_close(grads.weight, want_grads.weight, tolerance<S>(c.n * want.dim(2) * want.dim(3)),
+              "grad weight");
+  REQUIRE(grads.bias.size() == c.c_out);
+  for (Index o = 0; o < c.c_out; ++o) {
+    CHECK_THAT(double(grads.bias[o]),
+               WithinAbs(want_grads.bias[o], tolerance<S>(c.n * want.dim(2) * want.dim(3))));
+  }
+}
+
+/// Shapes chosen to hit every branch: each padding mode with its borders, asymmetric and 'same'
+/// padding, strides and dilations (also different per axis), groups, depthwise with and without a
+/// channel multiplier, bias or none, batch > 1, widths that do not fill a SIMD packet or a GEMM
+/// block (1, 3, 7, 13, 17, 33 columns), channel counts around the 6-row block, 1x1 kernels,
+/// kernels as large as the (padded) input, and kernels so wide the in-place grid wastes most.
+std::vector<Case> edge_cases() {
+  std::vector<Case> v;
+  const PaddingMode modes[] = {PaddingMode::zeros, PaddingMode::reflect, PaddingMode::replicate,
+                               PaddingMode::circular};
+  for (PaddingMode m : modes) {
+    const std::string mode = convtape::to_string(m);
+    v.push_back({2, 3, 7, 9, 13, 3, 3, Conv2dOptions().padding(1).padding_mode(m), true,
+                 "3x3 pad 1 " + mode});
+    v.push_back({1, 4, 5, 11, 7, 3, 5,
+                 Conv2dOptions().stride(2, 1).padding(2, 1, 0, 3).padding_mode(m), false,
+                 "asymmetric pad, stride 2x1, " + mode});
+    v.push_back({2, 2, 6, 10, 9, 3, 3, Conv2dOptions().dilation(2, 3).padding(3).padding_mode(m),
+                 true, "dilation 2x3 " + mode});
+    v.push_back({3, 4, 4, 8, 17, 3, 3,
+                 Conv2dOptions().groups(4).stride(2).padding(1).padding_mode(m), true,
+                 "depthwise stride 2 " + mode});
+  }
+  v.push_back({2, 6, 13, 12, 33, 3, 3, Conv2dOptions().padding_same(), true, "same 3x3"});
+  v.push_back({1, 3, 8, 13, 14, 4, 4, Conv2dOptions().padding_same().stride(3), false,
+               "same even kernel stride 3"});
+  v.push_back({2, 8, 12, 7, 7, 1, 1, Conv2dOptions(), true, "1x1"});
+  v.push_back({2, 4, 6, 7, 3, 1, 1, Conv2dOptions().stride(2), false, "1x1 stride 2, 3 columns"});
+  v.push_back({2, 3, 5, 6, 1, 3, 1, Conv2dOptions().padding(1, 0), true, "one column"});
+  v.push_back({1, 2, 7, 5, 6, 5, 6, Conv2dOptions(), true, "kernel equals input"});
+  v.push_back({1, 2, 7, 4, 4, 5, 5, Conv2dOptions().padding(1, 0, 2, 0), false,
+               "kernel equals padded input"});
+  v.push_back({2, 4, 8, 10, 12, 3, 3, Conv2dOptions().groups(2).padding(1), true, "groups 2"});
+  v.push_back({2, 4, 8, 11, 9, 3, 3, Conv2dOptions().groups(4).padding(1), false,
+               "depthwise multiplier 2"});
+  v.push_back({1, 6, 6, 9, 10, 5, 5, Conv2dOptions().groups(6).padding(2).dilation(2), true,
+               "depthwise dilated"});
+  v.push_back({2, 3, 16, 20, 22, 7, 7, Conv2dOptions().stride(2).padding(3), true,
+               "stem-like 7x7 stride 2"});
+  v.push_back({3, 1, 6, 14, 14, 5, 5, Conv2dOptions().padding(2), true, "LeNet-like"});
+  v.push_back({1, 2, 5, 4, 40, 1, 31, Conv2dOptions(), true, "kernel nearly as wide as input"});
+  v.push_back({1, 3, 7, 6, 6, 3, 3, Conv2dOptions().padding(5, 4, 6, 3), false,
+               "padding wider than the kernel"});
+  v.push_back({1, 3, 7, 6, 6, 3, 3,
+               Conv2dOptions().padding(5, 4, 6, 3).padding_mode(PaddingMode::circular), false,
+               "padding wider than the input, circular"});
+  v.push_back({2, 5, 3, 9, 8, 2, 3, Conv2dOptions().stride(3, 2).dilation(2, 1), true,
+               "stride 3x2 dilation 2x1 no padding"});
+  return v;
+}
+
+/// Random shapes within small bounds (so the reference loops stay fast).
+std::vector<Case> random_cases(unsigned seed, int count) {
+  std::mt19937 gen(seed);
+  auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(gen); };
+  const PaddingMode modes[] = {PaddingMode::zeros, PaddingMode::reflect, PaddingMode::replicate,
+                               PaddingMode::circular};
+  std::vector<Case> v;
+  while (static_cast<int>(v.size()) < count) {
+    const Index groups = pick(0, 3) == 0 ? pick(2, 3) : 1;
+    const Index c_in = groups * pick(1, 4);
+    const Index c_out = groups * pick(1, 5);
+    const Index kh = pick(1, 4);
+    const Index kw = pick(1, 4);
+    const Index h = pick(kh, 14);
+    const Index w = pick(kw, 19);
+    // One pick per statement: the order of evaluation of function arguments is unspecified, and
+    // the shapes must not depend on the compiler.
+    const Index stride_rows = pick(1, 3);
+    const Index stride_cols = pick(1, 3);
+    const Index dilation_rows = pick(1, 2);
+    const Index dilation_cols = pick(1, 2);
+    const Index top = pick(0, 3);
+    const Index bottom = pick(0, 3);
+    const Index left = pick(0, 3);
+    const Index right = pick(0, 3);
+    const PaddingMode mode = modes[pick(0, 3)];
+    const Index n = pick(1, 3);
+    const bool bias = pick(0, 1) == 1;
+    Conv2dOptions o;
+    o.groups(groups).stride(stride_rows, stride_cols).dilation(dilation_rows, dilation_cols);
+    o.padding(top, bottom, left, right).padding_mode(mode);
+    // Keep only valid shapes (reflect needs nothing special: it keeps reflecting).
+    if ((kh - 1) * dilation_rows >= h + top + bottom ||
+        (kw - 1) * dilation_cols >= w + left + right) {
+      continue;
+    }
+    v.push_back({n, c_in, c_out, h, w, kh, kw, o, bias, "random " + std::to_string(v.size())});
+  }
+  return v;
+}
+
+TEST_CASE("every conv2d path matches the reference loops on edge-case shapes", "[conv2d][fast]") {
+  unsigned seed = 1;
+  for (const Case& c : edge_cases()) {
+    for (const Conv2dPath& path : kAllPaths) {
+      check_case<float>(c, &path, seed);
+      check_case<double>(c, &path, seed);
+    }
+    ++seed;
+  }
+}
+
+TEST_CASE("every conv2d path matches the reference loops on random shapes", "[conv2d][fast]") {
+  unsigned seed = 100;
+  for (const Case& c : random_cases(7, 40)) {
+    for (const Conv2dPath& path : kAllPaths) check_case<float>(c, &path, seed);
+    check_case<double>(c, nullptr, seed);
+    ++seed;
+  }
+}
+
+/// A shape whose path is decided by exactly one threshold, with the automatic choice checked
+/// against the expected path and the public functions against the reference.
+void check_choice(const Case& c, Conv2dPath expected) {
+  Tensor<float> x(c.n, c.c_in, c.h, c.w);
+  Tensor<float> weight(c.c_out, c.c_in / c.opts.groups(), c.kh, c.kw);
+  const convtape::Conv2dShape s = convtape::detail::conv2d_shape(x, weight, 0, c.opts, "test");
+  INFO("case " << c.name << ": macs " << convtape::detail::conv2d_macs(s) << ", grid waste "
+               << convtape::detail::grid_waste(s.plane));
+  CHECK(convtape::detail::conv2d_path(s) == expected);
+  check_case<float>(c, nullptr, 5);
+}
+
+TEST_CASE("conv2d picks each path on its side of every threshold", "[conv2d][fast][path]") {
+  using convtape::detail::kDirectMaxOutPerGroup;
+  using convtape::detail::kPlanesMaxMacs;
+
+  SECTION("planes below kPlanesMaxMacs multiply-adds, a kernel path from there on") {
+    // 1 x 1 x 8 x 8 input, 1x1 kernel, C_in = 1: 64 * C_out macs per image.
+    const Index c_out = kPlanesMaxMacs / 64;
+    check_choice({1, 1, c_out - 1, 8, 8, 1, 1, Conv2dOptions(), true, "just below"},
+                 Conv2dPath::planes);
+    check_choice({1, 1, c_out, 8, 8, 1, 1, Conv2dOptions(), true, "at the threshold"},
+                 Conv2dPath::implicit_gemm);
+  }
+  SECTION("direct up to kDirectMaxOutPerGroup output channels per group, GEMM above") {
+    const Index g = 4;
+    check_choice({2, g, g * kDirectMaxOutPerGroup, 40, 40, 3, 3,
+                  Conv2dOptions().groups(g).padding(1), true, "at the threshold"},
+                 Conv2dPath::direct);
+    check_choice({2, g, g * (kDirectMaxOutPerGroup + 1), 40, 40, 3, 3,
+                  Conv2dOptions().groups(g).padding(1), true, "one more"},
+                 Conv2dPath::implicit_gemm);
+  }
+  SECTION("winograd for 3x3 stride-1 kernels from kWinogradMinChannels channels per group on") {
+    using convtape::detail::kWinogradMinChannels;
+    const Index c = kWinogradMinChannels;
+    check_choice({1, c, c, 9, 11, 3, 3, Conv2dOptions().padding(1), true, "at the threshold"},
+                 Conv2dPath::winograd);
+    check_choice(
+        {1, c - 1, c, 9, 11, 3, 3, Conv2dOptions().padding(1), true, "one input channel fewer"},
+        Conv2dPath::implicit_gemm);
+    check_choice(
+        {1, c, c - 1, 9, 11, 3, 3, Conv2dOptions().padding(1), true, "one output channel fewer"},
+        Conv2dPath::implicit_gemm);
+    check_choice({1, c, c, 9, 11, 3, 3, Conv2dOptions().padding(1).stride(1, 2), true, "stride 2"},
+                 Conv2dPath::implicit_gemm);
+    check_choice({1, c, c, 9, 40, 3, 3, Conv2dOptions().padding(2).dilation(2), true, "dilated"},
+                 Conv2dPath::implicit_gemm);
+    check_choice({1, c, c, 9, 11, 3, 2, Conv2dOptions().padding(1), true, "3x2 kernel"},
+                 Conv2dPath::implicit_gemm);
+    check_choice({2, 2 * c, 2 * c, 7, 8, 3, 3,
+                  Conv2dOptions().groups(2).padding(1).padding_mode(PaddingMode::reflect), false,
+                  "two groups, reflect, odd output"},
+                 Conv2dPath::winograd);
+  }
+  SECTION("im2col_gemm once the in-place grid wastes more than kMaxGridWaste") {
+    // 1 x kw kernel on a 2 x 50 input: the grid is 50 + out_cols samples for 2 * out_cols real
+    // ones; out_cols = 34 gives 84 / 68 = 1.235, out_cols = 33 gives 83 / 66 = 1.258.
+    check_choice({4, 4, 8, 2, 50, 1, 17, Conv2dOptions(), false, "waste 1.235"},
+                 Conv2dPath::implicit_gemm);
+    check_choice({4, 4, 8, 2, 50, 1, 18, Conv2dOptions(), false, "waste 1.258"},
+                 Conv2dPath::im2col_gemm);
+  }
+}
+
+TEST_CASE("the reference layer shapes take the intended paths", "[conv2d][fast][path]") {
+  auto path_of = [](Index n, Index c, Index o, Index h, Index k, const Conv2dOptions& opts) {
+    const Tensor<float> x(n, c, h, h);
+    const Tensor<float> w(o, c / opts.groups(), k, k);
+    return convtape::detail::conv2d_path(convtape::detail::conv2d_shape(x, w, 0, opts, "test"));
+  };
+  CHECK(path_of(64, 1, 6, 28, 5, Conv2dOptions().padding(2)) == Conv2dPath::implicit_gemm);
+  CHECK(path_of(8, 64, 64, 56, 3, Conv2dOptions().padding(1)) == Conv2dPath::winograd);
+  CHECK(path_of(1, 3, 64, 224, 7, Conv2dOptions().stride(2).padding(3)) ==
+        Conv2dPath::implicit_gemm);
+  CHECK(path_of(8, 128, 128, 28, 3, Conv2dOptions().padding(1).groups(128)) == Conv2dPath::direct);
+}
+
+#ifdef _OPENMP
+TEST_CASE("threaded conv2d matches the reference under every schedule", "[conv2d][fast][threads]") {
+  const int saved = omp_get_max_threads();
+  for (int threads : {2, 3}) {
+    omp_set_num_threads(threads);
+    // Batch divisible by the thread count: images in parallel; batch 1 or not divisible: the
+    // tiles of one image in parallel.
+    for (Index n : {Index(1), Index(2), Index(3), Index(6)}) {
+      const Case cases[] = {
+          {n, 4, 8, 12, 15, 3, 3, Conv2dOptions().padding(1), true, "3x3"},
+          {n, 3, 7, 13, 17, 3, 3,
+           Conv2dOptions().stride(2).padding(1).padding_mode(PaddingMode::reflect), true,
+           "stride 2 reflect"},
+          {n, 4, 4, 9, 10, 3, 3, Conv2dOptions().groups(4).padding(1), true, "depthwise"},
+          {n, 16, 16, 9, 10, 3, 3, Conv2dOptions().padding(1).padding_mode(PaddingMode::replicate),
+           false, "3x3 replicate (Winograd, padded input gradient)"},
+      };
+      for (const Case& c : cases) {
+        INFO("threads " << threads << ", batch " << n);
+        for (const Conv2dPath& path : kAllPaths) check_case<float>(c, &path, 11);
+      }
+    }
+  }
+  omp_set_num_threads(saved);
+}
+
+TEST_CASE("conv2d called inside a parallel region runs single-threaded and stays correct",
+          "[conv2d][fast][threads]") {
+  const Case c{3, 4, 8, 12, 15, 3, 3, Conv2dOptions().padding(1), true, "nested"};
+  int failures = 0;
+#pragma omp parallel num_threads(2) reduction(+ : failures)
+  {
+    std::mt19937 gen(3);
+    const Tensor<float> x = random_tensor<float>(c.n, c.c_in, c.h, c.w, gen);
+    const Tensor<float> w = random_tensor<float>(c.c_out, c.c_in, c.kh, c.kw, gen);
+    const VectorX<float> b = VectorX<float>::Ones(c.c_out);
+    const Tensor<float> y = convtape::conv2d(x, w, b, c.opts);
+    const Tensor<float> r = convtape::reference::conv2d(x, w, b, c.opts);
+    for (Index i = 0; i < y.size(); ++i) {
+      if (std::abs(y.data()[i] - r.data()[i]) > tolerance<float>(36)) ++failures;
+    }
+  }
+  CHECK(failures == 0);
+}
+#endif
+
+TEST_CASE("every conv2d path is exact on integer tensors", "[conv2d][fast]") {
+  // Small integers keep every sum exact, so any difference is a wrong index or a wrong
+  // transform (Winograd's halves would round; it must hand integers to implicit_gemm).
+  std::mt19937 gen(17);
+  std::uniform_int_distribution<int> u(-3, 3);
+  Tensor<int> x(2, 16, 9, 10);
+  Tensor<int> w(16, 16, 3, 3);
+  for (Index i = 0; i < x.size(); ++i) x.data()[i] = u(gen);
+  for (Index i = 0; i < w.size(); ++i) w.data()[i] = u(gen);
+  const VectorX<int> b = VectorX<int>::Constant(16, 2);
+  const Conv2dOptions opts = Conv2dOptions().padding(1);
+  const convtape::Conv2dShape s = convtape::detail::conv2d_shape(x, w, b.size(), opts, "test");
+  CHECK(convtape::detail::conv2d_path(s) == Conv2dPath::winograd);
+  const Tensor<int> want = convtape::reference::conv2d(x, w, b, opts);
+  Tensor<int> dy(want.shape());
+  for (Index i = 0; i < dy.size(); ++i) dy.data()[i] = u(gen);
+  const Conv2dGrads<int> want_grads = convtape::reference::conv2d_backward(x, w, dy, opts);
+  for (const Conv2dPath& path : kAllPaths) {
+    INFO("path " << convtape::detail::to_string(path));
+    const Tensor<int> y = convtape::detail::conv2d_forward(x, w, b, s, path);
+    const Conv2dGrads<int> g = convtape::detail::conv2d_backward_path(x, w, dy, s, path);
+    CHECK(y.flat() == want.flat());
+    CHECK(g.input.flat() == want_grads.input.flat());
+    CHECK(g.weight.flat() == want_grads.weight.flat());
+    CHECK(g.bias == want_grads.bias);
+  }
+}
+
+TEST_CASE("conv2d_backward still rejects a grad_out of the wrong shape", "[conv2d][fast]") {
+  const Tensor<float> x(2, 3, 8, 8);
+  const Tensor<float> w(4, 3, 3, 3);
+  const Tensor<float> bad(2, 4, 8, 8);  // valid output is 6 x 6
+  CHECK_THROWS_AS(convtape::conv2d_backward(x, w, bad), convtape::shape_error);
+}
+
+}  // namespace
