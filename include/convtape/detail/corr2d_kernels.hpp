@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "convtape/core.hpp"
+#include "convtape/detail/unroll.hpp"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -93,17 +94,6 @@ struct DirectBlocking {
 
 template <class Packet>
 constexpr int packet_size_v = Eigen::internal::unpacket_traits<Packet>::size;
-
-/// Calls f(std::integral_constant<int, i>()) for i = 0 .. N-1, unrolled at any optimization
-/// level: register blocks need compile-time indices to stay in registers.
-template <int... I, class F>
-EIGEN_ALWAYS_INLINE void unroll_impl(std::integer_sequence<int, I...>, F&& f) {
-  (f(std::integral_constant<int, I>()), ...);
-}
-template <int N, class F>
-EIGEN_ALWAYS_INLINE void unroll(F&& f) {
-  unroll_impl(std::make_integer_sequence<int, N>(), f);
-}
 
 template <class Packet, int R, int C, class S>
 EIGEN_ALWAYS_INLINE void load_block(Packet (&acc)[R][C], const S* y, Index ldy, bool accumulate) {

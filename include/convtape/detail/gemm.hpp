@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "convtape/core.hpp"
+#include "convtape/detail/unroll.hpp"
 
 namespace convtape::detail {
 
@@ -50,17 +51,6 @@ struct GemmBlock {
   static constexpr int np = EIGEN_ARCH_DEFAULT_NUMBER_OF_REGISTERS >= 32 ? 4 : 2;
   static constexpr int nr = np * PacketOf<S>::size;
 };
-
-/// Calls f(integral_constant<int, 0>), ..., f(integral_constant<int, N - 1>): a loop the compiler
-/// must unroll, so that packet arrays indexed by it stay in registers.
-template <class F, int... I>
-EIGEN_ALWAYS_INLINE void unroll_impl(F& f, std::integer_sequence<int, I...>) {
-  (f(std::integral_constant<int, I>()), ...);
-}
-template <int N, class F>
-EIGEN_ALWAYS_INLINE void unroll(F&& f) {
-  unroll_impl(f, std::make_integer_sequence<int, N>());
-}
 
 /// Sum of the lanes of a packet, through memory: Eigen's AVX-512 `predux` trips GCC 12's
 /// uninitialized-use warnings, and this runs once per reduction, not per element.
