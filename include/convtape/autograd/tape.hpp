@@ -90,10 +90,11 @@ struct TapeAccess;
 /// every `backward` over a tape it was recorded on.
 template <class S>
 struct Parameter {
+  /// The scalar type, `S` (a floating-point type: integers stop compilation with a sentence).
   using Scalar = typename detail::Differentiable<S>::type;
 
-  Tensor<S> value;
-  Tensor<S> grad;  ///< shaped like `value`
+  Tensor<S> value;  ///< the trainable tensor, e.g. a layer's weight
+  Tensor<S> grad;   ///< the accumulated gradient, shaped like `value`
 
   /// An empty parameter (shape (0, 0, 0, 0)).
   Parameter() = default;
@@ -139,6 +140,7 @@ class NoGrad {
 template <class S>
 class Var {
  public:
+  /// The scalar type, `S` (a floating-point type: integers stop compilation with a sentence).
   using Scalar = typename detail::Differentiable<S>::type;
 
   /// An empty handle, to be assigned from a tape before use.
@@ -252,13 +254,17 @@ struct TapeAccess {
 template <class S>
 class Tape {
  public:
+  /// The scalar type, `S` (a floating-point type: integers stop compilation with a sentence).
   using Scalar = typename detail::Differentiable<S>::type;
 
   /// A new, empty recording.
   Tape() : state_(std::make_shared<detail::TapeState<S>>()) {}
-  // Copy only (no move), so a Tape always refers to a recording.
+  ///@{
+  /// Another handle to the same recording (no copy of it). Copy only, no move, so that a `Tape`
+  /// always refers to a recording.
   Tape(const Tape&) = default;
   Tape& operator=(const Tape&) = default;
+  ///@}
   ~Tape() = default;
 
   /// A value that needs no gradient (inputs, targets). Pass an rvalue to avoid a copy.
@@ -282,9 +288,11 @@ class Tape {
   /// Number of nodes recorded so far.
   Index size() const { return static_cast<Index>(state_->nodes.size()); }
 
+  ///@{
   /// Whether two handles refer to the same recording.
   friend bool operator==(const Tape& a, const Tape& b) { return a.state_ == b.state_; }
   friend bool operator!=(const Tape& a, const Tape& b) { return !(a == b); }
+  ///@}
 
  private:
   friend struct detail::TapeAccess;

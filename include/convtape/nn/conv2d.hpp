@@ -30,6 +30,7 @@ namespace convtape {
 template <class S>
 class Conv2D {
  public:
+  /// The scalar type, `S` (a floating-point type: integers stop compilation with a sentence).
   using Scalar = typename detail::Differentiable<S>::type;
 
   /// (out_channels, in_channels / groups, kernel rows, kernel cols), OIHW as PyTorch.
@@ -90,6 +91,7 @@ class Conv2D {
 
   /// Whether the layer has a bias (`Conv2dOptions::bias`).
   bool has_bias() const { return options_.bias(); }
+  /// The options the layer was made with: padding, stride, dilation, groups and bias.
   const Conv2dOptions& options() const { return options_; }
 
  private:
