@@ -82,6 +82,20 @@ struct TapeState {
 
 struct TapeAccess;
 
+// The messages of GradContext::add_grad, built here rather than in each of its instantiations
+// (one per gradient expression type).
+[[noreturn]] inline void fail_grad_size(std::size_t operand, Index size, const Shape4& shape) {
+  fail("GradContext::add_grad", "gradient for operand " + std::to_string(operand) + " has " +
+                                    std::to_string(size) + " elements but the operand has shape " +
+                                    shape_str(shape));
+}
+[[noreturn]] inline void fail_grad_shape(std::size_t operand, const Shape4& got,
+                                         const Shape4& shape) {
+  fail("GradContext::add_grad", "gradient for operand " + std::to_string(operand) + " has shape " +
+                                    shape_str(got) + " but the operand has shape " +
+                                    shape_str(shape));
+}
+
 }  // namespace detail
 
 /// A trainable tensor and its gradient, owned by a layer (or by you) and outliving the tapes it is
@@ -345,12 +359,7 @@ class GradContext {
   void add_grad(std::size_t i, const Eigen::MatrixBase<Derived>& flat) {
     if (!needs_grad(i)) return;
     const Tensor<S>& in = input(i);
-    if (flat.size() != in.size()) {
-      detail::fail("GradContext::add_grad", "gradient for operand " + std::to_string(i) + " has " +
-                                                std::to_string(flat.size()) +
-                                                " elements but the operand has shape " +
-                                                detail::shape_str(in.shape()));
-    }
+    if (flat.size() != in.size()) detail::fail_grad_size(i, flat.size(), in.shape());
     const Index j = input_index(i);
     if (reached_[j]) {
       grads_[j].flat() += flat;
@@ -365,10 +374,7 @@ class GradContext {
   void add_grad(std::size_t i, Tensor<S>&& grad) {
     if (!needs_grad(i)) return;
     if (grad.shape() != input(i).shape()) {
-      detail::fail("GradContext::add_grad", "gradient for operand " + std::to_string(i) +
-                                                " has shape " + detail::shape_str(grad.shape()) +
-                                                " but the operand has shape " +
-                                                detail::shape_str(input(i).shape()));
+      detail::fail_grad_shape(i, grad.shape(), input(i).shape());
     }
     const Index j = input_index(i);
     if (reached_[j]) {
