@@ -82,8 +82,12 @@ struct TapeState {
 
 struct TapeAccess;
 
-// The messages of GradContext::add_grad, built here rather than in each of its instantiations
-// (one per gradient expression type).
+// Messages built here, once, rather than in every instantiation of the templates that throw them.
+[[noreturn]] inline void fail_other_tape(const char* fn, int operand) {
+  fail(fn, "operand " + std::to_string(operand) +
+               " is on a different tape than operand 0; every var one loss depends on must be "
+               "recorded on the same Tape");
+}
 [[noreturn]] inline void fail_grad_size(std::size_t operand, Index size, const Shape4& shape) {
   fail("GradContext::add_grad", "gradient for operand " + std::to_string(operand) + " has " +
                                     std::to_string(size) + " elements but the operand has shape " +
@@ -437,9 +441,7 @@ class Op {
       if (!tape_) {
         tape_ = std::move(t);
       } else if (t != tape_) {
-        detail::fail(name, "operand " + std::to_string(i) +
-                               " is on a different tape than operand 0; every var one loss "
-                               "depends on must be recorded on the same Tape");
+        detail::fail_other_tape(name, i);
       }
       inputs_.push_back(detail::TapeAccess::index(v));
       ++i;
