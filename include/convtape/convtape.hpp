@@ -12,6 +12,8 @@
 #include "convtape/core.hpp"
 #include "convtape/corr2d.hpp"
 #include "convtape/gradcheck.hpp"
+#include "convtape/io/npy.hpp"
+#include "convtape/io/parameters.hpp"
 #include "convtape/nn/conv2d.hpp"
 #include "convtape/nn/init.hpp"
 #include "convtape/nn/loss.hpp"
@@ -19,3 +21,4 @@
 #include "convtape/optim/sgd.hpp"
 #include "convtape/reference.hpp"
 #include "convtape/tensor.hpp"
+#include "convtape/version.hpp"

@@ -8,7 +8,6 @@
 /// (`Conv2dGeometry`, `conv2d_geometry`).
 
 #include <Eigen/Core>
-
 #include <cassert>
 #include <cstdint>
 #include <limits>
@@ -47,29 +46,43 @@ class shape_error : public std::invalid_argument {
 
 /// A (rows, cols) pair; implicit from one number for square sizes: `Size2 k = 3;` is 3x3.
 struct Size2 {
-  Index rows = 0;
-  Index cols = 0;
+  Index rows = 0;  ///< extent along the rows (height)
+  Index cols = 0;  ///< extent along the columns (width)
 
+  /// 0 x 0.
   constexpr Size2() = default;
+  /// n x n.
   constexpr Size2(Index n) : rows(n), cols(n) {}  // NOLINT(google-explicit-constructor): 3 == 3x3
+  /// r x c.
   constexpr Size2(Index r, Index c) : rows(r), cols(c) {}
 
-  friend constexpr bool operator==(Size2 a, Size2 b) { return a.rows == b.rows && a.cols == b.cols; }
+  ///@{
+  /// Equal when both extents are.
+  friend constexpr bool operator==(Size2 a, Size2 b) {
+    return a.rows == b.rows && a.cols == b.cols;
+  }
   friend constexpr bool operator!=(Size2 a, Size2 b) { return !(a == b); }
-  friend std::ostream& operator<<(std::ostream& os, Size2 s) { return os << s.rows << 'x' << s.cols; }
+  ///@}
+  /// Prints `rows x cols` as `3x2`.
+  friend std::ostream& operator<<(std::ostream& os, Size2 s) {
+    return os << s.rows << 'x' << s.cols;
+  }
 };
 
 /// Explicit zero-based padding on each side of a plane.
 struct Padding2d {
-  Index top = 0;
-  Index bottom = 0;
-  Index left = 0;
-  Index right = 0;
+  Index top = 0;     ///< rows added above
+  Index bottom = 0;  ///< rows added below
+  Index left = 0;    ///< columns added on the left
+  Index right = 0;   ///< columns added on the right
 
+  ///@{
+  /// Equal when all four sides are.
   friend constexpr bool operator==(const Padding2d& a, const Padding2d& b) {
     return a.top == b.top && a.bottom == b.bottom && a.left == b.left && a.right == b.right;
   }
   friend constexpr bool operator!=(const Padding2d& a, const Padding2d& b) { return !(a == b); }
+  ///@}
 };
 
 /// What the padded border holds. For an input row `i` outside `[0, n)`:
@@ -102,18 +115,24 @@ inline const char* to_string(PaddingMode mode) {
 /// one throws `shape_error` naming that function), so an options object can be built freely.
 class Conv2dOptions {
  public:
-  /// Step between output samples, per dimension.
+  ///@{
+  /// Step between output samples, per dimension (default 1): set with one number for both
+  /// dimensions, a `Size2`, or (rows, cols); read with `stride()`.
   Conv2dOptions& stride(Size2 s) {
     stride_ = s;
     return *this;
   }
   Conv2dOptions& stride(Index rows, Index cols) { return stride(Size2(rows, cols)); }
   Size2 stride() const { return stride_; }
+  ///@}
 
-  /// Symmetric zero-based padding: `rows` above and below, `cols` left and right.
+  ///@{
+  /// Symmetric padding (default 0): `rows` above and below, `cols` left and right; one number
+  /// pads all four sides alike. Replaces `padding_same()`.
   Conv2dOptions& padding(Size2 p) { return padding(p.rows, p.rows, p.cols, p.cols); }
   Conv2dOptions& padding(Index rows, Index cols) { return padding(rows, rows, cols, cols); }
-  /// Asymmetric padding, each side on its own.
+  ///@}
+  /// Asymmetric padding, each side on its own. Replaces `padding_same()`.
   Conv2dOptions& padding(Index top, Index bottom, Index left, Index right) {
     padding_ = {top, bottom, left, right};
     same_ = false;
@@ -130,36 +149,46 @@ class Conv2dOptions {
     same_ = true;
     return *this;
   }
+  /// Whether `padding_same()` is in effect (the padding is then computed per input size).
   bool is_padding_same() const { return same_; }
 
+  ///@{
   /// What the padded border holds (default `zeros`).
   Conv2dOptions& padding_mode(PaddingMode mode) {
     mode_ = mode;
     return *this;
   }
   PaddingMode padding_mode() const { return mode_; }
+  ///@}
 
-  /// Spacing between kernel taps, per dimension (1 = contiguous kernel).
+  ///@{
+  /// Spacing between kernel taps, per dimension (default 1, a contiguous kernel): set with one
+  /// number, a `Size2`, or (rows, cols); read with `dilation()`.
   Conv2dOptions& dilation(Size2 d) {
     dilation_ = d;
     return *this;
   }
   Conv2dOptions& dilation(Index rows, Index cols) { return dilation(Size2(rows, cols)); }
   Size2 dilation() const { return dilation_; }
+  ///@}
 
-  /// Number of channel groups of a batched convolution (ignored by plane operations).
+  ///@{
+  /// Number of channel groups of a batched convolution (default 1; ignored by plane operations).
   Conv2dOptions& groups(Index g) {
     groups_ = g;
     return *this;
   }
   Index groups() const { return groups_; }
+  ///@}
 
+  ///@{
   /// Whether a `Conv2D` layer has a bias (read by the layer only; default true).
   Conv2dOptions& bias(bool on) {
     bias_ = on;
     return *this;
   }
   bool bias() const { return bias_; }
+  ///@}
 
  private:
   Size2 stride_{1, 1};
@@ -178,19 +207,32 @@ class Conv2dOptions {
 ///
 /// per dimension. Build it with `conv2d_geometry`, which throws on anything invalid.
 struct Conv2dGeometry {
+  ///@{
+  /// Extent of the input plane, before padding.
   Index in_rows = 0;
   Index in_cols = 0;
+  ///@}
+  ///@{
+  /// Extent of the kernel, before dilation.
   Index kernel_rows = 0;
   Index kernel_cols = 0;
-  Size2 stride{1, 1};
-  Size2 dilation{1, 1};
-  Padding2d pad{};
-  PaddingMode mode = PaddingMode::zeros;
+  ///@}
+  Size2 stride{1, 1};                     ///< step between output samples
+  Size2 dilation{1, 1};                   ///< spacing between kernel taps
+  Padding2d pad{};                        ///< the padding actually used on each side
+  PaddingMode mode = PaddingMode::zeros;  ///< what the padded border holds
+  ///@{
+  /// Extent of the output plane.
   Index out_rows = 0;
   Index out_cols = 0;
+  ///@}
 
+  ///@{
+  /// Extent of the input with its padding.
   Index padded_rows() const { return in_rows + pad.top + pad.bottom; }
   Index padded_cols() const { return in_cols + pad.left + pad.right; }
+  ///@}
+  /// Whether any side is padded.
   bool has_padding() const { return pad != Padding2d{}; }
 
   /// The same convolution with rows and columns swapped: a row-major plane's memory read as a
@@ -218,8 +260,8 @@ constexpr Index kMaxOptionValue = Index(1) << 30;
 
 inline std::string padding_str(const Padding2d& p) {
   std::ostringstream os;
-  os << "(top " << p.top << ", bottom " << p.bottom << ", left " << p.left << ", right "
-     << p.right << ")";
+  os << "(top " << p.top << ", bottom " << p.bottom << ", left " << p.left << ", right " << p.right
+     << ")";
   return os.str();
 }
 
@@ -324,10 +366,8 @@ inline Conv2dGeometry conv2d_geometry(Index in_rows, Index in_cols, Index kernel
   // (kernel - 1) * dilation + 1 <= padded, written so that nothing overflows.
   const Index padded_rows = g.padded_rows();
   const Index padded_cols = g.padded_cols();
-  const bool too_tall =
-      kernel_rows > 1 && (kernel_rows - 1) > (padded_rows - 1) / g.dilation.rows;
-  const bool too_wide =
-      kernel_cols > 1 && (kernel_cols - 1) > (padded_cols - 1) / g.dilation.cols;
+  const bool too_tall = kernel_rows > 1 && (kernel_rows - 1) > (padded_rows - 1) / g.dilation.rows;
+  const bool too_wide = kernel_cols > 1 && (kernel_cols - 1) > (padded_cols - 1) / g.dilation.cols;
   if (too_tall || too_wide) {
     std::ostringstream os;
     os << "kernel " << kernel_rows << "x" << kernel_cols;

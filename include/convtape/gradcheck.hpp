@@ -36,19 +36,24 @@ namespace convtape {
 /// The outcome of a `gradcheck`.
 template <class S>
 struct GradcheckResult {
+  /// Whether every checked element was within tolerance.
   bool passed = true;
   /// Largest |tape - fd| / (1 + |fd|) over all checked elements: what is compared with `tol`.
   S max_error = 0;
   /// Largest |tape - fd|.
   S max_abs_error = 0;
+  ///@{
   /// Input elements checked, and how many were out of tolerance.
   Index elements = 0;
   Index failures = 0;
+  ///@}
   /// A one-line summary; on failure followed by the worst elements, one per line, each with its
   /// input, (n, c, h, w) position, tape gradient and finite difference.
   std::string description;
 
+  /// `passed`, so that `CHECK(gradcheck(...))` reads naturally.
   explicit operator bool() const { return passed; }
+  /// Prints `description`.
   friend std::ostream& operator<<(std::ostream& os, const GradcheckResult& r) {
     return os << r.description;
   }

@@ -39,7 +39,8 @@ if(MODE STREQUAL "install")
   run("${CMAKE_COMMAND}" -S "${SOURCE_DIR}" -B build ${configure_args} -DCONVTAPE_BUILD_TESTS=OFF
       -DCONVTAPE_BUILD_EXAMPLES=OFF -DCONVTAPE_BUILD_DOCS=OFF -DCONVTAPE_INSTALL=ON)
   run("${CMAKE_COMMAND}" --install build --prefix "${PREFIX}")
-  foreach(file include/convtape/corr2d.hpp include/convtape/version.hpp
+  foreach(file include/convtape/convtape.hpp include/convtape/corr2d.hpp
+               include/convtape/io/parameters.hpp include/convtape/version.hpp
                share/cmake/convtape/convtapeConfig.cmake
                share/cmake/convtape/convtapeConfigVersion.cmake
                share/cmake/convtape/convtapeTargets.cmake share/pkgconfig/convtape.pc)

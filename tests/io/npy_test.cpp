@@ -5,15 +5,14 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
-#include <filesystem>
 #include <fstream>
-#include <iterator>
 #include <limits>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "support/catch.hpp"
+#include "support/files.hpp"
 
 // Catch2 v2 matches exception messages only with CHECK_THROWS_WITH; this checks type and message.
 #define CONVTAPE_CHECK_THROWS(expr, type, matcher) \
@@ -24,39 +23,14 @@
 
 namespace {
 
-namespace fs = std::filesystem;
 using convtape::io_error;
 using convtape::load_npy;
 using convtape::load_npy_matrix;
 using convtape::save_npy;
 using convtape::shape_error;
 using convtape::Tensor;
-
-/// A fresh directory for one test case, removed afterwards (ctest runs cases in parallel).
-class TempDir {
- public:
-  TempDir() {
-    std::random_device rd;
-    path_ = fs::temp_directory_path() /
-            ("convtape_npy_test_" + std::to_string(rd()) + "_" + std::to_string(rd()));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
-};
-
-std::string read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
+using support::read_bytes;
+using support::TempDir;
 
 void write_bytes(const std::string& path, const std::string& bytes) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);

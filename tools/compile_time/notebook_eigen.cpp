@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: MIT
 // SPDX-FileCopyrightText: 2026 The convtape authors
 // The d2l "Convolutions for Images" notebook by hand on Eigen/Dense alone: the baseline
-// tools/compile_time.sh times notebook_convtape.cpp against.
+// tools/compile_time.sh times notebook_convtape.cpp against. The same work and output: the
+// cross-correlations, then ten SGD steps on the summed squared loss, its gradient worked by hand.
 #include <Eigen/Dense>
+#include <cstdio>
 #include <iostream>
-#include <random>
 
 namespace {
 
@@ -36,17 +37,13 @@ int main() {
   std::cout << Y << "\n\n" << corr2d(image_t, edge) << "\n\n";
 
   // Learning the kernel: loss = sum((corr2d(X, W) - Y)^2), dloss/dW = corr2d(X, 2 (Yhat - Y)).
-  std::mt19937 rng(0);
-  std::uniform_real_distribution<double> init(-1, 1);
   Eigen::MatrixXd W(1, 2);
-  W << init(rng), init(rng);
+  W << 0.006834, 0.012998;
   for (int i = 0; i < 10; ++i) {
     const Eigen::MatrixXd diff = corr2d(image, W) - Y;
     const Eigen::MatrixXd grad = corr2d(image, 2 * diff);
     W -= 3e-2 * grad;
-    if ((i + 1) % 2 == 0) {
-      std::cout << "batch " << i + 1 << ", loss " << diff.squaredNorm() << "\n";
-    }
+    if ((i + 1) % 2 == 0) std::printf("batch %d, loss %.3f\n", i + 1, diff.squaredNorm());
   }
-  std::cout << W << "\n";
+  std::printf("kernel %.6f %.6f\n", W(0, 0), W(0, 1));
 }

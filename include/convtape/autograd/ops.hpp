@@ -42,6 +42,20 @@ void check_elementwise(const char* fn, const Var<S>& a, const Var<S>& b) {
   check_same_shape(fn, op.input(0).shape(), op.input(1).shape());
 }
 
+/// The forward and gradient rule of both `conv2d` overloads on vars: operands x, weight and, if
+/// `with_bias`, the bias.
+template <class S>
+Var<S> record_conv2d(Op<S>& op, bool with_bias, const Conv2dOptions& opts) {
+  const VectorX<S> b = with_bias ? VectorX<S>(op.input(2).flat()) : VectorX<S>();
+  return op.record(conv2d(op.input(0), op.input(1), b, opts), [opts, with_bias](GradContext<S>& g) {
+    Conv2dGrads<S> grads = conv2d_backward(g.input(0), g.input(1), g.grad_output(), opts);
+    g.add_grad(0, std::move(grads.input));
+    g.add_grad(1, std::move(grads.weight));
+    // An empty bias is no bias (as in the plain conv2d): nothing to add.
+    if (with_bias && g.input(2).size() != 0) g.add_grad(2, grads.bias);
+  });
+}
+
 }  // namespace detail
 
 // ---- primitives ---------------------------------------------------------------------------------
@@ -154,14 +168,7 @@ template <class S>
 Var<S> conv2d(const Var<S>& x, const Var<S>& weight, const Var<S>& bias,
               const Conv2dOptions& opts = {}) {
   Op<S> op("conv2d", {x, weight, bias});
-  const VectorX<S> b = op.input(2).flat();
-  return op.record(conv2d(op.input(0), op.input(1), b, opts), [opts](GradContext<S>& g) {
-    Conv2dGrads<S> grads = conv2d_backward(g.input(0), g.input(1), g.grad_output(), opts);
-    g.add_grad(0, std::move(grads.input));
-    g.add_grad(1, std::move(grads.weight));
-    // An empty bias is no bias (as in the plain conv2d): nothing to add.
-    if (g.input(2).size() != 0) g.add_grad(2, grads.bias);
-  });
+  return detail::record_conv2d(op, true, opts);
 }
 
 /// `conv2d` without a bias.
@@ -169,11 +176,7 @@ Var<S> conv2d(const Var<S>& x, const Var<S>& weight, const Var<S>& bias,
 template <class S>
 Var<S> conv2d(const Var<S>& x, const Var<S>& weight, const Conv2dOptions& opts = {}) {
   Op<S> op("conv2d", {x, weight});
-  return op.record(conv2d(op.input(0), op.input(1), opts), [opts](GradContext<S>& g) {
-    Conv2dGrads<S> grads = conv2d_backward(g.input(0), g.input(1), g.grad_output(), opts);
-    g.add_grad(0, std::move(grads.input));
-    g.add_grad(1, std::move(grads.weight));
-  });
+  return detail::record_conv2d(op, false, opts);
 }
 
 // ---- composites ---------------------------------------------------------------------------------

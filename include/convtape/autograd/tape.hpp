@@ -82,6 +82,24 @@ struct TapeState {
 
 struct TapeAccess;
 
+// Messages built here, once, rather than in every instantiation of the templates that throw them.
+[[noreturn]] inline void fail_other_tape(const char* fn, int operand) {
+  fail(fn, "operand " + std::to_string(operand) +
+               " is on a different tape than operand 0; every var one loss depends on must be "
+               "recorded on the same Tape");
+}
+[[noreturn]] inline void fail_grad_size(std::size_t operand, Index size, const Shape4& shape) {
+  fail("GradContext::add_grad", "gradient for operand " + std::to_string(operand) + " has " +
+                                    std::to_string(size) + " elements but the operand has shape " +
+                                    shape_str(shape));
+}
+[[noreturn]] inline void fail_grad_shape(std::size_t operand, const Shape4& got,
+                                         const Shape4& shape) {
+  fail("GradContext::add_grad", "gradient for operand " + std::to_string(operand) + " has shape " +
+                                    shape_str(got) + " but the operand has shape " +
+                                    shape_str(shape));
+}
+
 }  // namespace detail
 
 /// A trainable tensor and its gradient, owned by a layer (or by you) and outliving the tapes it is
@@ -90,10 +108,11 @@ struct TapeAccess;
 /// every `backward` over a tape it was recorded on.
 template <class S>
 struct Parameter {
+  /// The scalar type, `S` (a floating-point type: integers stop compilation with a sentence).
   using Scalar = typename detail::Differentiable<S>::type;
 
-  Tensor<S> value;
-  Tensor<S> grad;  ///< shaped like `value`
+  Tensor<S> value;  ///< the trainable tensor, e.g. a layer's weight
+  Tensor<S> grad;   ///< the accumulated gradient, shaped like `value`
 
   /// An empty parameter (shape (0, 0, 0, 0)).
   Parameter() = default;
@@ -139,6 +158,7 @@ class NoGrad {
 template <class S>
 class Var {
  public:
+  /// The scalar type, `S` (a floating-point type: integers stop compilation with a sentence).
   using Scalar = typename detail::Differentiable<S>::type;
 
   /// An empty handle, to be assigned from a tape before use.
@@ -252,13 +272,17 @@ struct TapeAccess {
 template <class S>
 class Tape {
  public:
+  /// The scalar type, `S` (a floating-point type: integers stop compilation with a sentence).
   using Scalar = typename detail::Differentiable<S>::type;
 
   /// A new, empty recording.
   Tape() : state_(std::make_shared<detail::TapeState<S>>()) {}
-  // Copy only (no move), so a Tape always refers to a recording.
+  ///@{
+  /// Another handle to the same recording (no copy of it). Copy only, no move, so that a `Tape`
+  /// always refers to a recording.
   Tape(const Tape&) = default;
   Tape& operator=(const Tape&) = default;
+  ///@}
   ~Tape() = default;
 
   /// A value that needs no gradient (inputs, targets). Pass an rvalue to avoid a copy.
@@ -282,9 +306,11 @@ class Tape {
   /// Number of nodes recorded so far.
   Index size() const { return static_cast<Index>(state_->nodes.size()); }
 
+  ///@{
   /// Whether two handles refer to the same recording.
   friend bool operator==(const Tape& a, const Tape& b) { return a.state_ == b.state_; }
   friend bool operator!=(const Tape& a, const Tape& b) { return !(a == b); }
+  ///@}
 
  private:
   friend struct detail::TapeAccess;
@@ -337,12 +363,7 @@ class GradContext {
   void add_grad(std::size_t i, const Eigen::MatrixBase<Derived>& flat) {
     if (!needs_grad(i)) return;
     const Tensor<S>& in = input(i);
-    if (flat.size() != in.size()) {
-      detail::fail("GradContext::add_grad", "gradient for operand " + std::to_string(i) + " has " +
-                                                std::to_string(flat.size()) +
-                                                " elements but the operand has shape " +
-                                                detail::shape_str(in.shape()));
-    }
+    if (flat.size() != in.size()) detail::fail_grad_size(i, flat.size(), in.shape());
     const Index j = input_index(i);
     if (reached_[j]) {
       grads_[j].flat() += flat;
@@ -357,10 +378,7 @@ class GradContext {
   void add_grad(std::size_t i, Tensor<S>&& grad) {
     if (!needs_grad(i)) return;
     if (grad.shape() != input(i).shape()) {
-      detail::fail("GradContext::add_grad", "gradient for operand " + std::to_string(i) +
-                                                " has shape " + detail::shape_str(grad.shape()) +
-                                                " but the operand has shape " +
-                                                detail::shape_str(input(i).shape()));
+      detail::fail_grad_shape(i, grad.shape(), input(i).shape());
     }
     const Index j = input_index(i);
     if (reached_[j]) {
@@ -423,9 +441,7 @@ class Op {
       if (!tape_) {
         tape_ = std::move(t);
       } else if (t != tape_) {
-        detail::fail(name, "operand " + std::to_string(i) +
-                               " is on a different tape than operand 0; every var one loss "
-                               "depends on must be recorded on the same Tape");
+        detail::fail_other_tape(name, i);
       }
       inputs_.push_back(detail::TapeAccess::index(v));
       ++i;

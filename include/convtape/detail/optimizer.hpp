@@ -27,6 +27,11 @@ void check_hyperparameter(const char* fn, const char* name, S value, S min) {
   }
 }
 
+/// Throws `NAME::step: parameter I WHAT`.
+[[noreturn]] inline void fail_step(const char* name, std::size_t i, const std::string& what) {
+  fail((std::string(name) + "::step").c_str(), "parameter " + std::to_string(i) + " " + what);
+}
+
 template <class S>
 class OptimizerBase {
  public:
@@ -60,18 +65,18 @@ class OptimizerBase {
   /// Before a step: every gradient is shaped like its value, and every per-parameter state tensor
   /// in `state` (one list per kind of state, empty before the first step) is too.
   void check_step(const std::vector<const std::vector<Tensor<S>>*>& state) const {
-    const std::string fn = std::string(name_) + "::step";
     for (std::size_t i = 0; i < params_.size(); ++i) {
       const Parameter<S>& p = *params_[i];
       if (p.grad.shape() != p.value.shape()) {
-        fail(fn.c_str(), "parameter " + std::to_string(i) + " has value " +
-                             shape_str(p.value.shape()) + " but grad " + shape_str(p.grad.shape()));
+        fail_step(
+            name_, i,
+            "has value " + shape_str(p.value.shape()) + " but grad " + shape_str(p.grad.shape()));
       }
       for (const std::vector<Tensor<S>>* tensors : state) {
         if (!tensors->empty() && (*tensors)[i].shape() != p.value.shape()) {
-          fail(fn.c_str(), "parameter " + std::to_string(i) + " changed shape from " +
-                               shape_str((*tensors)[i].shape()) + " to " +
-                               shape_str(p.value.shape()) + " since the last step");
+          fail_step(name_, i,
+                    "changed shape from " + shape_str((*tensors)[i].shape()) + " to " +
+                        shape_str(p.value.shape()) + " since the last step");
         }
       }
     }

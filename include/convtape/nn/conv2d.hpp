@@ -20,6 +20,28 @@
 
 namespace convtape {
 
+namespace detail {
+
+/// The layer's own checks of its constructor arguments (the options' ranges are checked by
+/// `conv2d` when the layer is called).
+inline void check_conv2d_layer(Index in_channels, Index out_channels, Size2 kernel, Index groups) {
+  constexpr const char* fn = "Conv2D";
+  if (in_channels <= 0 || out_channels <= 0 || kernel.rows <= 0 || kernel.cols <= 0) {
+    std::ostringstream os;
+    os << "needs positive channel counts and kernel, got in_channels = " << in_channels
+       << ", out_channels = " << out_channels << ", kernel " << kernel;
+    fail(fn, os.str());
+  }
+  if (groups <= 0 || in_channels % groups != 0 || out_channels % groups != 0) {
+    std::ostringstream os;
+    os << "in_channels = " << in_channels << " and out_channels = " << out_channels
+       << " must both be divisible by groups = " << groups;
+    fail(fn, os.str());
+  }
+}
+
+}  // namespace detail
+
 /// A convolution layer: `conv(x)` is `conv2d(x, weight, bias, options)` for x of shape
 /// (N, in_channels, H, W), giving (N, out_channels, out_rows, out_cols).
 ///
@@ -30,6 +52,7 @@ namespace convtape {
 template <class S>
 class Conv2D {
  public:
+  /// The scalar type, `S` (a floating-point type: integers stop compilation with a sentence).
   using Scalar = typename detail::Differentiable<S>::type;
 
   /// (out_channels, in_channels / groups, kernel rows, kernel cols), OIHW as PyTorch.
@@ -46,19 +69,8 @@ class Conv2D {
   Conv2D(Index in_channels, Index out_channels, Size2 kernel, const Conv2dOptions& opts = {},
          std::uint64_t seed = 0)
       : options_(opts) {
-    constexpr const char* fn = "Conv2D";
-    std::ostringstream os;
-    if (in_channels <= 0 || out_channels <= 0 || kernel.rows <= 0 || kernel.cols <= 0) {
-      os << "needs positive channel counts and kernel, got in_channels = " << in_channels
-         << ", out_channels = " << out_channels << ", kernel " << kernel;
-      detail::fail(fn, os.str());
-    }
+    detail::check_conv2d_layer(in_channels, out_channels, kernel, opts.groups());
     const Index groups = opts.groups();
-    if (groups <= 0 || in_channels % groups != 0 || out_channels % groups != 0) {
-      os << "in_channels = " << in_channels << " and out_channels = " << out_channels
-         << " must both be divisible by groups = " << groups;
-      detail::fail(fn, os.str());
-    }
     weight = Parameter<S>(Tensor<S>(out_channels, in_channels / groups, kernel.rows, kernel.cols));
     if (opts.bias()) bias = Parameter<S>(Tensor<S>(1, out_channels, 1, 1));
     std::mt19937_64 rng(seed);
@@ -90,6 +102,7 @@ class Conv2D {
 
   /// Whether the layer has a bias (`Conv2dOptions::bias`).
   bool has_bias() const { return options_.bias(); }
+  /// The options the layer was made with: padding, stride, dilation, groups and bias.
   const Conv2dOptions& options() const { return options_; }
 
  private:

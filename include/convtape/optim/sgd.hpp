@@ -60,7 +60,9 @@ class SGD : public detail::OptimizerBase<S> {
     }
   }
 
+  /// The momentum factor given to the constructor.
   S momentum() const { return momentum_; }
+  /// The weight decay (L2 penalty) given to the constructor.
   S weight_decay() const { return weight_decay_; }
 
  private:

@@ -2,8 +2,8 @@
 // SPDX-FileCopyrightText: 2026 The convtape authors
 // A user's program: the notebook's first cross-correlation. Built by every consumer test (CMake
 // find_package, add_subdirectory, FetchContent, and plain pkg-config), which checks its output.
-#include <convtape/corr2d.hpp>
-#include <convtape/version.hpp>
+// It includes the umbrella header, so each way must provide every header, warning-free.
+#include <convtape/convtape.hpp>
 #include <iostream>
 
 int main() {
