@@ -73,13 +73,13 @@ struct Conv2dGrads {
 
 /// The shapes of one batched convolution, resolved and checked once.
 struct Conv2dShape {
-  Index batch = 0;
-  Index in_channels = 0;
-  Index out_channels = 0;
-  Index groups = 1;
-  Index in_per_group = 0;
-  Index out_per_group = 0;
-  Conv2dGeometry plane;  ///< per-plane geometry (same for every plane)
+  Index batch = 0;          ///< N
+  Index in_channels = 0;    ///< C_in
+  Index out_channels = 0;   ///< C_out
+  Index groups = 1;         ///< channel groups
+  Index in_per_group = 0;   ///< C_in / groups
+  Index out_per_group = 0;  ///< C_out / groups
+  Conv2dGeometry plane;     ///< per-plane geometry (same for every plane)
 
   /// Shape of the output, (N, C_out, out_rows, out_cols).
   Shape4 output_shape() const { return {batch, out_channels, plane.out_rows, plane.out_cols}; }

@@ -54,11 +54,11 @@ inline Index checked_numel(const Shape4& shape, const char* fn) {
 template <class S>
 class Tensor {
  public:
-  using Scalar = S;
-  using PlaneMap = Eigen::Map<RowMatrixX<S>>;
-  using ConstPlaneMap = Eigen::Map<const RowMatrixX<S>>;
-  using FlatMap = Eigen::Map<VectorX<S>>;
-  using ConstFlatMap = Eigen::Map<const VectorX<S>>;
+  using Scalar = S;                                       ///< element type
+  using PlaneMap = Eigen::Map<RowMatrixX<S>>;             ///< one (n, c) plane, writable
+  using ConstPlaneMap = Eigen::Map<const RowMatrixX<S>>;  ///< one (n, c) plane, read-only
+  using FlatMap = Eigen::Map<VectorX<S>>;                 ///< all elements, writable
+  using ConstFlatMap = Eigen::Map<const VectorX<S>>;      ///< all elements, read-only
 
   /// An empty tensor of shape (0, 0, 0, 0).
   Tensor() = default;
@@ -89,8 +89,7 @@ class Tensor {
   /// @throws shape_error for any other shape.
   MatrixX<S> matrix() const {
     if (shape_[0] != 1 || shape_[1] != 1) {
-      detail::fail("Tensor::matrix",
-                   "needs shape (1, 1, H, W), got " + detail::shape_str(shape_));
+      detail::fail("Tensor::matrix", "needs shape (1, 1, H, W), got " + detail::shape_str(shape_));
     }
     return plane(0, 0);
   }
@@ -107,6 +106,7 @@ class Tensor {
   }
   /// Number of elements, N * C * H * W.
   Index size() const { return data_.size(); }
+  /// Whether the tensor has no elements (some extent is 0).
   bool empty() const { return data_.size() == 0; }
   /// Whether `other` has exactly this shape.
   template <class T>
@@ -115,29 +115,39 @@ class Tensor {
   }
 
   /// Contiguous storage in NCHW order.
+  ///@{
   S* data() { return data_.data(); }
   const S* data() const { return data_.data(); }
+  ///@}
 
   /// Element (n, c, h, w); bounds are checked by `CONVTAPE_ASSERT` only.
+  ///@{
   S& operator()(Index n, Index c, Index h, Index w) { return data_[offset(n, c, h, w)]; }
   const S& operator()(Index n, Index c, Index h, Index w) const {
     return data_[offset(n, c, h, w)];
   }
+  ///@}
 
   /// Plane (n, c) as a row-major H x W map into this tensor.
+  ///@{
   PlaneMap plane(Index n, Index c) { return PlaneMap(data() + offset(n, c, 0, 0), rows(), cols()); }
   ConstPlaneMap plane(Index n, Index c) const {
     return ConstPlaneMap(data() + offset(n, c, 0, 0), rows(), cols());
   }
+  ///@}
 
   /// All elements as one vector, for elementwise Eigen arithmetic.
+  ///@{
   FlatMap flat() { return FlatMap(data(), size()); }
   ConstFlatMap flat() const { return ConstFlatMap(data(), size()); }
+  ///@}
 
+  /// Sets every element to 0.
   Tensor& setZero() {
     data_.setZero();
     return *this;
   }
+  /// Sets every element to `value`.
   Tensor& setConstant(const S& value) {
     data_.setConstant(value);
     return *this;
