@@ -78,6 +78,12 @@ for r in $(seq 1 "$rounds"); do
     [ "$sizes" = 1024 ] && filter='/1024x1024/'
     gbench "$b" "$filter" "$results/$(basename "$b")_r$r.json"
   done
+  log "round $r/$rounds: the notebook's training loop (convtape, then PyTorch)"
+  load_sample
+  gbench "$bench/train_bench" '.' "$results/train_r$r.json"
+  if [ $have_torch = yes ]; then
+    (cd "$peers" && $py train_torch.py --rounds 3 --out "$results/torch_train_r$r.json")
+  fi
   if [ $have_torch = yes ] && [ ${#corr2d_bins[@]} -gt 0 ]; then
     log "round $r/$rounds: PyTorch corr2d"
     (cd "$peers" && $py corr2d_torch.py --sizes "$sizes" --rounds 3 --out "$results/torch_corr2d_r$r.json")

@@ -169,4 +169,13 @@ for key in sorted(corr, key=lambda k: (k[0], k[1] * k[2], k[3] * k[4], k[5])):
     row += ["–", pct(ours, t)]
     p("| " + " | ".join(row) + " |")
 
+# The notebook's 10-step learning loop (tape, layer, loss, SGD): one call = the whole loop.
+for typ in ("f32", "f64"):
+    ours = f"train/convtape/{typ}/t1"
+    if ours not in R:
+        continue
+    torch_ = "train/pytorch/f32/t1"
+    p(f"| notebook training loop, 10 steps, {typ} | 1 | {cell(ours)} | {cell(torch_)}"
+      f" | {ratio(ours, torch_)} | – | – | – | – | – | – |")
+
 print("\n".join(out))
