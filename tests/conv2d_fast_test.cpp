@@ -111,6 +111,14 @@ void check_case(const Case& c, const Conv2dPath* path, unsigned seed) {
     CHECK_THAT(double(grads.bias[o]),
                WithinAbs(want_grads.bias[o], tolerance<S>(c.n * want.dim(2) * want.dim(3))));
   }
+
+  // Without the input gradient (a constant input), the other two are unchanged, to the bit.
+  const Conv2dGrads<S> no_input =
+      path ? convtape::detail::conv2d_backward_path(x, weight, dy, s, *path, false)
+           : convtape::conv2d_backward(x, weight, dy, c.opts, false);
+  CHECK(no_input.input.empty());
+  CHECK(no_input.weight.flat() == grads.weight.flat());
+  CHECK(no_input.bias == grads.bias);
 }
 
 /// Shapes chosen to hit every branch: each padding mode with its borders, asymmetric and 'same'
@@ -322,6 +330,32 @@ TEST_CASE("threaded conv2d matches the reference under every schedule", "[conv2d
       for (const Case& c : cases) {
         INFO("threads " << threads << ", batch " << n);
         for (const Conv2dPath& path : kAllPaths) check_case<float>(c, &path, 11);
+      }
+    }
+  }
+  omp_set_num_threads(saved);
+}
+
+TEST_CASE("threaded conv2d and its gradients are the same to the bit from run to run",
+          "[conv2d][fast][threads]") {
+  // Per-thread partial sums (weight gradient, shared input-gradient workspaces) must cover the
+  // same items in the same order on every run, or training is not reproducible.
+  const int saved = omp_get_max_threads();
+  omp_set_num_threads(2);
+  for (Index n : {Index(1), Index(3), Index(8)}) {
+    std::mt19937 gen(17);
+    const Tensor<float> x = random_tensor<float>(n, 16, 14, 13, gen);
+    const Tensor<float> w = random_tensor<float>(16, 16, 3, 3, gen);
+    const Tensor<float> dy = random_tensor<float>(n, 16, 14, 13, gen);
+    const convtape::Conv2dShape s =
+        convtape::detail::conv2d_shape(x, w, 0, Conv2dOptions().padding(1), "test");
+    for (const Conv2dPath& path : kAllPaths) {
+      INFO("batch " << n << ", path " << convtape::detail::to_string(path));
+      const Conv2dGrads<float> first = convtape::detail::conv2d_backward_path(x, w, dy, s, path);
+      for (int run = 0; run < 5; ++run) {
+        const Conv2dGrads<float> again = convtape::detail::conv2d_backward_path(x, w, dy, s, path);
+        CHECK(again.weight.flat() == first.weight.flat());
+        CHECK(again.input.flat() == first.input.flat());
       }
     }
   }

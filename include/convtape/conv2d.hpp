@@ -111,13 +111,15 @@ Conv2dShape conv2d_shape(const Tensor<S>& x, const Tensor<S>& weight, Index bias
   s.in_channels = x.dim(1);
   s.out_channels = weight.dim(0);
   s.groups = groups;
-  std::ostringstream os;
+  // Messages are built only on failure: this check runs on every call, tiny ones included.
   if (s.in_channels % groups != 0) {
+    std::ostringstream os;
     os << "x " << shape_str(x.shape()) << " has " << s.in_channels
        << " channels, not divisible by groups = " << groups;
     fail(fn, os.str());
   }
   if (s.out_channels % groups != 0) {
+    std::ostringstream os;
     os << "weight " << shape_str(weight.shape()) << " has " << s.out_channels
        << " output channels, not divisible by groups = " << groups;
     fail(fn, os.str());
@@ -125,6 +127,7 @@ Conv2dShape conv2d_shape(const Tensor<S>& x, const Tensor<S>& weight, Index bias
   s.in_per_group = s.in_channels / groups;
   s.out_per_group = s.out_channels / groups;
   if (weight.dim(1) != s.in_per_group) {
+    std::ostringstream os;
     os << "weight " << shape_str(weight.shape()) << " has " << weight.dim(1)
        << " input channels per group but x " << shape_str(x.shape()) << " has " << s.in_channels;
     if (groups != 1) os << " channels, " << s.in_per_group << " per group";
@@ -132,6 +135,7 @@ Conv2dShape conv2d_shape(const Tensor<S>& x, const Tensor<S>& weight, Index bias
     fail(fn, os.str());
   }
   if (bias_size != 0 && bias_size != s.out_channels) {
+    std::ostringstream os;
     os << "bias has " << bias_size << " elements but weight " << shape_str(weight.shape())
        << " has " << s.out_channels << " output channels";
     fail(fn, os.str());
@@ -944,17 +948,19 @@ bool weight_gradient_by_dots(const Conv2dShape& s) {
   return 2 * s.out_per_group <= GemmBlock<S>::nr;
 }
 
-/// `conv2d_backward` along a given path (grad_out's shape already checked).
+/// `conv2d_backward` along a given path (grad_out's shape already checked); without
+/// `input_grad`, the input gradient is left empty and not computed.
 template <class S>
 Conv2dGrads<S> conv2d_backward_path(const Tensor<S>& x, const Tensor<S>& weight,
                                     const Tensor<S>& grad_out, const Conv2dShape& s,
-                                    Conv2dPath path) {
+                                    Conv2dPath path, bool input_grad = true) {
   const Conv2dGeometry& g = s.plane;
   // The input gradient is a correlation of the output gradient for stride 1 (except on the
   // explicit-im2col path); it overwrites every element of dx when that correlation is dx itself.
   const bool flipped =
       path != Conv2dPath::planes && path != Conv2dPath::im2col_gemm && g.stride == Size2(1, 1);
-  Conv2dGrads<S> grads{flipped && flipped_input_is_interior(g)
+  Conv2dGrads<S> grads{!input_grad ? Tensor<S>()
+                       : flipped && flipped_input_is_interior(g)
                            ? Tensor<S>(x.shape(), UninitializedTag())
                            : Tensor<S>(x.shape()),
                        Tensor<S>(weight.shape()), VectorX<S>::Zero(s.out_channels)};
@@ -971,9 +977,9 @@ Conv2dGrads<S> conv2d_backward_path(const Tensor<S>& x, const Tensor<S>& weight,
       for (Index c = 0; c < s.in_channels; ++c) {
         const Index group = c / s.in_per_group;
         const PaddedPlane<S> xp(x.plane(n, c), g);
-        S* dx_data = grads.input.plane(n, c).data();
+        S* dx_data = input_grad ? grads.input.plane(n, c).data() : nullptr;
         Index dx_ld = g.in_cols;
-        if (g.has_padding()) {
+        if (input_grad && g.has_padding()) {
           dxp.setZero(g.padded_rows(), g.padded_cols());
           dx_data = dxp.data();
           dx_ld = dxp.outerStride();
@@ -981,10 +987,10 @@ Conv2dGrads<S> conv2d_backward_path(const Tensor<S>& x, const Tensor<S>& weight,
         for (Index o = group * s.out_per_group; o < (group + 1) * s.out_per_group; ++o) {
           const auto dy = grad_out.plane(n, o);
           const Index i = c % s.in_per_group;
-          corr2d_grad_padded_input<S>(dy, weight.plane(o, i), g, dx_data, dx_ld);
+          if (input_grad) corr2d_grad_padded_input<S>(dy, weight.plane(o, i), g, dx_data, dx_ld);
           corr2d_grad_kernel_padded<S>(xp.data(), xp.ld(), dy, g, grads.weight.plane(o, i));
         }
-        if (g.has_padding()) fold_padding<S>(dxp, g, grads.input.plane(n, c));
+        if (input_grad && g.has_padding()) fold_padding<S>(dxp, g, grads.input.plane(n, c));
       }
     }
     return grads;
@@ -994,7 +1000,9 @@ Conv2dGrads<S> conv2d_backward_path(const Tensor<S>& x, const Tensor<S>& weight,
   } else {
     grad_weight_gemm(x, grad_out, s, grads.weight);
   }
-  if (flipped) {
+  if (!input_grad) {
+    return grads;
+  } else if (flipped) {
     grad_input_flipped(grad_out, weight, s, path == Conv2dPath::winograd, grads.input);
   } else if (path == Conv2dPath::direct) {
     grad_input_planes(grad_out, weight, s, grads.input);
@@ -1028,11 +1036,14 @@ Tensor<S> conv2d(const Tensor<S>& x, const Tensor<S>& weight, const Conv2dOption
 
 /// Backward pass of `conv2d(x, weight, bias, opts)`: given the output gradient `grad_out`
 /// (N, C_out, out_rows, out_cols), the gradients with respect to x, weight and bias.
+/// @param input_grad false skips the input gradient, which is then left empty (shape
+///   (0, 0, 0, 0)): the common case of a constant input, as PyTorch's `output_mask`.
 ///
 /// @throws shape_error as `conv2d`, and if grad_out is not the shape `conv2d` returns.
 template <class S>
 Conv2dGrads<S> conv2d_backward(const Tensor<S>& x, const Tensor<S>& weight,
-                               const Tensor<S>& grad_out, const Conv2dOptions& opts = {}) {
+                               const Tensor<S>& grad_out, const Conv2dOptions& opts = {},
+                               bool input_grad = true) {
   constexpr const char* fn = "conv2d_backward";
   const Conv2dShape s = detail::conv2d_shape(x, weight, 0, opts, fn);
   if (grad_out.shape() != s.output_shape()) {
@@ -1041,7 +1052,7 @@ Conv2dGrads<S> conv2d_backward(const Tensor<S>& x, const Tensor<S>& weight,
                          detail::shape_str(weight.shape()) + " has shape " +
                          detail::shape_str(s.output_shape()));
   }
-  return detail::conv2d_backward_path(x, weight, grad_out, s, detail::conv2d_path(s));
+  return detail::conv2d_backward_path(x, weight, grad_out, s, detail::conv2d_path(s), input_grad);
 }
 
 }  // namespace convtape

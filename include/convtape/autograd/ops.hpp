@@ -48,8 +48,9 @@ template <class S>
 Var<S> record_conv2d(Op<S>& op, bool with_bias, const Conv2dOptions& opts) {
   const VectorX<S> b = with_bias ? VectorX<S>(op.input(2).flat()) : VectorX<S>();
   return op.record(conv2d(op.input(0), op.input(1), b, opts), [opts, with_bias](GradContext<S>& g) {
-    Conv2dGrads<S> grads = conv2d_backward(g.input(0), g.input(1), g.grad_output(), opts);
-    g.add_grad(0, std::move(grads.input));
+    Conv2dGrads<S> grads =
+        conv2d_backward(g.input(0), g.input(1), g.grad_output(), opts, g.needs_grad(0));
+    if (g.needs_grad(0)) g.add_grad(0, std::move(grads.input));
     g.add_grad(1, std::move(grads.weight));
     // An empty bias is no bias (as in the plain conv2d): nothing to add.
     if (with_bias && g.input(2).size() != 0) g.add_grad(2, grads.bias);

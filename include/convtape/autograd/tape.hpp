@@ -336,7 +336,7 @@ Tape<S> Var<S>::tape() const {
 /// A tensor of shape `shape` holding the flat (NCHW-order) vector expression `flat`.
 template <class S, class Derived>
 Tensor<S> tensor_from_flat(const Shape4& shape, const Eigen::MatrixBase<Derived>& flat) {
-  Tensor<S> t(shape);
+  Tensor<S> t(shape, detail::UninitializedTag());  // every element is assigned below
   CONVTAPE_ASSERT(flat.size() == t.size());
   t.flat() = flat;
   return t;
@@ -435,6 +435,7 @@ class Op {
   /// @throws shape_error if an operand is empty, its tape is gone, or the operands are on
   ///   different tapes.
   Op(const char* name, std::initializer_list<Var<S>> operands) : name_(name) {
+    inputs_.reserve(operands.size());
     int i = 0;
     for (const Var<S>& v : operands) {
       std::shared_ptr<detail::TapeState<S>> t = detail::TapeAccess::lock(v, name, i);

@@ -28,13 +28,16 @@ inline int available_threads() {
 }
 
 /// Calls `f(i, thread)` for every i in [0, n), spread over `threads` threads (thread ids are in
-/// [0, threads), so per-thread workspaces can be indexed by them). Items are handed out one at a
-/// time, so uneven items balance. With `threads <= 1` it is a plain loop.
+/// [0, threads), so per-thread workspaces can be indexed by them). Items are split into `threads`
+/// contiguous blocks (OpenMP's static schedule), so which thread handles which items, and so the
+/// order of every per-thread partial sum, is the same on every run: results are reproducible to
+/// the bit for a given thread count (they may differ in the last bits between thread counts).
+/// With `threads <= 1` it is a plain loop.
 template <class F>
 void parallel_for(Index n, int threads, F&& f) {
 #ifdef _OPENMP
   if (threads > 1 && n > 1) {
-#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
+#pragma omp parallel for num_threads(threads) schedule(static)
     for (Index i = 0; i < n; ++i) f(i, omp_get_thread_num());
     return;
   }
