@@ -156,18 +156,27 @@ for name in R:
 for key in sorted(corr, key=lambda k: (k[0], k[1] * k[2], k[3] * k[4], k[5])):
     typ, h, w, kh, kw, t = key
     impls = corr[key]
-    ours = impls.get("convtape")
-    if ours is None:
-        continue
-    row = [f"corr2d {typ} {h}×{w}, {kh}×{kw}", str(t), cell(ours)]
+    peers = {}
     for peer in ("pytorch", "opencv_filter2d", "textbook"):
         other = impls.get(peer)
         if other is None and peer == "pytorch" and t == 1:
             other = f"corr2d/pytorch/{typ}/{h}x{w}/k{kh}x{kw}"
             other = other if other in R else None
-        row += [cell(other), ratio(ours, other)] if other else ["–", "–"]
-    row += ["–", pct(ours, t)]
-    p("| " + " | ".join(row) + " |")
+        peers[peer] = other
+    if not any(peers.values()):
+        continue  # nothing to compare with (float64: no peer measures it)
+    # `corr2d` returns a new matrix (as PyTorch's conv2d and the textbook loop do); `corr2d_out`
+    # writes into one reused across calls, as OpenCV's filter2D into its dst is measured.
+    for impl, label in (("convtape", "corr2d"), ("convtape_out", "corr2d_out")):
+        ours = impls.get(impl)
+        if ours is None:
+            continue
+        row = [f"{label} {typ} {h}×{w}, {kh}×{kw}", str(t), cell(ours)]
+        for peer in ("pytorch", "opencv_filter2d", "textbook"):
+            other = peers[peer]
+            row += [cell(other), ratio(ours, other)] if other else ["–", "–"]
+        row += ["–", pct(ours, t)]
+        p("| " + " | ".join(row) + " |")
 
 # The notebook's 10-step learning loop (tape, layer, loss, SGD): one call = the whole loop.
 for typ in ("f32", "f64"):

@@ -949,23 +949,25 @@ bool weight_gradient_by_dots(const Conv2dShape& s) {
 }
 
 /// `conv2d_backward` along a given path (grad_out's shape already checked); without
-/// `input_grad`, the input gradient is left empty and not computed.
+/// `input_grad` the input gradient, without `bias_grad` the bias gradient is left empty and not
+/// computed.
 template <class S>
 Conv2dGrads<S> conv2d_backward_path(const Tensor<S>& x, const Tensor<S>& weight,
                                     const Tensor<S>& grad_out, const Conv2dShape& s,
-                                    Conv2dPath path, bool input_grad = true) {
+                                    Conv2dPath path, bool input_grad = true,
+                                    bool bias_grad = true) {
   const Conv2dGeometry& g = s.plane;
   // The input gradient is a correlation of the output gradient for stride 1 (except on the
   // explicit-im2col path); it overwrites every element of dx when that correlation is dx itself.
   const bool flipped =
       path != Conv2dPath::planes && path != Conv2dPath::im2col_gemm && g.stride == Size2(1, 1);
-  Conv2dGrads<S> grads{!input_grad ? Tensor<S>()
-                       : flipped && flipped_input_is_interior(g)
-                           ? Tensor<S>(x.shape(), UninitializedTag())
-                           : Tensor<S>(x.shape()),
-                       Tensor<S>(weight.shape()), VectorX<S>::Zero(s.out_channels)};
+  Conv2dGrads<S> grads{
+      !input_grad                               ? Tensor<S>()
+      : flipped && flipped_input_is_interior(g) ? Tensor<S>(x.shape(), UninitializedTag())
+                                                : Tensor<S>(x.shape()),
+      Tensor<S>(weight.shape()), bias_grad ? VectorX<S>::Zero(s.out_channels) : VectorX<S>()};
   const Index out_plane = g.out_rows * g.out_cols;
-  for (Index n = 0; n < s.batch; ++n) {
+  for (Index n = 0; n < (bias_grad ? s.batch : 0); ++n) {
     for (Index o = 0; o < s.out_channels; ++o) {
       grads.bias[o] +=
           packet_sum(grad_out.data() + (n * s.out_channels + o) * out_plane, out_plane);

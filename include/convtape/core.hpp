@@ -363,11 +363,16 @@ inline Conv2dGeometry conv2d_geometry(Index in_rows, Index in_cols, Index kernel
     }
   }
 
-  // (kernel - 1) * dilation + 1 <= padded, written so that nothing overflows.
+  // (kernel - 1) * dilation + 1 <= padded, written so that nothing overflows. (The common
+  // undilated, unstrided case skips the 64-bit divisions: a training step of a small model
+  // computes this geometry several times, and each division costs as much as a dozen FMAs.)
   const Index padded_rows = g.padded_rows();
   const Index padded_cols = g.padded_cols();
-  const bool too_tall = kernel_rows > 1 && (kernel_rows - 1) > (padded_rows - 1) / g.dilation.rows;
-  const bool too_wide = kernel_cols > 1 && (kernel_cols - 1) > (padded_cols - 1) / g.dilation.cols;
+  const auto exceeds = [](Index kernel, Index padded, Index dilation) {
+    return kernel > 1 && (dilation == 1 ? kernel > padded : (kernel - 1) > (padded - 1) / dilation);
+  };
+  const bool too_tall = exceeds(kernel_rows, padded_rows, g.dilation.rows);
+  const bool too_wide = exceeds(kernel_cols, padded_cols, g.dilation.cols);
   if (too_tall || too_wide) {
     std::ostringstream os;
     os << "kernel " << kernel_rows << "x" << kernel_cols;
@@ -381,8 +386,12 @@ inline Conv2dGeometry conv2d_geometry(Index in_rows, Index in_cols, Index kernel
     }
     fail(fn, os.str());
   }
-  g.out_rows = (padded_rows - g.dilation.rows * (kernel_rows - 1) - 1) / g.stride.rows + 1;
-  g.out_cols = (padded_cols - g.dilation.cols * (kernel_cols - 1) - 1) / g.stride.cols + 1;
+  const auto out_size = [](Index padded, Index kernel, Index dilation, Index stride) {
+    const Index last = padded - dilation * (kernel - 1) - 1;  // last valid window start
+    return (stride == 1 ? last : last / stride) + 1;
+  };
+  g.out_rows = out_size(padded_rows, kernel_rows, g.dilation.rows, g.stride.rows);
+  g.out_cols = out_size(padded_cols, kernel_cols, g.dilation.cols, g.stride.cols);
   return g;
 }
 

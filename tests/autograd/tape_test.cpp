@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "convtape/autograd/ops.hpp"
 #include "support/catch.hpp"
@@ -243,8 +244,20 @@ TEST_CASE("a var's value stays valid while the tape keeps recording", "[tape]") 
   const Var<double> x = tape.variable(row({1.0, 2.0}));
   const Tensor<double>& value = x.value();
   Var<double> y = x;
-  for (int i = 0; i < 1000; ++i) y = y + 1.0;  // many appends after the reference was taken
+  std::vector<const Tensor<double>*> addresses;
+  for (int i = 0; i < 1000; ++i) {  // many appends after the reference was taken
+    y = y + 1.0;
+    addresses.push_back(&y.value());
+  }
+  CHECK(&x.value() == &value);  // no node moved: neither the first, in place, nor later ones
   CHECK_THAT(value.data()[1], WithinAbs(2.0, 0.0));
+  // Every earlier value is still where it was recorded, holding what it held (under ASan a
+  // moved node would be a use after free).
+  int wrong = 0;
+  for (std::size_t i = 0; i < addresses.size(); ++i) {
+    if (addresses[i]->data()[0] != 1.0 + static_cast<double>(i + 1)) ++wrong;
+  }
+  CHECK(wrong == 0);
   CHECK(x.tape() == tape);
   CHECK(y.tape() == tape);
   CHECK(Tape<double>() != tape);

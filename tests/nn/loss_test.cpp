@@ -2,11 +2,16 @@
 // SPDX-FileCopyrightText: 2026 The convtape authors
 #include "convtape/nn/loss.hpp"
 
+#include <random>
+#include <vector>
+
+#include "convtape/gradcheck.hpp"
 #include "support/catch.hpp"
 #include "support/tensors.hpp"
 
 namespace {
 
+using convtape::Index;
 using convtape::Reduction;
 using convtape::Tape;
 using convtape::Tensor;
@@ -27,6 +32,26 @@ TEST_CASE("squared_loss is the elementwise (y_hat - y)^2 with gradient 2 (y_hat 
   CHECK_THAT(y_hat.grad().data()[0], WithinAbs(-4.0, 0.0));
   CHECK_THAT(y_hat.grad().data()[1], WithinAbs(1.0, 0.0));
   CHECK_THAT(y_hat.grad().data()[2], WithinAbs(0.0, 0.0));
+}
+
+TEST_CASE("squared_loss has the gradients finite differences give, for both operands",
+          "[nn][loss][gradcheck]") {
+  // Its own gradient rule (one node, not square(y_hat - y)): checked for y_hat and y alike,
+  // weighted by another var so that the output gradient is not all ones.
+  std::mt19937_64 rng(5);
+  std::uniform_real_distribution<double> u(-1.0, 1.0);
+  Tensor<double> y_hat(2, 3, 4, 5), y(2, 3, 4, 5), weights(2, 3, 4, 5);
+  for (Tensor<double>* t : {&y_hat, &y, &weights}) {
+    for (Index i = 0; i < t->size(); ++i) t->data()[i] = u(rng);
+  }
+  const auto check = convtape::gradcheck<double>(
+      [](const std::vector<Var<double>>& v) {
+        return convtape::sum(convtape::squared_loss(v[0], v[1]) * v[2]);
+      },
+      {y_hat, y, weights});
+  INFO(check.description);
+  CHECK(check.passed);
+  CHECK(check.elements == 3 * y.size());
 }
 
 TEST_CASE("mse_loss reduces the squared error by mean or sum", "[nn][loss]") {

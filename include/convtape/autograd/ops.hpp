@@ -5,11 +5,11 @@
 /// @file
 /// Differentiable functions of vars, each with its forward and its gradient rule side by side.
 ///
-/// Primitives (each has its own gradient rule, gradient-checked in the tests): `a + b`, `a * b`
-/// (elementwise, same shape), `a + s`, `a * s` (with a scalar), `sum`, `relu`, `corr2d`,
+/// Primitives (each has its own gradient rule, gradient-checked in the tests): `a + b`, `a - b`,
+/// `a * b` (elementwise, same shape), `a + s`, `a * s` (with a scalar), `sum`, `relu`, `corr2d`,
 /// `conv2d`. Everything else is composed from them, so it needs no gradient rule of its own:
-/// `-a = a * -1`, `a - b = a + (-b)`, `a / s = a * (1 / s)`, `square(a) = a * a`,
-/// `mean(a) = sum(a) * (1 / size)`.
+/// `-a = a * -1`, `a / s = a * (1 / s)`, `square(a) = a * a`, `mean(a) = sum(a) * (1 / size)`.
+/// (`squared_loss` in `nn/loss.hpp` is one primitive too, as PyTorch's `mse_loss` is one kernel.)
 ///
 /// Elementwise functions do not broadcast: operands must have the same shape. Every function
 /// throws `shape_error` naming itself if an operand is empty (default-constructed), its tape is
@@ -43,18 +43,24 @@ void check_elementwise(const char* fn, const Var<S>& a, const Var<S>& b) {
 }
 
 /// The forward and gradient rule of both `conv2d` overloads on vars: operands x, weight and, if
-/// `with_bias`, the bias.
+/// `with_bias`, the bias. The shapes are checked and resolved once (by the same function, with
+/// the same messages, as the plain `conv2d`), and the rule reuses them.
 template <class S>
 Var<S> record_conv2d(Op<S>& op, bool with_bias, const Conv2dOptions& opts) {
   const VectorX<S> b = with_bias ? VectorX<S>(op.input(2).flat()) : VectorX<S>();
-  return op.record(conv2d(op.input(0), op.input(1), b, opts), [opts, with_bias](GradContext<S>& g) {
-    Conv2dGrads<S> grads =
-        conv2d_backward(g.input(0), g.input(1), g.grad_output(), opts, g.needs_grad(0));
-    if (g.needs_grad(0)) g.add_grad(0, std::move(grads.input));
-    g.add_grad(1, std::move(grads.weight));
-    // An empty bias is no bias (as in the plain conv2d): nothing to add.
-    if (with_bias && g.input(2).size() != 0) g.add_grad(2, grads.bias);
-  });
+  const Conv2dShape s = conv2d_shape(op.input(0), op.input(1), b.size(), opts, "conv2d");
+  const Conv2dPath path = conv2d_path(s);
+  // An empty bias is no bias (as in the plain conv2d): it gets no gradient.
+  const bool bias_grad = with_bias && b.size() != 0;
+  return op.record(conv2d_forward(op.input(0), op.input(1), b, s, path),
+                   [s, path, bias_grad](GradContext<S>& g) {
+                     Conv2dGrads<S> grads =
+                         conv2d_backward_path(g.input(0), g.input(1), g.grad_output(), s, path,
+                                              g.needs_grad(0), bias_grad);
+                     if (g.needs_grad(0)) g.add_grad(0, std::move(grads.input));
+                     g.add_grad(1, std::move(grads.weight));
+                     if (bias_grad) g.add_grad(2, grads.bias);
+                   });
 }
 
 }  // namespace detail
@@ -71,6 +77,19 @@ Var<S> operator+(const Var<S>& a, const Var<S>& b) {
       [](GradContext<S>& g) {
         g.add_grad(0, g.grad_output().flat());
         g.add_grad(1, g.grad_output().flat());
+      });
+}
+
+/// Elementwise difference of two vars of the same shape. d/da = dy, d/db = -dy.
+template <class S>
+Var<S> operator-(const Var<S>& a, const Var<S>& b) {
+  Op<S> op("operator-", {a, b});
+  detail::check_same_shape(op.name(), op.input(0).shape(), op.input(1).shape());
+  return op.record(
+      tensor_from_flat<S>(op.input(0).shape(), op.input(0).flat() - op.input(1).flat()),
+      [](GradContext<S>& g) {
+        g.add_grad(0, g.grad_output().flat());
+        g.add_grad(1, -g.grad_output().flat());
       });
 }
 
@@ -198,13 +217,6 @@ Var<S> operator*(detail::non_deduced<S> s, const Var<S>& a) {
 template <class S>
 Var<S> operator-(const Var<S>& a) {
   return a * S(-1);
-}
-
-/// Elementwise difference of two vars of the same shape, `a + (-b)`.
-template <class S>
-Var<S> operator-(const Var<S>& a, const Var<S>& b) {
-  detail::check_elementwise("operator-", a, b);
-  return a + (-b);
 }
 
 /// `a` minus the scalar `s` in every element.

@@ -6,6 +6,7 @@
 // that run before a step modifies anything. Not for direct inclusion.
 
 #include <cmath>
+#include <initializer_list>
 #include <sstream>
 #include <string>
 #include <utility>
@@ -64,7 +65,7 @@ class OptimizerBase {
 
   /// Before a step: every gradient is shaped like its value, and every per-parameter state tensor
   /// in `state` (one list per kind of state, empty before the first step) is too.
-  void check_step(const std::vector<const std::vector<Tensor<S>>*>& state) const {
+  void check_step(std::initializer_list<const std::vector<Tensor<S>>*> state) const {
     for (std::size_t i = 0; i < params_.size(); ++i) {
       const Parameter<S>& p = *params_[i];
       if (p.grad.shape() != p.value.shape()) {
