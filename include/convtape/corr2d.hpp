@@ -51,9 +51,8 @@ constexpr void check_same_scalar() {
 /// row-major inputs are solved directly and the result is copied once.
 template <class DA, class DB, class Op>
 MatrixX<typename DA::Scalar> solve_on_rows(const Eigen::MatrixBase<DA>& a,
-                                           const Eigen::MatrixBase<DB>& b,
-                                           const Conv2dGeometry& g, Index rows, Index cols,
-                                           Op op) {
+                                           const Eigen::MatrixBase<DB>& b, const Conv2dGeometry& g,
+                                           Index rows, Index cols, Op op) {
   using S = typename DA::Scalar;
   MatrixX<S> out = MatrixX<S>::Zero(rows, cols);
   if constexpr (static_cast<bool>(DA::IsRowMajor)) {
@@ -161,8 +160,7 @@ MatrixX<typename DX::Scalar> corr2d_named(const Eigen::MatrixBase<DX>& x,
 /// @throws shape_error if x or k is empty, an option is out of range, or the dilated kernel does
 ///   not fit the padded input.
 template <class DX, class DK>
-MatrixX<typename DX::Scalar> corr2d(const Eigen::MatrixBase<DX>& x,
-                                    const Eigen::MatrixBase<DK>& k,
+MatrixX<typename DX::Scalar> corr2d(const Eigen::MatrixBase<DX>& x, const Eigen::MatrixBase<DK>& k,
                                     const Conv2dOptions& opts = {}) {
   return detail::corr2d_named(x, k, opts, "corr2d");
 }

@@ -6,7 +6,6 @@
 // Not for direct inclusion.
 
 #include <Eigen/Core>
-
 #include <type_traits>
 #include <utility>
 
