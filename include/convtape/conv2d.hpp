@@ -1038,8 +1038,8 @@ Tensor<S> conv2d(const Tensor<S>& x, const Tensor<S>& weight, const Conv2dOption
 
 /// Backward pass of `conv2d(x, weight, bias, opts)`: given the output gradient `grad_out`
 /// (N, C_out, out_rows, out_cols), the gradients with respect to x, weight and bias.
-/// @param input_grad false skips the input gradient, which is then left empty (shape
-///   (0, 0, 0, 0)): the common case of a constant input, as PyTorch's `output_mask`.
+/// With `input_grad` false the input gradient is skipped and left empty (shape
+/// (0, 0, 0, 0)): the common case of a constant input, as PyTorch's `output_mask`.
 ///
 /// @throws shape_error as `conv2d`, and if grad_out is not the shape `conv2d` returns.
 template <class S>
