@@ -45,6 +45,16 @@
 /// padded input gradient. For the ResNet block (8 x 64 x 56 x 56, 3x3) that is 1.2 MiB in one
 /// thread and 1.8 MiB in two, against 6.9 MiB for one image's im2col
 /// (`benchmarks/conv2d_memory.cpp` measures it).
+///
+/// NaN and Inf propagate as IEEE arithmetic on the loops of `reference.hpp` says (a non-finite
+/// sample makes exactly the outputs whose window reads it non-finite; Inf * 0 and Inf - Inf are
+/// NaN; padding zeros are multiplied too), with two differences in which non-finite value comes
+/// out: `winograd`'s transforms may turn an infinite output into NaN (the set of non-finite
+/// outputs is the reference's), and the stride-1 input gradient of every path but `im2col_gemm`,
+/// a correlation of the zero-padded dy with the flipped kernel, lets a NaN or Inf weight meet
+/// padding zeros, so every sample of the input channels it connects to becomes non-finite (NaN
+/// where the reference is finite). Weight and bias gradients follow the reference exactly. See
+/// docs/reliability.md; tests/nonfinite_test.cpp states each case.
 
 #include <algorithm>
 #include <sstream>

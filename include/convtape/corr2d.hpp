@@ -28,6 +28,12 @@
 /// for row-major inputs, `stride.rows` for column-major ones, Eigen's default); those strided
 /// adjoints take a simple loop that streams the result once per kernel tap. The textbook loop
 /// is `reference::corr2d`.
+///
+/// NaN and Inf propagate as IEEE arithmetic on the textbook loop says (zero padding included:
+/// 0 * NaN = NaN), except that `corr2d_grad_input` with unit stride, a correlation of the
+/// zero-padded dy with the flipped kernel, lets a NaN or Inf kernel tap make every sample of the
+/// result non-finite (NaN where `reference::corr2d_grad_input` is finite); see
+/// docs/reliability.md.
 
 #include <type_traits>
 

@@ -2,11 +2,18 @@
 // SPDX-FileCopyrightText: 2026 The convtape authors
 #include "convtape/autograd/tape.hpp"
 
+#include <cstdint>
 #include <functional>
+#include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "convtape/autograd/ops.hpp"
+#include "convtape/conv2d.hpp"
+#include "convtape/nn/conv2d.hpp"
+#include "convtape/optim/sgd.hpp"
+#include "convtape/reference.hpp"
 #include "support/catch.hpp"
 #include "support/errors.hpp"
 #include "support/tensors.hpp"
@@ -14,7 +21,11 @@
 namespace {
 
 using convtape::backward;
+using convtape::Conv2dOptions;
+using convtape::GradContext;
 using convtape::Index;
+using convtape::MatrixX;
+using convtape::Op;
 using convtape::Parameter;
 using convtape::shape_error;
 using convtape::Tape;
@@ -272,6 +283,189 @@ TEST_CASE("a tape handle keeps the recording alive for its vars", "[tape]") {
     copy = tape;
   }
   CHECK_THAT(x.item(), WithinAbs(4.0, 0.0));
+}
+
+/// Identity whose gradient rule throws while `fail` is set: a user-defined function that fails in
+/// the middle of a backward pass.
+Var<double> identity_failing_backward(const Var<double>& x, const bool& fail) {
+  Op<double> op("identity_failing_backward", {x});
+  return op.record(Tensor<double>(op.input(0)), [&fail](GradContext<double>& g) {
+    if (fail) throw std::runtime_error("gradient rule failed");
+    g.add_grad(0, g.grad_output().flat());
+  });
+}
+
+TEST_CASE(
+    "a function that throws leaves the tape and every parameter as they were, and the tape "
+    "records and differentiates correctly afterwards",
+    "[tape][errors][exceptions]") {
+  // x (1, 1, 4, 5) a variable, w (1, 1, 2, 3) a parameter with a non-zero gradient already
+  // accumulated; y = conv2d(x, w), loss = sum(y * y).
+  Tensor<double> xt(1, 1, 4, 5);
+  Tensor<double> wt(1, 1, 2, 3);
+  for (Index i = 0; i < xt.size(); ++i) xt.data()[i] = 0.25 * double(i % 7) - 0.6;
+  for (Index i = 0; i < wt.size(); ++i) wt.data()[i] = 0.5 - 0.3 * double(i);
+  Parameter<double> w(wt);
+  w.grad.setConstant(0.125);
+  Parameter<double> other(row({1.0, 2.0}));
+  other.grad.setConstant(-1.0);
+
+  Tape<double> tape;
+  const Var<double> x = tape.variable(xt);
+  const Var<double> wv = tape.parameter(w);
+  const Var<double> y = convtape::conv2d(x, wv);
+  const Var<double> loss = convtape::sum(y * y);
+  Index expected_size = tape.size();
+  const Tensor<double> y_before = y.value();
+  const double loss_before = loss.item();
+  const Tensor<double> w_value = w.value;
+  const Tensor<double> w_grad = w.grad;
+
+  SECTION("a + b with mismatched shapes") {
+    const Var<double> z = tape.variable(row({1.0, 2.0, 3.0}));
+    ++expected_size;
+    CHECK_THROWS_AS(y + z, shape_error);
+  }
+  SECTION("conv2d with a weight of the wrong channel count") {
+    const Var<double> bad = tape.variable(Tensor<double>(1, 2, 2, 2));
+    ++expected_size;
+    CHECK_THROWS_AS(convtape::conv2d(x, bad), shape_error);
+    CHECK_THROWS_AS(convtape::conv2d(x, wv, bad), shape_error);  // bias of 8 elements, not 1
+  }
+  SECTION("backward misused: a non-scalar loss, a seed of the wrong shape, a constant loss") {
+    CHECK_THROWS_AS(backward(y), shape_error);
+    CHECK_THROWS_AS(backward(y, Tensor<double>(1, 1, 2, 2)), shape_error);
+    const Var<double> c = convtape::sum(tape.constant(row({1.0})));
+    expected_size += 2;
+    CHECK_THROWS_AS(backward(c), shape_error);
+  }
+  bool fail = true;  // outlives the tape's rule that refers to it
+  SECTION("a gradient rule throws in the middle of a backward pass") {
+    // The failing node sits between rules that run before it (sum, +) and after it (the loss's
+    // and conv2d's), so the walk stops midway with partial gradients in flight.
+    const Var<double> bad = loss + convtape::sum(identity_failing_backward(y, fail));
+    expected_size += 3;
+    CHECK_THROWS_AS(backward(bad), std::runtime_error);
+    CHECK_THAT(shape_error_message([&] { (void)x.grad(); }), Contains("no gradient yet"));
+    CHECK_THAT(shape_error_message([&] { (void)bad.grad(); }), Contains("no gradient yet"));
+    fail = false;  // (the backward below does not reach this node anyway)
+  }
+  SECTION("an optimizer step throws because a later parameter's gradient has the wrong shape") {
+    convtape::SGD<double> sgd({&w, &other}, 0.1, 0.9);
+    other.grad = Tensor<double>(1, 1, 1, 3);
+    CHECK_THROWS_AS(sgd.step(), shape_error);
+    CHECK(other.value.flat() == row({1.0, 2.0}).flat());
+    other.zero_grad();
+  }
+
+  // Exactly as before: the same nodes and values, parameters untouched, no gradient visible.
+  CHECK(tape.size() == expected_size);
+  CHECK(y.value().flat() == y_before.flat());
+  CHECK(loss.item() == loss_before);
+  CHECK(w.value.flat() == w_value.flat());
+  CHECK(w.grad.flat() == w_grad.flat());
+
+  // Recording goes on, and backward gives d/dw and d/dx of sum(y^2) + sum(y), i.e. the
+  // gradients of y = corr2d(x, w) for dy = 2y + 1, from the reference loops.
+  const Var<double> after = loss + convtape::sum(y);
+  CHECK(tape.size() == expected_size + 2);
+  backward(after);
+  const MatrixX<double> xm = xt.plane(0, 0);
+  const MatrixX<double> wm = wt.plane(0, 0);
+  const MatrixX<double> dy = (2 * convtape::reference::corr2d(xm, wm).array() + 1).matrix();
+  const MatrixX<double> dw = convtape::reference::corr2d_grad_kernel(xm, dy, 2, 3, {});
+  const MatrixX<double> dx = convtape::reference::corr2d_grad_input(dy, wm, 4, 5, {});
+  for (Index i = 0; i < 2; ++i) {
+    for (Index j = 0; j < 3; ++j) {
+      CHECK_THAT(w.grad(0, 0, i, j), WithinAbs(0.125 + dw(i, j), 1e-12));
+    }
+  }
+  for (Index i = 0; i < 4; ++i) {
+    for (Index j = 0; j < 5; ++j) CHECK_THAT(x.grad()(0, 0, i, j), WithinAbs(dx(i, j), 1e-12));
+  }
+}
+
+/// Trains a Conv2D (2 -> 3 channels, 3x3, padding 1, bias) with SGD and momentum for 25 steps on
+/// data drawn from `seed`, on the calling thread, each step on a fresh tape, plus a NoGrad
+/// evaluation per step; returns the weights and bias, one after the other, and in `no_grad_ok`
+/// whether every NoGrad evaluation recorded no gradient.
+std::vector<double> train_conv(std::uint64_t seed, bool& no_grad_ok) {
+  convtape::Conv2D<double> conv(2, 3, 3, Conv2dOptions().padding(1), seed);
+  convtape::SGD<double> sgd(conv.parameters(), 0.05, 0.9);
+  const Tensor<double> x = support::random_tensor({2, 2, 6, 7}, seed + 100);
+  const Tensor<double> target = support::random_tensor({2, 3, 6, 7}, seed + 200);
+  no_grad_ok = true;
+  for (int step = 0; step < 25; ++step) {
+    Tape<double> tape;
+    const Var<double> l =
+        convtape::mean(convtape::square(conv(tape.constant(x)) - tape.constant(target)));
+    sgd.zero_grad();
+    backward(l);
+    sgd.step();
+    const convtape::NoGrad guard;
+    Tape<double> eval;
+    no_grad_ok = no_grad_ok && !conv(eval.variable(x)).requires_grad();
+  }
+  std::vector<double> out(conv.weight.value.data(),
+                          conv.weight.value.data() + conv.weight.value.size());
+  out.insert(out.end(), conv.bias.value.data(), conv.bias.value.data() + conv.bias.value.size());
+  return out;
+}
+
+TEST_CASE(
+    "two threads training their own layers with their own tapes and optimizers get exactly "
+    "the single-threaded results",
+    "[tape][threads]") {
+  bool ok_a = false, ok_b = false;
+  const std::vector<double> want_a = train_conv(1, ok_a);
+  const std::vector<double> want_b = train_conv(2, ok_b);
+  REQUIRE(want_a != want_b);  // different seeds, different runs: the comparison can fail
+  REQUIRE((ok_a && ok_b));
+
+  // Catch2 assertions are not thread-safe: the threads only compute, the checks run here.
+  std::vector<double> got_a, got_b;
+  bool no_grad_a = false, no_grad_b = false;
+  // Each thread's NoGrad guard must not leak into the other (thread_local depth).
+  bool b_records_gradients = false;
+  std::string error_a, error_b;  // an exception escaping a thread would end the process
+  std::thread ta([&] {
+    try {
+      got_a = train_conv(1, no_grad_a);
+    } catch (const std::exception& e) {
+      error_a = e.what();
+    }
+  });
+  std::thread tb([&] {
+    try {
+      got_b = train_conv(2, no_grad_b);
+      Tape<double> tape;
+      b_records_gradients = (tape.variable(row({1.0})) * 2.0).requires_grad();
+    } catch (const std::exception& e) {
+      error_b = e.what();
+    }
+  });
+  ta.join();
+  tb.join();
+  CHECK(error_a.empty());
+  CHECK(error_b.empty());
+  CHECK(got_a == want_a);
+  CHECK(got_b == want_b);
+  CHECK(no_grad_a);
+  CHECK(no_grad_b);
+  CHECK(b_records_gradients);
+
+  SECTION("plain conv2d on inputs shared read-only by two threads") {
+    const Tensor<double> x = support::random_tensor({2, 4, 9, 8}, 7);
+    const Tensor<double> w = support::random_tensor({6, 4, 3, 3}, 8);
+    const Tensor<double> want = convtape::conv2d(x, w, Conv2dOptions().padding(1));
+    Tensor<double> y1, y2;
+    std::thread t1([&] { y1 = convtape::conv2d(x, w, Conv2dOptions().padding(1)); });
+    std::thread t2([&] { y2 = convtape::conv2d(x, w, Conv2dOptions().padding(1)); });
+    t1.join();
+    t2.join();
+    CHECK(y1.flat() == want.flat());
+    CHECK(y2.flat() == want.flat());
+  }
 }
 
 }  // namespace

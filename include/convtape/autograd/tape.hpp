@@ -580,13 +580,21 @@ void backward_from(const Var<S>& root, Tensor<S> seed, bool retain_tape, const c
     n.rule(context);
   }
 
-  // Only now, with every rule done, do gradients become visible.
+  // The zero gradients of unreached nodes are allocated before anything is published, so that
+  // not even a bad_alloc can leave some gradients updated and others not.
+  for (Index i = 0; i <= last; ++i) {
+    const Node<S>& n = node(i);
+    if (n.requires_grad && !n.has_grad && !reached[static_cast<std::size_t>(i)]) {
+      grads[static_cast<std::size_t>(i)] = Tensor<S>(n.value.shape());
+    }
+  }
+  // Only now, with every rule done, do gradients become visible (nothing below allocates).
   for (Index i = 0; i <= last; ++i) {
     Node<S>& n = node(i);
     if (!n.requires_grad) continue;
     Tensor<S>& g = grads[static_cast<std::size_t>(i)];
     if (!reached[static_cast<std::size_t>(i)]) {
-      if (!n.has_grad) n.grad = Tensor<S>(n.value.shape());
+      if (!n.has_grad) n.grad = std::move(g);
     } else {
       if (n.parameter != nullptr) n.parameter->grad.flat() += g.flat();
       if (n.has_grad) {
