@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# SPDX-FileCopyrightText: 2026 The convtape authors
+#
+# The whole test suite (examples and consumer tests included) built with clang++, C++20, -Werror
+# and AddressSanitizer + UndefinedBehaviorSanitizer, with Eigen's assertions on (no NDEBUG) and
+# libstdc++'s (-D_GLIBCXX_ASSERTIONS); any sanitizer report fails the run.
+# Usage: tools/ci/sanitize.sh            (from anywhere; builds in <repo>/build-sanitize)
+# Needs: clang, libclang-rt-14-dev (the sanitizer runtimes; only a Recommends of clang-14), and
+# optionally llvm-14 (llvm-symbolizer, for symbolized stack traces) and libomp-14-dev (the
+# OpenMP variant of the fast-path tests).
+# Prints `sanitize: N tests, R sanitizer reports`; exits non-zero if anything failed.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+build="build-sanitize"
+jobs="$(nproc)"
+log="${build}/sanitize-ctest.log"
+reports="${build}/sanitizer-reports"
+
+sanitize="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
+# Through the environment as well as the cache: the consumer tests configure projects of their
+# own (find_package, add_subdirectory, FetchContent) and CMake seeds their flags from CXXFLAGS and
+# LDFLAGS, so those builds are sanitized too. (The pkg-config consumer compiles with a bare
+# `$CXX $(pkg-config --cflags convtape)`, which it must keep doing; it runs unsanitized.)
+export CXXFLAGS="${sanitize} -D_GLIBCXX_ASSERTIONS"
+export LDFLAGS="${sanitize}"
+# A Debug build with -O1: unoptimized Eigen is too slow to run the suite, and Debug keeps NDEBUG
+# off (tests/CMakeLists.txt also undefines it for the test binaries).
+CXX=clang++ cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g" \
+  -DCMAKE_CXX_STANDARD=20 -DCMAKE_CXX_EXTENSIONS=OFF -DCONVTAPE_WERROR=ON \
+  -DCMAKE_CXX_FLAGS="$CXXFLAGS" -DCMAKE_EXE_LINKER_FLAGS="$LDFLAGS" \
+  -DCMAKE_SHARED_LINKER_FLAGS="$LDFLAGS" -DCONVTAPE_BUILD_DOCS=OFF
+cmake --build "$build" --parallel "$jobs"
+
+# Every report aborts its process (so the test fails) and is also written to a file of its own,
+# so that a report from a test that expects a non-zero exit (an example's error path) still
+# counts.
+rm -rf "$reports"
+mkdir -p "$reports"
+export ASAN_OPTIONS="halt_on_error=1:detect_leaks=1:abort_on_error=0:log_path=${PWD}/${reports}/asan"
+export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=${PWD}/${reports}/ubsan"
+export LSAN_OPTIONS="log_path=${PWD}/${reports}/lsan"
+symbolizer="$(command -v llvm-symbolizer || command -v llvm-symbolizer-14 || true)"
+[ -z "$symbolizer" ] && [ -x /usr/lib/llvm-14/bin/llvm-symbolizer ] &&
+  symbolizer=/usr/lib/llvm-14/bin/llvm-symbolizer
+[ -n "$symbolizer" ] && export ASAN_SYMBOLIZER_PATH="$symbolizer"
+
+rc=0
+ctest --test-dir "$build" --output-on-failure --parallel "$jobs" --output-log "$log" || rc=$?
+
+# Reports written to files, echoed into the log so that both count them.
+for f in "$reports"/*; do
+  [ -e "$f" ] || continue
+  echo "=== sanitizer report ${f}:" | tee -a "$log"
+  tee -a "$log" < "$f"
+done
+count=$(grep -c -E 'ERROR: AddressSanitizer|runtime error:|ERROR: LeakSanitizer' "$log" || true)
+tests=$(grep -o -E '[0-9]+ tests failed out of [0-9]+' "$log" | tail -1 | awk '{print $NF}')
+echo "sanitize: ${tests:-?} tests, ${count} sanitizer reports"
+[ "$rc" -eq 0 ] && [ "$count" -eq 0 ]
