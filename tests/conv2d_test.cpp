@@ -379,6 +379,28 @@ TEST_CASE("reference::conv2d rejects what conv2d rejects", "[conv2d][reference][
              Contains("reference::conv2d_backward") && Contains("3 input channels per group"));
 }
 
+// Found by tests/fuzz/shapes_fuzz: the input gradient's GEMM + col2im path formed a pointer into
+// an empty partial-sum buffer (null + offset, undefined behaviour that UBSan reports; the value
+// was never read, so only the sanitized suite can fail here). The values must still match.
+TEST_CASE(
+    "conv2d_backward with one reduction pass (stride 5x1, dilation 5, same, circular) "
+    "matches the reference loops",
+    "[conv2d][grad][reference][regression]") {
+  support::Rng rng(61);
+  const Conv2dOptions opts =
+      Conv2dOptions().stride(5, 1).dilation(5).padding_same().padding_mode(PaddingMode::circular);
+  const Tensor<double> x = rng.tensor<double>(6, 1, 6, 6);
+  const Tensor<double> w = rng.tensor<double>(6, 1, 6, 6);
+  const Shape4 out = conv2d(x, w, opts).shape();
+  const Tensor<double> dy = rng.tensor<double>(out[0], out[1], out[2], out[3]);
+  const Conv2dGrads<double> g = conv2d_backward(x, w, dy, opts);
+  const Conv2dGrads<double> ref = convtape::reference::conv2d_backward(x, w, dy, opts);
+  const double tol = tolerance<double>(out[2] * out[3] * w.size());
+  CHECK_THAT(max_abs_diff(g.input, ref.input), WithinAbs(0.0, tol));
+  CHECK_THAT(max_abs_diff(g.weight, ref.weight), WithinAbs(0.0, tol));
+  CHECK_THAT(max_abs_diff(g.bias, ref.bias), WithinAbs(0.0, tol));
+}
+
 TEST_CASE(
     "conv2d, conv2d_backward and corr2d reject a padding of 2^30 per side with a shape_error, "
     "not bad_alloc",

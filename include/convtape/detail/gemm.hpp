@@ -182,7 +182,8 @@ void shifted_product(Index m, Index depth, const S* a_packed, const S* b, const 
       for (Index k0 = 0; k0 < depth; k0 += chunk) {
         const Index k1 = std::min(depth, k0 + chunk);
         for (Index m0 = g0; m0 < g1; m0 += MR) {
-          S* part = partial.data() + m0 * NR;
+          // No offset into an empty `partial` (one pass, never read): null + offset is UB.
+          S* part = partial.empty() ? nullptr : partial.data() + m0 * NR;
           Packet acc[MR][NP];
           unroll<MR>([&](auto i) {
             unroll<NP>([&](auto j) {
