@@ -240,14 +240,19 @@ void check_numel(Reader& in) {
     if (ok) die("checked_numel accepted a negative extent");
     return;
   }
+  // Stop at the first product above Index's range: the next factor could overflow even 128 bits.
   bool overflow = false;
-  for (Index e : shape) {
-    wide *= e;
-    if (wide > Wide(std::numeric_limits<Index>::max())) overflow = true;
-    if (wide == 0) break;
-  }
-  for (Index e : shape) {
-    if (e == 0) overflow = false;
+  const bool has_zero = std::find(shape.begin(), shape.end(), 0) != shape.end();
+  if (has_zero) {
+    wide = 0;
+  } else {
+    for (Index e : shape) {
+      wide *= e;
+      if (wide > Wide(std::numeric_limits<Index>::max())) {
+        overflow = true;
+        break;
+      }
+    }
   }
   if (ok && (overflow || Wide(n) != wide)) die("checked_numel wrong");
   if (!ok && !overflow && wide <= Wide(std::numeric_limits<Index>::max() / 8)) {
