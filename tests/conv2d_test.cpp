@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "convtape/corr2d.hpp"
 #include "convtape/reference.hpp"
 #include "support/cases.hpp"
 #include "support/catch.hpp"
@@ -376,6 +377,70 @@ TEST_CASE("reference::conv2d rejects what conv2d rejects", "[conv2d][reference][
                convtape::reference::conv2d_backward(x, w, Tensor<double>(1, 1, 3, 3), {});
              }),
              Contains("reference::conv2d_backward") && Contains("3 input channels per group"));
+}
+
+// Found by tests/fuzz/shapes_fuzz: the input gradient's GEMM + col2im path formed a pointer into
+// an empty partial-sum buffer (null + offset, undefined behaviour that UBSan reports; the value
+// was never read, so only the sanitized suite can fail here). The values must still match.
+TEST_CASE(
+    "conv2d_backward with one reduction pass (stride 5x1, dilation 5, same, circular) "
+    "matches the reference loops",
+    "[conv2d][grad][reference][regression]") {
+  support::Rng rng(61);
+  const Conv2dOptions opts =
+      Conv2dOptions().stride(5, 1).dilation(5).padding_same().padding_mode(PaddingMode::circular);
+  const Tensor<double> x = rng.tensor<double>(6, 1, 6, 6);
+  const Tensor<double> w = rng.tensor<double>(6, 1, 6, 6);
+  const Shape4 out = conv2d(x, w, opts).shape();
+  const Tensor<double> dy = rng.tensor<double>(out[0], out[1], out[2], out[3]);
+  const Conv2dGrads<double> g = conv2d_backward(x, w, dy, opts);
+  const Conv2dGrads<double> ref = convtape::reference::conv2d_backward(x, w, dy, opts);
+  const double tol = tolerance<double>(out[2] * out[3] * w.size());
+  CHECK_THAT(max_abs_diff(g.input, ref.input), WithinAbs(0.0, tol));
+  CHECK_THAT(max_abs_diff(g.weight, ref.weight), WithinAbs(0.0, tol));
+  CHECK_THAT(max_abs_diff(g.bias, ref.bias), WithinAbs(0.0, tol));
+}
+
+TEST_CASE(
+    "conv2d, conv2d_backward and corr2d reject a padding of 2^30 per side with a shape_error, "
+    "not bad_alloc",
+    "[conv2d][errors][overflow][regression]") {
+  // Each side is within the option bound (2^30), but the padded plane would have 2^62 elements.
+  const Conv2dOptions opts = Conv2dOptions().padding(Index(1) << 30);
+  const Tensor<double> x(1, 1, 2, 2), w(1, 1, 1, 1), dy(1, 1, 1, 1);
+  const char* const expected = "padded input 2147483650x2147483650 (input 2x2";
+  CHECK_THAT(shape_error_message([&] { conv2d(x, w, opts); }),
+             Contains("conv2d: ") && Contains(expected));
+  CHECK_THAT(shape_error_message([&] { conv2d_backward(x, w, dy, opts); }),
+             Contains("conv2d_backward: ") && Contains(expected));
+  const MatrixX<double> plane = MatrixX<double>::Zero(2, 2), k = MatrixX<double>::Ones(1, 1);
+  CHECK_THAT(shape_error_message([&] { convtape::corr2d(plane, k, opts); }),
+             Contains("corr2d: ") && Contains(expected));
+  CHECK_THAT(shape_error_message([&] {
+               convtape::corr2d(plane, k, Conv2dOptions(opts).padding_mode(PaddingMode::reflect));
+             }),
+             Contains(expected));
+}
+
+TEST_CASE("conv2d rejects an output or padded image of more than 2^40 elements with a shape_error",
+          "[conv2d][errors][overflow]") {
+  // A padding of 32767 per side keeps each padded plane (65535 x 65535) below 2^32 elements, but
+  // 1024 of them are more than 2^40: an allocation of terabytes, computed from the options.
+  const Conv2dOptions opts = Conv2dOptions().padding(32767);
+  SECTION("the padded copy of 1024 channels") {
+    const Tensor<float> x(1, 1024, 1, 1), w(1, 1024, 1, 1);
+    CHECK_THAT(shape_error_message([&] { conv2d(x, w, opts); }),
+               Contains("conv2d: x (1, 1024, 1, 1) and weight (1, 1024, 1, 1)") &&
+                   Contains("padded image of 1024x65535x65535; each may have at most "
+                            "1099511627776 elements"));
+  }
+  SECTION("the output of a batch of 1024") {
+    const Tensor<float> x(1024, 1, 1, 1), w(1, 1, 1, 1), dy(1, 1, 1, 1);
+    CHECK_THAT(shape_error_message([&] { conv2d(x, w, opts); }),
+               Contains("need an output of shape (1024, 1, 65535, 65535)"));
+    CHECK_THAT(shape_error_message([&] { conv2d_backward(x, w, dy, opts); }),
+               Contains("conv2d_backward: ") && Contains("(1024, 1, 65535, 65535)"));
+  }
 }
 
 }  // namespace

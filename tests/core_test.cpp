@@ -2,6 +2,7 @@
 // SPDX-FileCopyrightText: 2026 The convtape authors
 #include "convtape/core.hpp"
 
+#include <limits>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -254,6 +255,46 @@ TEST_CASE("conv2d_geometry rejects bad shapes and options with a shape_error nam
                conv2d_output_size({2, 2}, {3, 3});
              }),
              Contains("conv2d_output_size: kernel 3x3 is larger than the input 2x2"));
+}
+
+TEST_CASE("conv2d_geometry rejects absurd extents and paddings before any overflow",
+          "[core][geometry][errors][overflow]") {
+  const Index max_index = std::numeric_limits<Index>::max();
+  const auto message = [](Index in_rows, Index in_cols, Index k_rows, Index k_cols,
+                          const Conv2dOptions& opts) {
+    return shape_error_message(
+        [&] { conv2d_geometry(in_rows, in_cols, k_rows, k_cols, opts, "my_function"); });
+  };
+  SECTION("a padded plane of more than 2^32 elements (used to reach the allocator)") {
+    const Index p = Index(1) << 30;
+    CHECK_THAT(message(1, 1, 1, 1, Conv2dOptions().padding(p)),
+               Contains("my_function: padded input 2147483649x2147483649 (input 1x1, padding "
+                        "(top 1073741824, bottom 1073741824, left 1073741824, right 1073741824)) "
+                        "has more than 4294967296 elements"));
+    // The bound is inclusive: 65536 x 65536 = 2^32 elements is accepted, one more row is not.
+    const Conv2dGeometry g =
+        conv2d_geometry(1, 1, 1, 1, Conv2dOptions().padding(0, 65535, 0, 65535));
+    CHECK(g.out_rows == 65536);
+    CHECK(g.out_cols == 65536);
+    CHECK_THAT(message(1, 1, 1, 1, Conv2dOptions().padding(0, 65536, 0, 65535)),
+               Contains("padded input 65537x65536"));
+  }
+  SECTION("extents near the top of Index (in + padding used to overflow)") {
+    CHECK_THAT(message(max_index, 3, 1, 1, Conv2dOptions().padding(2)),
+               Contains("my_function: input 9223372036854775807x3 or kernel 1x1 has an extent "
+                        "above 4294967296"));
+    CHECK_THAT(message(3, 3, max_index, 1, Conv2dOptions()),
+               Contains("kernel 9223372036854775807x1 has an extent above"));
+    CHECK_THAT(shape_error_message([&] {
+                 conv2d_output_size({max_index, max_index}, {1, 1});
+               }),
+               Contains("conv2d_output_size: input"));
+  }
+  SECTION("'same' padding of a huge dilated kernel (dilation * (kernel - 1) used to overflow)") {
+    const Conv2dOptions same = Conv2dOptions().padding_same().dilation(Index(1) << 30);
+    CHECK_THAT(message(4, 4, Index(1) << 32, 1, same), Contains("has more than 4294967296"));
+    CHECK_THAT(message(4, 4, Index(1) << 62, 1, same), Contains("has an extent above"));
+  }
 }
 
 TEST_CASE("shape_error is a std::invalid_argument", "[core][errors]") {

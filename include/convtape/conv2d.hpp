@@ -151,6 +151,22 @@ Conv2dShape conv2d_shape(const Tensor<S>& x, const Tensor<S>& weight, Index bias
     fail(fn, os.str());
   }
   s.plane = conv2d_geometry(x.dim(2), x.dim(3), weight.dim(2), weight.dim(3), opts, fn);
+  // The output and the padded image are the buffers whose size the options (not the caller's
+  // tensors) decide; products in double cannot overflow and cost no division.
+  const Conv2dGeometry& g = s.plane;
+  const double padded_image =
+      double(s.in_channels) * double(g.padded_rows()) * double(g.padded_cols());
+  const double output =
+      double(s.batch) * double(s.out_channels) * double(g.out_rows) * double(g.out_cols);
+  if (padded_image > double(kMaxTensorElements) || output > double(kMaxTensorElements)) {
+    std::ostringstream os;
+    os << "x " << shape_str(x.shape()) << " and weight " << shape_str(weight.shape())
+       << " with padding " << padding_str(g.pad) << " need an output of shape "
+       << shape_str(s.output_shape()) << " and a padded image of " << s.in_channels << "x"
+       << g.padded_rows() << "x" << g.padded_cols() << "; each may have at most "
+       << kMaxTensorElements << " elements";
+    fail(fn, os.str());
+  }
   return s;
 }
 
@@ -1032,7 +1048,9 @@ Conv2dGrads<S> conv2d_backward_path(const Tensor<S>& x, const Tensor<S>& weight,
 ///
 /// @returns (N, C_out, out_rows, out_cols).
 /// @throws shape_error if x or weight is empty, channels do not match or do not divide by
-///   groups, bias has the wrong size, or the plane shapes are invalid (see `conv2d_geometry`).
+///   groups, bias has the wrong size, the plane shapes are invalid (see `conv2d_geometry`), or
+///   the output or the padded copy of one image would have more than 2^40 elements
+///   (`detail::kMaxTensorElements`).
 template <class S>
 Tensor<S> conv2d(const Tensor<S>& x, const Tensor<S>& weight,
                  const detail::non_deduced<VectorX<S>>& bias, const Conv2dOptions& opts = {}) {

@@ -258,6 +258,19 @@ namespace detail {
 /// 2^62, so shape arithmetic cannot overflow.
 constexpr Index kMaxOptionValue = Index(1) << 30;
 
+/// Most elements one plane of a convolution may have: the input plane with its padding (the
+/// output plane is never larger). 2^32 elements is 16 GiB of `float` per plane -- a 65536 x 65536
+/// image still fits -- while absurd paddings or extents (2^30 on each side, or a size read from
+/// a corrupt file) throw `shape_error` instead of asking the allocator for exabytes. It also
+/// bounds each extent, so no shape arithmetic can overflow.
+constexpr Index kMaxPlaneElements = Index(1) << 32;
+
+/// Most elements a batched convolution may produce or pad: the output (N, C_out, out_rows,
+/// out_cols) and the padded copy of one image (C_in planes). 2^40 elements (4 TiB of `float`)
+/// rejects nothing that could fit in memory, and keeps every buffer size, times an element size
+/// or a few tiles of slack, far from overflowing `Index`.
+constexpr Index kMaxTensorElements = Index(1) << 40;
+
 inline std::string padding_str(const Padding2d& p) {
   std::ostringstream os;
   os << "(top " << p.top << ", bottom " << p.bottom << ", left " << p.left << ", right " << p.right
@@ -321,7 +334,10 @@ inline Index padded_index(Index i, Index n, PaddingMode mode) {
 /// error messages.
 ///
 /// @throws shape_error if the input or kernel is empty, stride or dilation is not positive,
-///   padding is negative, or the dilated kernel is larger than the padded input.
+///   padding is negative, stride, dilation or a padding exceeds 2^30
+///   (`detail::kMaxOptionValue`), an extent of the input or kernel or the padded input plane's
+///   element count exceeds 2^32 (`detail::kMaxPlaneElements`), or the dilated kernel is larger
+///   than the padded input.
 inline Conv2dGeometry conv2d_geometry(Index in_rows, Index in_cols, Index kernel_rows,
                                       Index kernel_cols, const Conv2dOptions& opts,
                                       const char* fn = "conv2d_geometry") {
@@ -334,6 +350,15 @@ inline Conv2dGeometry conv2d_geometry(Index in_rows, Index in_cols, Index kernel
   if (kernel_rows <= 0 || kernel_cols <= 0) {
     std::ostringstream os;
     os << "kernel is empty (" << kernel_rows << "x" << kernel_cols << ")";
+    fail(fn, os.str());
+  }
+  // Bounded extents keep the arithmetic below (padded sizes, dilated kernels) from overflowing.
+  constexpr Index max_extent = detail::kMaxPlaneElements;
+  if (in_rows > max_extent || in_cols > max_extent || kernel_rows > max_extent ||
+      kernel_cols > max_extent) {
+    std::ostringstream os;
+    os << "input " << in_rows << "x" << in_cols << " or kernel " << kernel_rows << "x"
+       << kernel_cols << " has an extent above " << max_extent;
     fail(fn, os.str());
   }
   detail::check_option_range(fn, "stride", opts.stride(), 1);
@@ -368,6 +393,16 @@ inline Conv2dGeometry conv2d_geometry(Index in_rows, Index in_cols, Index kernel
   // computes this geometry several times, and each division costs as much as a dozen FMAs.)
   const Index padded_rows = g.padded_rows();
   const Index padded_cols = g.padded_cols();
+  // Each padded extent is below 2^63 (extents <= 2^32, paddings <= 2^30 or, for 'same', below
+  // 2^62 + 2^32), but their product may not be: compared in double, which is exact near the
+  // bound and cannot round a larger product below it. One multiplication, no division.
+  if (double(padded_rows) * double(padded_cols) > double(detail::kMaxPlaneElements)) {
+    std::ostringstream os;
+    os << "padded input " << padded_rows << "x" << padded_cols << " (input " << in_rows << "x"
+       << in_cols << ", padding " << detail::padding_str(g.pad) << ") has more than "
+       << detail::kMaxPlaneElements << " elements";
+    fail(fn, os.str());
+  }
   const auto exceeds = [](Index kernel, Index padded, Index dilation) {
     return kernel > 1 && (dilation == 1 ? kernel > padded : (kernel - 1) > (padded - 1) / dilation);
   };

@@ -166,6 +166,20 @@ TEST_CASE("A block of a matrix is saved as the block", "[npy]") {
   CHECK(load_npy_matrix<float>(dir.file("b.npy")) == expected);
 }
 
+// Found by tests/fuzz/npy_fuzz: load_npy_matrix spent ~10^17 iterations converting an empty
+// (0, 10^17) array to column-major order (a hang; this test then never finishes).
+TEST_CASE("Empty arrays with a huge extent load at once as empty results", "[npy][regression]") {
+  TempDir dir;
+  const std::string huge = "100000000000000000";
+  write_bytes(dir.file("a.npy"), npy_file(f8_dict("(0, " + huge + ")"), ""));
+  const auto m = load_npy_matrix<double>(dir.file("a.npy"));
+  CHECK(m.rows() == 0);
+  CHECK(m.cols() == 100000000000000000);
+  const Tensor<double> t = load_npy<double>(dir.file("a.npy"));
+  CHECK(t.shape() == convtape::Shape4{1, 1, 0, 100000000000000000});
+  CHECK(t.size() == 0);
+}
+
 TEST_CASE("load_npy fills missing leading dimensions with 1", "[npy]") {
   TempDir dir;
   const auto load = [&](const std::string& shape, std::size_t count) {

@@ -497,6 +497,9 @@ MatrixX<S> load_npy_matrix(const std::string& path) {
         }
         return RowMatrixX<S>(shape[shape.size() - 2], shape[shape.size() - 1]);
       });
+  // An empty array may still declare a huge extent, (0, 10^17): Eigen's row- to column-major copy
+  // would loop over every empty column (a hang found by npy_fuzz), so it is not copied.
+  if (rows.size() == 0) return MatrixX<S>(rows.rows(), rows.cols());
   return rows;
 }
 

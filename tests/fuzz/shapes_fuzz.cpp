@@ -1,0 +1,480 @@
+// SPDX-License-Identifier: MIT
+// SPDX-FileCopyrightText: 2026 The convtape authors
+
+// libFuzzer target over the shape and option space of corr2d, conv2d, conv2d_backward and the
+// tape. The input decodes into sizes and options (zero, negative and huge values included) and
+// tensor values. Every call must either throw `shape_error` or return what the reference loops of
+// reference.hpp return (within a tolerance scaled by the reduction length); anything else --
+// another exception, a wrong shape or number, a crash, a sanitizer report -- aborts.
+//
+// The shape functions (conv2d_geometry, conv2d_output_size, Tensor's element count) see the raw
+// values, huge ones included, and are checked against 128-bit arithmetic; the computing functions
+// run only when every buffer involved stays small (see kMaxElements).
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <limits>
+
+#include "convtape/autograd/ops.hpp"
+#include "convtape/autograd/tape.hpp"
+#include "convtape/conv2d.hpp"
+#include "convtape/core.hpp"
+#include "convtape/corr2d.hpp"
+#include "convtape/reference.hpp"
+#include "convtape/tensor.hpp"
+
+namespace {
+
+using convtape::Conv2dGeometry;
+using convtape::Conv2dOptions;
+using convtape::Index;
+using convtape::MatrixX;
+using convtape::PaddingMode;
+using convtape::Size2;
+using convtape::Tensor;
+using convtape::VectorX;
+// For the oracle of the shape arithmetic only (clang and g++ have it; __extension__ keeps
+// -Wpedantic quiet).
+__extension__ typedef __int128 Wide;
+
+/// Largest buffer (elements) the computing part may touch: keeps each run fast and small.
+constexpr Index kMaxElements = Index(1) << 14;
+
+[[noreturn]] void die(const char* what, const char* detail = "") {
+  std::fprintf(stderr, "shapes_fuzz: %s %s\n", what, detail);
+  std::abort();
+}
+
+/// Reads the fuzz input front to back; zeros once it runs out.
+class Reader {
+ public:
+  Reader(const std::uint8_t* data, std::size_t size) : data_(data), size_(size) {}
+
+  std::uint8_t byte() { return pos_ < size_ ? data_[pos_++] : 0; }
+
+  std::int64_t int64() {
+    std::uint64_t v = 0;
+    for (int i = 0; i < 8; ++i) v = (v << 8) | byte();
+    std::int64_t r;
+    std::memcpy(&r, &v, sizeof r);
+    return r;
+  }
+
+  /// Mostly small sizes (-1..6), sometimes boundary values and raw 64-bit integers.
+  Index extent() {
+    const std::uint8_t b = byte();
+    if (b < 224) return Index(b % 8) - 1;
+    switch (b % 8) {
+      case 0:
+        return int64();
+      case 1:
+        return Index(1) << 30;
+      case 2:
+        return (Index(1) << 30) + 1;
+      case 3:
+        return Index(1) << 31;
+      case 4:
+        return Index(1) << 32;
+      case 5:
+        return std::numeric_limits<Index>::max();
+      case 6:
+        return std::numeric_limits<Index>::min();
+      default:
+        return Index(1) << 62;
+    }
+  }
+
+  /// A small tensor value, some exact in binary, all finite.
+  double value() { return (int(byte()) - 128) / 16.0; }
+
+ private:
+  const std::uint8_t* data_;
+  std::size_t size_;
+  std::size_t pos_ = 0;
+};
+
+struct Config {
+  Index batch, in_channels, out_channels, rows, cols, kernel_rows, kernel_cols, groups;
+  Conv2dOptions opts;
+  bool bias;
+};
+
+Config decode(Reader& in) {
+  Config c;
+  c.batch = in.extent();
+  c.in_channels = in.extent();
+  c.out_channels = in.extent();
+  c.rows = in.extent();
+  c.cols = in.extent();
+  c.kernel_rows = in.extent();
+  c.kernel_cols = in.extent();
+  c.groups = in.extent();
+  c.opts.stride(in.extent(), in.extent()).dilation(in.extent(), in.extent());
+  const std::uint8_t padding = in.byte();
+  switch (padding % 4) {
+    case 0:
+      c.opts.padding(Size2(in.extent(), in.extent()));
+      break;
+    case 1: {
+      const Index top = in.extent(), bottom = in.extent(), left = in.extent();
+      c.opts.padding(top, bottom, left, in.extent());
+      break;
+    }
+    case 2:
+      c.opts.padding_same();
+      break;
+    default:
+      break;  // no padding
+  }
+  c.opts.padding_mode(static_cast<PaddingMode>((padding / 4) % 4));
+  c.opts.groups(c.groups);
+  c.bias = (padding / 16) % 2 != 0;
+  return c;
+}
+
+/// Runs `f`; a `shape_error` means "rejected" (false), anything else thrown aborts.
+template <class F>
+bool accepted(const char* what, F&& f) {
+  try {
+    f();
+    return true;
+  } catch (const convtape::shape_error&) {
+    return false;
+  } catch (const std::exception& e) {
+    die(what, e.what());
+  } catch (...) {
+    die(what, "threw something that is not a std::exception");
+  }
+}
+
+/// The padding conv2d_geometry should use, in wide arithmetic (nullopt-free: returns false for
+/// an option outside the documented range).
+struct WideDim {
+  Wide in, kernel, stride, dilation, before, after;
+};
+
+/// Whether one dimension is valid by the documented rules, and its output extent.
+bool wide_output(const WideDim& d, Wide& out) {
+  const Wide padded = d.in + d.before + d.after;
+  const Wide span = d.dilation * (d.kernel - 1) + 1;
+  if (span > padded) return false;
+  out = (padded - span) / d.stride + 1;
+  return true;
+}
+
+/// Checks conv2d_geometry (through conv2d_output_size) against 128-bit arithmetic: any values
+/// at all, the huge ones included.
+void check_geometry(const Config& c) {
+  const Conv2dOptions& o = c.opts;
+  Conv2dGeometry g;
+  const bool ok = accepted("conv2d_geometry", [&] {
+    g = convtape::conv2d_geometry(c.rows, c.cols, c.kernel_rows, c.kernel_cols, o);
+  });
+  Size2 size;
+  const bool ok2 = accepted("conv2d_output_size", [&] {
+    size = convtape::conv2d_output_size({c.rows, c.cols}, {c.kernel_rows, c.kernel_cols}, o);
+  });
+  if (ok != ok2) die("conv2d_output_size and conv2d_geometry disagree on validity");
+  if (!ok) return;
+  if (size != Size2(g.out_rows, g.out_cols)) die("conv2d_output_size differs from the geometry");
+  const Index limit = convtape::detail::kMaxOptionValue;
+  const auto in_range = [&](Index v, Index min) { return v >= min && v <= limit; };
+  if (c.rows <= 0 || c.cols <= 0 || c.kernel_rows <= 0 || c.kernel_cols <= 0) {
+    die("accepted an empty input or kernel");
+  }
+  if (!in_range(o.stride().rows, 1) || !in_range(o.stride().cols, 1) ||
+      !in_range(o.dilation().rows, 1) || !in_range(o.dilation().cols, 1)) {
+    die("accepted a stride or dilation out of range");
+  }
+  if (!o.is_padding_same()) {
+    const auto p = o.padding();
+    if (!in_range(p.top, 0) || !in_range(p.bottom, 0) || !in_range(p.left, 0) ||
+        !in_range(p.right, 0)) {
+      die("accepted a padding out of range");
+    }
+    if (g.pad != p) die("geometry padding differs from the options");
+  } else {
+    // TensorFlow's 'same': total = max((ceil(in / s) - 1) * s + d * (k - 1) + 1 - in, 0).
+    const auto same_total = [](Wide in, Wide k, Wide s, Wide d) {
+      const Wide total = ((in + s - 1) / s - 1) * s + d * (k - 1) + 1 - in;
+      return total > 0 ? total : Wide(0);
+    };
+    const Wide tr = same_total(c.rows, c.kernel_rows, o.stride().rows, o.dilation().rows);
+    const Wide tc = same_total(c.cols, c.kernel_cols, o.stride().cols, o.dilation().cols);
+    if (Wide(g.pad.top) != tr / 2 || Wide(g.pad.bottom) != tr - tr / 2 ||
+        Wide(g.pad.left) != tc / 2 || Wide(g.pad.right) != tc - tc / 2) {
+      die("wrong 'same' padding");
+    }
+  }
+  Wide out_rows = 0, out_cols = 0;
+  const bool rows_ok = wide_output(
+      {c.rows, c.kernel_rows, o.stride().rows, o.dilation().rows, g.pad.top, g.pad.bottom},
+      out_rows);
+  const bool cols_ok = wide_output(
+      {c.cols, c.kernel_cols, o.stride().cols, o.dilation().cols, g.pad.left, g.pad.right},
+      out_cols);
+  if (!rows_ok || !cols_ok) die("accepted a kernel larger than the padded input");
+  if (Wide(g.out_rows) != out_rows || Wide(g.out_cols) != out_cols) die("wrong output extent");
+  if (g.out_rows <= 0 || g.out_cols <= 0) die("non-positive output extent");
+  // The documented bound: the padded plane (hence every plane buffer) has at most
+  // kMaxPlaneElements elements.
+  const Wide padded = Wide(g.padded_rows()) * Wide(g.padded_cols());
+  if (padded > Wide(convtape::detail::kMaxPlaneElements)) die("accepted a padded plane too large");
+}
+
+/// Tensor's element count on raw extents, against 128-bit arithmetic.
+void check_numel(Reader& in) {
+  const convtape::Shape4 shape{in.extent(), in.extent(), in.extent(), in.extent()};
+  Index n = -1;
+  const bool ok =
+      accepted("checked_numel", [&] { n = convtape::detail::checked_numel(shape, "f"); });
+  Wide wide = 1;
+  bool negative = false;
+  for (Index e : shape) negative = negative || e < 0;
+  if (negative) {
+    if (ok) die("checked_numel accepted a negative extent");
+    return;
+  }
+  // Stop at the first product above Index's range: the next factor could overflow even 128 bits.
+  bool overflow = false;
+  const bool has_zero = std::find(shape.begin(), shape.end(), 0) != shape.end();
+  if (has_zero) {
+    wide = 0;
+  } else {
+    for (Index e : shape) {
+      wide *= e;
+      if (wide > Wide(std::numeric_limits<Index>::max())) {
+        overflow = true;
+        break;
+      }
+    }
+  }
+  if (ok && (overflow || Wide(n) != wide)) die("checked_numel wrong");
+  // With a zero extent, a huge extent before it may be rejected (the count is checked in order).
+  if (!ok && !has_zero && !overflow && wide <= Wide(std::numeric_limits<Index>::max() / 8)) {
+    die("checked_numel rejected a representable shape");
+  }
+}
+
+template <class S>
+Tensor<S> random_tensor(Reader& in, Index n, Index c, Index h, Index w) {
+  Tensor<S> t(n, c, h, w);
+  for (Index i = 0; i < t.size(); ++i) t.data()[i] = static_cast<S>(in.value());
+  return t;
+}
+
+/// |a - b| <= tol, elementwise; tol scales with the reduction length and the magnitudes.
+template <class A, class B>
+void expect_close(const char* what, const A& a, const B& b, double tol) {
+  if (a.rows() != b.rows() || a.cols() != b.cols()) die(what, "shape differs from the reference");
+  for (Index i = 0; i < a.rows(); ++i) {
+    for (Index j = 0; j < a.cols(); ++j) {
+      const double x = static_cast<double>(a(i, j)), y = static_cast<double>(b(i, j));
+      if (!(std::abs(x - y) <= tol)) {
+        std::fprintf(stderr, "shapes_fuzz: %s: %.17g vs reference %.17g at (%ld, %ld), tol %g\n",
+                     what, x, y, long(i), long(j), tol);
+        std::abort();
+      }
+    }
+  }
+}
+
+template <class S>
+void expect_close_tensor(const char* what, const Tensor<S>& a, const Tensor<S>& b, double tol) {
+  if (a.shape() != b.shape()) die(what, "shape differs from the reference");
+  expect_close(what, a.flat(), b.flat(), tol);
+}
+
+template <class S>
+double tolerance(Index reduction) {
+  // Values are at most 8 in magnitude, so each product is at most 64 and a sum of `reduction`
+  // products at most 64 * reduction; rounding error grows at most linearly with the length.
+  return 64.0 * 64.0 * double(reduction + 1) * double(std::numeric_limits<S>::epsilon());
+}
+
+/// Plane corr2d and its adjoints against the reference loops.
+template <class S>
+void check_plane(const Config& c, Reader& in) {
+  if (c.rows < 1 || c.cols < 1 || c.kernel_rows < 1 || c.kernel_cols < 1) return;
+  if (c.rows > kMaxElements || c.cols > kMaxElements || c.kernel_rows > kMaxElements ||
+      c.kernel_cols > kMaxElements) {
+    return;
+  }
+  if (c.rows * c.cols > kMaxElements || c.kernel_rows * c.kernel_cols > kMaxElements) return;
+  Conv2dGeometry g;
+  if (!accepted("geometry", [&] {
+        g = convtape::conv2d_geometry(c.rows, c.cols, c.kernel_rows, c.kernel_cols, c.opts);
+      })) {
+    // Everything below must reject it too.
+    MatrixX<S> x = MatrixX<S>::Zero(c.rows, c.cols),
+               k = MatrixX<S>::Zero(c.kernel_rows, c.kernel_cols);
+    if (accepted("corr2d", [&] { (void)convtape::corr2d(x, k, c.opts); })) {
+      die("corr2d accepted what conv2d_geometry rejects");
+    }
+    return;
+  }
+  if (g.padded_rows() * g.padded_cols() > kMaxElements || g.out_rows * g.out_cols > kMaxElements ||
+      g.out_rows * g.out_cols * g.kernel_rows * g.kernel_cols > 16 * kMaxElements) {
+    return;
+  }
+  MatrixX<S> x(c.rows, c.cols), k(c.kernel_rows, c.kernel_cols);
+  for (Index i = 0; i < x.size(); ++i) x.data()[i] = static_cast<S>(in.value());
+  for (Index i = 0; i < k.size(); ++i) k.data()[i] = static_cast<S>(in.value());
+  const double tol = tolerance<S>(k.size());
+  MatrixX<S> y;
+  if (!accepted("corr2d", [&] { y = convtape::corr2d(x, k, c.opts); })) {
+    die("corr2d rejected a valid geometry");
+  }
+  const MatrixX<S> y_ref = convtape::reference::corr2d(x, k, c.opts);
+  expect_close("corr2d", y, y_ref, tol);
+  // Row-major input: a different code path (solved directly, not transposed).
+  const convtape::RowMatrixX<S> xr = x;
+  expect_close("corr2d row-major", convtape::corr2d(xr, k, c.opts), y_ref, tol);
+
+  MatrixX<S> dy(g.out_rows, g.out_cols);
+  for (Index i = 0; i < dy.size(); ++i) dy.data()[i] = static_cast<S>(in.value());
+  const double tol_in = tolerance<S>(k.size());
+  const double tol_k = tolerance<S>(dy.size());
+  expect_close("corr2d_grad_input", convtape::corr2d_grad_input(dy, k, c.rows, c.cols, c.opts),
+               convtape::reference::corr2d_grad_input(dy, k, c.rows, c.cols, c.opts), tol_in);
+  expect_close("corr2d_grad_kernel",
+               convtape::corr2d_grad_kernel(x, dy, c.kernel_rows, c.kernel_cols, c.opts),
+               convtape::reference::corr2d_grad_kernel(x, dy, c.kernel_rows, c.kernel_cols, c.opts),
+               tol_k);
+  // A dy of the wrong shape is a shape_error.
+  MatrixX<S> bad_dy = MatrixX<S>::Zero(g.out_rows + 1, g.out_cols);
+  if (accepted("corr2d_grad_input",
+               [&] { (void)convtape::corr2d_grad_input(bad_dy, k, c.rows, c.cols, c.opts); })) {
+    die("corr2d_grad_input accepted a dy of the wrong shape");
+  }
+}
+
+/// Whether every extent is in [1, kMaxElements] and the product fits too.
+bool small_shape(Index n, Index c, Index h, Index w) {
+  for (Index e : {n, c, h, w}) {
+    if (e < 1 || e > kMaxElements) return false;
+  }
+  return n * c <= kMaxElements && n * c * h <= kMaxElements && n * c * h * w <= kMaxElements;
+}
+
+/// Batched conv2d, conv2d_backward and the tape against the reference loops.
+template <class S>
+void check_batched(const Config& c, Reader& in) {
+  // Weight input channels: usually consistent with groups, sometimes as decoded.
+  const bool consistent = in.byte() % 4 != 0;
+  Index weight_in = c.in_channels;
+  if (consistent && c.groups >= 1 && c.groups <= kMaxElements) weight_in = c.in_channels / c.groups;
+  if (!small_shape(c.batch, c.in_channels, c.rows, c.cols)) return;
+  if (!small_shape(c.out_channels, weight_in, c.kernel_rows, c.kernel_cols)) return;
+  Conv2dGeometry g;
+  const bool plane_ok = accepted("geometry", [&] {
+    g = convtape::conv2d_geometry(c.rows, c.cols, c.kernel_rows, c.kernel_cols, c.opts);
+  });
+  if (plane_ok && (g.padded_rows() * g.padded_cols() > kMaxElements ||
+                   !small_shape(c.batch, c.out_channels, g.out_rows, g.out_cols))) {
+    return;
+  }
+  if (plane_ok && c.batch * c.out_channels * g.out_rows * g.out_cols * weight_in * c.kernel_rows *
+                          c.kernel_cols >
+                      64 * kMaxElements) {
+    return;  // the reference loops would be slow
+  }
+  const Tensor<S> x = random_tensor<S>(in, c.batch, c.in_channels, c.rows, c.cols);
+  const Tensor<S> w = random_tensor<S>(in, c.out_channels, weight_in, c.kernel_rows, c.kernel_cols);
+  VectorX<S> b;
+  if (c.bias) {
+    b.resize(c.out_channels);
+    for (Index i = 0; i < b.size(); ++i) b[i] = static_cast<S>(in.value());
+  }
+  Tensor<S> y;
+  const bool ok = accepted("conv2d", [&] { y = convtape::conv2d(x, w, b, c.opts); });
+  Tensor<S> y_ref;
+  const bool ref_ok =
+      accepted("reference::conv2d", [&] { y_ref = convtape::reference::conv2d(x, w, b, c.opts); });
+  if (ok != ref_ok) die("conv2d and reference::conv2d disagree on validity");
+  if (!ok) {
+    // The tape and backward must reject it too.
+    convtape::Tape<S> tape;
+    if (accepted("tape conv2d",
+                 [&] { (void)convtape::conv2d(tape.variable(x), tape.variable(w), c.opts); })) {
+      die("tape conv2d accepted what conv2d rejects");
+    }
+    return;
+  }
+  const Index reduction = weight_in * c.kernel_rows * c.kernel_cols;
+  expect_close_tensor("conv2d", y, y_ref, tolerance<S>(reduction));
+
+  const Tensor<S> dy = random_tensor<S>(in, c.batch, c.out_channels, g.out_rows, g.out_cols);
+  convtape::Conv2dGrads<S> grads;
+  if (!accepted("conv2d_backward", [&] { grads = convtape::conv2d_backward(x, w, dy, c.opts); })) {
+    die("conv2d_backward rejected what conv2d accepts");
+  }
+  const convtape::Conv2dGrads<S> ref = convtape::reference::conv2d_backward(x, w, dy, c.opts);
+  const double tol_x = tolerance<S>(c.out_channels * c.kernel_rows * c.kernel_cols);
+  const double tol_w = tolerance<S>(c.batch * g.out_rows * g.out_cols);
+  expect_close_tensor("conv2d_backward input", grads.input, ref.input, tol_x);
+  expect_close_tensor("conv2d_backward weight", grads.weight, ref.weight, tol_w);
+  expect_close("conv2d_backward bias", grads.bias, ref.bias, tol_w);
+  if (accepted("conv2d_backward", [&] { (void)convtape::conv2d_backward(x, w, y, c.opts); }) &&
+      y.shape() != dy.shape()) {
+    die("conv2d_backward accepted a grad_out of the wrong shape");
+  }
+
+  // The tape: forward equal to conv2d, gradients equal to the reference backward.
+  convtape::Tape<S> tape;
+  auto xv = tape.variable(x);
+  auto wv = tape.variable(w);
+  convtape::Var<S> yv;
+  if (c.bias) {
+    Tensor<S> bias(1, c.out_channels, 1, 1);  // the same values as the plain call's bias
+    for (Index i = 0; i < b.size(); ++i) bias.data()[i] = b[i];
+    auto bv = tape.variable(std::move(bias));
+    if (!accepted("tape conv2d", [&] { yv = convtape::conv2d(xv, wv, bv, c.opts); })) {
+      die("tape conv2d rejected what conv2d accepts");
+    }
+    expect_close_tensor("tape conv2d", yv.value(), y_ref, tolerance<S>(reduction));
+    convtape::backward(yv, dy);
+    expect_close("tape bias grad", bv.grad().flat(), ref.bias, tol_w);
+  } else {
+    if (!accepted("tape conv2d", [&] { yv = convtape::conv2d(xv, wv, c.opts); })) {
+      die("tape conv2d rejected what conv2d accepts");
+    }
+    expect_close_tensor("tape conv2d", yv.value(), y_ref, tolerance<S>(reduction));
+    convtape::backward(yv, dy);
+  }
+  expect_close_tensor("tape input grad", xv.grad(), ref.input, tol_x);
+  expect_close_tensor("tape weight grad", wv.grad(), ref.weight, tol_w);
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  Reader in(data, size);
+  const std::uint8_t what = in.byte();
+  const Config c = decode(in);
+  check_geometry(c);
+  switch (what % 4) {
+    case 0:
+      check_numel(in);
+      break;
+    case 1:
+      check_plane<double>(c, in);
+      break;
+    case 2:
+      check_plane<float>(c, in);
+      break;
+    default:
+      if ((what / 4) % 2 == 0) {
+        check_batched<double>(c, in);
+      } else {
+        check_batched<float>(c, in);
+      }
+      break;
+  }
+  return 0;
+}

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Bounded libFuzzer runs (issue 6): builds tests/fuzz with clang++ in build-fuzz, runs shapes_fuzz
+# (from an empty corpus) and npy_fuzz (on a copy of tests/fuzz/corpus/npy) side by side for
+# FUZZ_SECONDS each (default 60), and prints
+#   fuzz: shapes N execs, npy M execs, K crashes
+# Exits non-zero if either fuzzer found a crash (its input is kept in build-fuzz/fuzz-out/) or did
+# not run. Needs clang (Debian's clang-14 ships libFuzzer).
+set -uo pipefail
+cd "$(dirname "$0")/../.." || exit 1
+seconds="${FUZZ_SECONDS:-60}"
+build=build-fuzz
+out="${build}/fuzz-out"
+
+CXX="${FUZZ_CXX:-clang++}" cmake -S . -B "$build" -DCONVTAPE_BUILD_FUZZERS=ON \
+  -DCONVTAPE_BUILD_TESTS=OFF -DCONVTAPE_BUILD_EXAMPLES=OFF -DCONVTAPE_BUILD_DOCS=OFF \
+  -DCONVTAPE_INSTALL=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCONVTAPE_WERROR=ON > /dev/null &&
+  cmake --build "$build" --parallel "$(nproc)" || { echo "fuzz: build failed"; exit 1; }
+
+rm -rf "$out"
+mkdir -p "$out/shapes-corpus" "$out/npy-corpus" "$out/tmp"
+cp tests/fuzz/corpus/npy/* "$out/npy-corpus/"
+
+run() {  # run NAME CORPUS: one bounded run, log in $out/NAME.log
+  local name=$1 corpus=$2
+  CONVTAPE_FUZZ_TMPDIR="$out/tmp" "$build/tests/fuzz/${name}_fuzz" -max_total_time="$seconds" \
+    -print_final_stats=1 -rss_limit_mb=2048 -timeout=30 -artifact_prefix="$out/${name}-" \
+    "$corpus" > "$out/${name}.log" 2>&1
+}
+run shapes "$out/shapes-corpus" & shapes_pid=$!
+run npy "$out/npy-corpus" & npy_pid=$!
+shapes_rc=0 npy_rc=0
+wait "$shapes_pid" || shapes_rc=$?
+wait "$npy_pid" || npy_rc=$?
+
+execs() { sed -n 's/^stat::number_of_executed_units: *//p' "$out/$1.log" | tail -1; }
+shapes_execs=$(execs shapes) npy_execs=$(execs npy)
+crashes=$(find "$out" -maxdepth 1 -type f \( -name '*-crash-*' -o -name '*-leak-*' -o \
+  -name '*-timeout-*' -o -name '*-oom-*' \) | wc -l)
+failed=0
+for name in shapes npy; do
+  rc_var="${name}_rc"
+  if [ "${!rc_var}" -ne 0 ]; then
+    failed=1
+    echo "fuzz: ${name}_fuzz exited with ${!rc_var}; end of $out/${name}.log:"
+    tail -30 "$out/${name}.log"
+  fi
+done
+[ "$crashes" -eq 0 ] || failed=1
+[ -n "$shapes_execs" ] && [ -n "$npy_execs" ] || failed=1
+echo "fuzz: shapes ${shapes_execs:-?} execs, npy ${npy_execs:-?} execs, ${crashes} crashes"
+exit "$failed"
