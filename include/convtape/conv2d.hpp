@@ -89,7 +89,8 @@ struct Conv2dShape {
   Index groups = 1;         ///< channel groups
   Index in_per_group = 0;   ///< C_in / groups
   Index out_per_group = 0;  ///< C_out / groups
-  Conv2dGeometry plane;     ///< per-plane geometry (same for every plane)
+  Conv2dGeometry plane;     ///< per-plane geometry (same for every plane; along a dimension
+                            ///< with one output sample, the smallest stride that gives it)
 
   /// Shape of the output, (N, C_out, out_rows, out_cols).
   Shape4 output_shape() const { return {batch, out_channels, plane.out_rows, plane.out_cols}; }
@@ -151,6 +152,18 @@ Conv2dShape conv2d_shape(const Tensor<S>& x, const Tensor<S>& weight, Index bias
     fail(fn, os.str());
   }
   s.plane = conv2d_geometry(x.dim(2), x.dim(3), weight.dim(2), weight.dim(3), opts, fn);
+  // With one output sample along a dimension, any stride above (padded - dilated kernel) gives
+  // the same result: it is lowered to the smallest such stride, so no buffer grows with a stride
+  // far larger than the image (the strided paths lay the input out in stride.rows * stride.cols
+  // phase planes; a stride of 2^30 on a 6x6 image once asked for 470 GB). Every stride is then at
+  // most the padded extent. Done after the 'same' padding, which depends on the stride given.
+  Conv2dGeometry& pg = s.plane;
+  if (pg.out_rows == 1) {
+    pg.stride.rows = pg.padded_rows() - pg.dilation.rows * (pg.kernel_rows - 1);
+  }
+  if (pg.out_cols == 1) {
+    pg.stride.cols = pg.padded_cols() - pg.dilation.cols * (pg.kernel_cols - 1);
+  }
   // The output and the padded image are the buffers whose size the options (not the caller's
   // tensors) decide; products in double cannot overflow and cost no division.
   const Conv2dGeometry& g = s.plane;

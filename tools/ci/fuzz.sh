@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Bounded libFuzzer runs (issue 6): builds tests/fuzz with clang++ in build-fuzz, runs shapes_fuzz
-# (from an empty corpus) and npy_fuzz (on a copy of tests/fuzz/corpus/npy) side by side for
+# and npy_fuzz (on copies of tests/fuzz/corpus/shapes and tests/fuzz/corpus/npy: seeds and
+# every input that once crashed, replayed first) side by side for
 # FUZZ_SECONDS each (default 60), and prints
 #   fuzz: shapes N execs, npy M execs, K crashes
 # Exits non-zero if either fuzzer found a crash (its input is kept in build-fuzz/fuzz-out/) or did
@@ -18,6 +19,7 @@ CXX="${FUZZ_CXX:-clang++}" cmake -S . -B "$build" -DCONVTAPE_BUILD_FUZZERS=ON \
 
 rm -rf "$out"
 mkdir -p "$out/shapes-corpus" "$out/npy-corpus" "$out/tmp"
+cp tests/fuzz/corpus/shapes/* "$out/shapes-corpus/"
 cp tests/fuzz/corpus/npy/* "$out/npy-corpus/"
 
 run() {  # run NAME CORPUS: one bounded run, log in $out/NAME.log
