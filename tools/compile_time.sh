@@ -6,13 +6,17 @@
 #   notebook  notebook_convtape.cpp (convtape/convtape.hpp)  vs notebook_eigen.cpp
 #   include:H a file that only includes convtape/H              vs one that only includes Eigen/Dense
 #             (the parse cost alone, for corr2d.hpp and convtape.hpp)
+#   extern:P  pair P with CONVTAPE_EXTERN_TEMPLATES: the kernels compiled once, in a separate file
+#             that includes convtape/instantiate.hpp (linked for the run, not timed; its own
+#             compile time is printed once)
 # Each program is first built, linked and run once, and the two programs of a pair must print the
 # same (so they do the same work); then the two compiles of a pair alternate, RUNS times each, so
 # drifting machine load hits both alike.
 #
 # Usage: tools/compile_time.sh [-n RUNS] [-- extra compiler flags]
 #   CXX (default c++) and CXXFLAGS (default "-std=c++17 -O2") choose the compiler and flags;
-#   PAIRS (default "corr2d notebook include:corr2d.hpp include:convtape.hpp") the rows.
+#   PAIRS (default "corr2d notebook include:corr2d.hpp include:convtape.hpp extern:corr2d
+#   extern:notebook") the rows.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -40,17 +44,33 @@ echo "runs:     ${runs} per program (median of CPU seconds)"
 echo
 printf '%-20s %10s %11s %7s\n' program convtape eigen-only extra
 echo '#include <Eigen/Dense>' > "$work/include_eigen.cpp"
-read -r -a pairs <<< "${PAIRS:-corr2d notebook include:corr2d.hpp include:convtape.hpp}"
+read -r -a pairs <<< \
+  "${PAIRS:-corr2d notebook include:corr2d.hpp include:convtape.hpp extern:corr2d extern:notebook}"
+base_flags=("${flags[@]}")
+instantiations=
 for pair in "${pairs[@]}"; do
-  header=${pair#include:}
-  if [ "$pair" != "$header" ]; then  # include-only pair
+  flags=("${base_flags[@]}")
+  link=()
+  program=${pair#extern:}
+  if [ "$program" != "$pair" ]; then  # the kernels compiled once, elsewhere
+    flags+=(-DCONVTAPE_EXTERN_TEMPLATES)
+    if [ -z "$instantiations" ]; then
+      instantiations=$work/instantiate.o
+      echo '#include <convtape/instantiate.hpp>' > "$work/instantiate.cpp"
+      echo "(convtape/instantiate.hpp, compiled once per program: $(cpu_seconds "$work/instantiate.cpp")s)"
+      cp "$work/t.o" "$instantiations"
+    fi
+    link=("$instantiations")
+  fi
+  header=${program#include:}
+  if [ "$program" != "$header" ]; then  # include-only pair
     with=$work/include_${header%.hpp}.cpp
     echo "#include <convtape/$header>" > "$with"
     without=$work/include_eigen.cpp
   else
-    with=tools/compile_time/${pair}_convtape.cpp
-    without=tools/compile_time/${pair}_eigen.cpp
-    "$cxx" "${flags[@]}" "$with" -o "$work/with"
+    with=tools/compile_time/${program}_convtape.cpp
+    without=tools/compile_time/${program}_eigen.cpp
+    "$cxx" "${flags[@]}" "$with" "${link[@]}" -o "$work/with"
     "$cxx" "${flags[@]}" "$without" -o "$work/without"
     "$work/with" > "$work/with.out"
     "$work/without" > "$work/without.out"

@@ -1006,10 +1006,12 @@ Conv2dGrads<S> conv2d_backward_path(const Tensor<S>& x, const Tensor<S>& weight,
                                                 : Tensor<S>(x.shape()),
       Tensor<S>(weight.shape()), bias_grad ? VectorX<S>::Zero(s.out_channels) : VectorX<S>()};
   const Index out_plane = g.out_rows * g.out_cols;
-  for (Index n = 0; n < (bias_grad ? s.batch : 0); ++n) {
-    for (Index o = 0; o < s.out_channels; ++o) {
-      grads.bias[o] +=
-          packet_sum(grad_out.data() + (n * s.out_channels + o) * out_plane, out_plane);
+  if (bias_grad) {
+    for (Index n = 0; n < s.batch; ++n) {
+      for (Index o = 0; o < s.out_channels; ++o) {
+        grads.bias[o] +=
+            packet_sum(grad_out.data() + (n * s.out_channels + o) * out_plane, out_plane);
+      }
     }
   }
   if (path == Conv2dPath::planes) {
@@ -1099,3 +1101,18 @@ Conv2dGrads<S> conv2d_backward(const Tensor<S>& x, const Tensor<S>& weight,
 }
 
 }  // namespace convtape
+
+/// The batched kernels' explicit instantiations for scalar S, after `prefix` (`template` or
+/// `extern template`): see convtape/instantiate.hpp.
+#define CONVTAPE_DETAIL_INSTANTIATE_CONV2D(prefix, S)                                      \
+  prefix convtape::Conv2dShape convtape::detail::conv2d_shape<S>(                          \
+      const convtape::Tensor<S>&, const convtape::Tensor<S>&, convtape::Index,             \
+      const convtape::Conv2dOptions&, const char*);                                        \
+  prefix convtape::Tensor<S> convtape::detail::conv2d_forward<S>(                          \
+      const convtape::Tensor<S>&, const convtape::Tensor<S>&, const convtape::VectorX<S>&, \
+      const convtape::Conv2dShape&, convtape::detail::Conv2dPath);                         \
+  prefix convtape::Conv2dGrads<S> convtape::detail::conv2d_backward_path<S>(               \
+      const convtape::Tensor<S>&, const convtape::Tensor<S>&, const convtape::Tensor<S>&,  \
+      const convtape::Conv2dShape&, convtape::detail::Conv2dPath, bool, bool);
+
+CONVTAPE_DETAIL_EXTERN(CONVTAPE_DETAIL_INSTANTIATE_CONV2D)

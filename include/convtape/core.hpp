@@ -22,6 +22,15 @@
 #define CONVTAPE_ASSERT(condition) assert(condition)
 #endif
 
+/// With `CONVTAPE_EXTERN_TEMPLATES` defined, declares the float and double instantiations that
+/// the macro `list(prefix, S)` lists as `extern template` (compiled once, by
+/// convtape/instantiate.hpp); otherwise nothing. Each header ends with one for its heavy templates.
+#ifdef CONVTAPE_EXTERN_TEMPLATES
+#define CONVTAPE_DETAIL_EXTERN(list) list(extern template, float) list(extern template, double)
+#else
+#define CONVTAPE_DETAIL_EXTERN(list)
+#endif
+
 namespace convtape {
 
 /// Signed index type used for every size and coordinate (same as Eigen's).

@@ -254,3 +254,11 @@ Var<S> mean(const Var<S>& a) {
 }
 
 }  // namespace convtape
+
+/// The explicit instantiations of the most used differentiable functions for scalar S, after
+/// `prefix` (`template` or `extern template`): see convtape/instantiate.hpp.
+#define CONVTAPE_DETAIL_INSTANTIATE_OPS(prefix, S)                                            \
+  prefix convtape::Var<S> convtape::detail::record_conv2d<S>(convtape::Op<S>&, bool,          \
+                                                             const convtape::Conv2dOptions&); \
+  prefix convtape::Var<S> convtape::sum<S>(const convtape::Var<S>&);
+CONVTAPE_DETAIL_EXTERN(CONVTAPE_DETAIL_INSTANTIATE_OPS)

@@ -644,3 +644,10 @@ void backward(const Var<S>& v, Tensor<S> seed, bool retain_tape = false) {
 }
 
 }  // namespace convtape
+
+/// The reverse walk's explicit instantiation for scalar S, after `prefix` (`template` or
+/// `extern template`): see convtape/instantiate.hpp.
+#define CONVTAPE_DETAIL_INSTANTIATE_TAPE(prefix, S)                                            \
+  prefix void convtape::detail::backward_from<S>(const convtape::Var<S>&, convtape::Tensor<S>, \
+                                                 bool, const char*);
+CONVTAPE_DETAIL_EXTERN(CONVTAPE_DETAIL_INSTANTIATE_TAPE)

@@ -460,3 +460,18 @@ void corr2d_grad_kernel_accumulate(const ConstRowRef<S>& x, const ConstRowRef<S>
 }
 
 }  // namespace convtape::detail
+
+/// The plane kernels' explicit instantiations for scalar S, after `prefix` (`template` or
+/// `extern template`): see convtape/instantiate.hpp.
+#define CONVTAPE_DETAIL_INSTANTIATE_PLANE(prefix, S)                                          \
+  prefix void convtape::detail::corr2d_accumulate<S>(                                         \
+      const convtape::detail::ConstRowRef<S>&, const convtape::detail::ConstRowRef<S>&,       \
+      const convtape::Conv2dGeometry&, convtape::detail::RowRef<S>, convtape::detail::Store); \
+  prefix void convtape::detail::corr2d_grad_input_accumulate<S>(                              \
+      const convtape::detail::ConstRowRef<S>&, const convtape::detail::ConstRowRef<S>&,       \
+      const convtape::Conv2dGeometry&, convtape::detail::RowRef<S>);                          \
+  prefix void convtape::detail::corr2d_grad_kernel_accumulate<S>(                             \
+      const convtape::detail::ConstRowRef<S>&, const convtape::detail::ConstRowRef<S>&,       \
+      const convtape::Conv2dGeometry&, convtape::detail::RowRef<S>);
+
+CONVTAPE_DETAIL_EXTERN(CONVTAPE_DETAIL_INSTANTIATE_PLANE)

@@ -43,3 +43,10 @@ Var<S> mse_loss(const Var<S>& y_hat, const Var<S>& y, Reduction reduction = Redu
 }
 
 }  // namespace convtape
+
+/// `squared_loss`'s explicit instantiation for scalar S, after `prefix` (`template` or
+/// `extern template`): see convtape/instantiate.hpp.
+#define CONVTAPE_DETAIL_INSTANTIATE_LOSS(prefix, S)                          \
+  prefix convtape::Var<S> convtape::squared_loss<S>(const convtape::Var<S>&, \
+                                                    const convtape::Var<S>&);
+CONVTAPE_DETAIL_EXTERN(CONVTAPE_DETAIL_INSTANTIATE_LOSS)

@@ -89,3 +89,8 @@ class Adam : public detail::OptimizerBase<S> {
 };
 
 }  // namespace convtape
+
+/// `Adam`'s explicit instantiation for scalar S, after `prefix` (`template` or `extern template`):
+/// see convtape/instantiate.hpp.
+#define CONVTAPE_DETAIL_INSTANTIATE_ADAM(prefix, S) prefix class convtape::Adam<S>;
+CONVTAPE_DETAIL_EXTERN(CONVTAPE_DETAIL_INSTANTIATE_ADAM)

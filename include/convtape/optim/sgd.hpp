@@ -72,3 +72,8 @@ class SGD : public detail::OptimizerBase<S> {
 };
 
 }  // namespace convtape
+
+/// `SGD`'s explicit instantiation for scalar S, after `prefix` (`template` or `extern template`):
+/// see convtape/instantiate.hpp.
+#define CONVTAPE_DETAIL_INSTANTIATE_SGD(prefix, S) prefix class convtape::SGD<S>;
+CONVTAPE_DETAIL_EXTERN(CONVTAPE_DETAIL_INSTANTIATE_SGD)

@@ -1,0 +1,28 @@
+# cmake -DNM=<nm> -DOBJECTS=<objects> -P check_no_kernels.cmake
+# Fails if an object compiled with CONVTAPE_EXTERN_TEMPLATES defines one of the templates that
+# convtape/instantiate.hpp compiles once (or if it defines none of convtape's wrappers, which
+# would mean the check looks at the wrong file).
+# Regular expressions after "convtape::" (an optimizer's implicit destructor is still emitted:
+# extern template does not cover implicitly declared members).
+set(kernels detail::corr2d_accumulate< detail::corr2d_grad_input_accumulate<
+            detail::corr2d_grad_kernel_accumulate< detail::conv2d_forward<
+            detail::conv2d_backward_path< detail::conv2d_shape< detail::backward_from<
+            detail::record_conv2d< sum< squared_loss< "SGD<[a-z]+>::step" "Adam<[a-z]+>::step")
+string(REPLACE " " ";" OBJECTS "${OBJECTS}")
+foreach(object IN LISTS OBJECTS)
+  execute_process(COMMAND "${NM}" -C --defined-only "${object}" OUTPUT_VARIABLE symbols
+                  RESULT_VARIABLE rc)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "${NM} failed on ${object}")
+  endif()
+  if(NOT symbols MATCHES "convtape::conv2d_backward<")
+    message(FATAL_ERROR "${object} does not define convtape::conv2d_backward: wrong object?")
+  endif()
+  foreach(kernel IN LISTS kernels)
+    string(REGEX MATCH "[^\n]*convtape::${kernel}[^\n]*" found "${symbols}")
+    if(found)
+message(FATAL_ERROR "${object} defines one despite CONVTAPE_EXTERN_TEMPLATES: ${found}")
+    endif()
+  endforeach()
+  message(STATUS "${object}: defines none of ${kernels}")
+endforeach()
