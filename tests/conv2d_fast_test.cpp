@@ -149,10 +149,10 @@ std::vector<Case> edge_cases() {
   v.push_back({2, 8, 12, 7, 7, 1, 1, Conv2dOptions(), true, "1x1"});
   // A stride far beyond the image where only one output sample results: found by shapes_fuzz,
   // the phase planes of the strided paths once asked for stride.rows * stride.cols elements.
-  v.push_back({2, 5, 6, 6, 6, 6, 6,
-               Conv2dOptions().stride(Index(1) << 30, 1).padding_same().padding_mode(
-                   PaddingMode::circular),
-               true, "stride 2^30 x 1, one output row, same, circular"});
+  v.push_back(
+      {2, 5, 6, 6, 6, 6, 6,
+       Conv2dOptions().stride(Index(1) << 30, 1).padding_same().padding_mode(PaddingMode::circular),
+       true, "stride 2^30 x 1, one output row, same, circular"});
   v.push_back({1, 3, 4, 5, 7, 2, 3, Conv2dOptions().stride(Index(1) << 30).padding(1), false,
                "stride 2^30, one output sample"});
   v.push_back({2, 4, 6, 7, 3, 1, 1, Conv2dOptions().stride(2), false, "1x1 stride 2, 3 columns"});
