@@ -49,5 +49,15 @@ for name in shapes npy; do
 done
 [ "$crashes" -eq 0 ] || failed=1
 [ -n "$shapes_execs" ] && [ -n "$npy_execs" ] || failed=1
-echo "fuzz: shapes ${shapes_execs:-?} execs, npy ${npy_execs:-?} execs, ${crashes} crashes"
+# What went wrong and the input, in the summary line itself: CI logs may keep only their end.
+why=
+for name in shapes npy; do
+  rc_var="${name}_rc"
+  [ "${!rc_var}" -ne 0 ] || continue
+  error=$(grep -m 1 -E '^(==[0-9]+==ERROR|[a-z]+_fuzz: |SUMMARY: libFuzzer)' "$out/${name}.log" |
+    sed -E 's/^==[0-9]+==//' | cut -c 1-160)
+  input=$(sed -n 's/^Base64: //p' "$out/${name}.log" | head -n 1 | cut -c 1-200)
+  why+="; ${name}: ${error:-see its log}${input:+, input (base64) ${input}}"
+done
+echo "fuzz: shapes ${shapes_execs:-?} execs, npy ${npy_execs:-?} execs, ${crashes} crashes${why}"
 exit "$failed"
