@@ -29,4 +29,4 @@ S use_every_kernel() {
   return dx.sum() + dk.sum() + grads.weight.flat().sum() + loss.item();
 }
 
-double use_both() { return use_every_kernel<double>() + double(use_every_kernel<float>()); }
+double use_every_scalar() { return use_every_kernel<double>() + double(use_every_kernel<float>()); }
