@@ -30,7 +30,7 @@ flags+=("$@" -Iinclude "${eigen_flags[@]}")
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-cpu_seconds() {  # cpu_seconds SOURCE: user + system seconds of one compile
+cpu_seconds() {  # cpu_seconds SOURCE: user + system seconds of one compile (object: $work/t.o)
   local TIMEFORMAT='%3U %3S' t
   t=$({ time "$cxx" "${flags[@]}" -c "$1" -o "$work/t.o" 2>/dev/null; } 2>&1)
   awk '{ printf "%.3f\n", $1 + $2 }' <<< "$t"

@@ -39,25 +39,20 @@ shapes_execs=$(execs shapes) npy_execs=$(execs npy)
 crashes=$(find "$out" -maxdepth 1 -type f \( -name '*-crash-*' -o -name '*-leak-*' -o \
   -name '*-timeout-*' -o -name '*-oom-*' \) | wc -l)
 failed=0
-for name in shapes npy; do
-  rc_var="${name}_rc"
-  if [ "${!rc_var}" -ne 0 ]; then
-    failed=1
-    echo "fuzz: ${name}_fuzz exited with ${!rc_var}; end of $out/${name}.log:"
-    tail -30 "$out/${name}.log"
-  fi
-done
-[ "$crashes" -eq 0 ] || failed=1
-[ -n "$shapes_execs" ] && [ -n "$npy_execs" ] || failed=1
-# What went wrong and the input, in the summary line itself: CI logs may keep only their end.
-why=
+why=  # what went wrong and the input, for the summary line itself: CI logs may keep only their end
 for name in shapes npy; do
   rc_var="${name}_rc"
   [ "${!rc_var}" -ne 0 ] || continue
-  error=$(grep -m 1 -E '^(==[0-9]+==ERROR|[a-z]+_fuzz: |SUMMARY: libFuzzer)' "$out/${name}.log" |
+  failed=1
+  log="$out/${name}.log"
+  echo "fuzz: ${name}_fuzz exited with ${!rc_var}; end of ${log}:"
+  tail -30 "$log"
+  error=$(grep -m 1 -E '^(==[0-9]+==ERROR|[a-z]+_fuzz: |SUMMARY: libFuzzer)' "$log" |
     sed -E 's/^==[0-9]+==//' | cut -c 1-160)
-  input=$(sed -n 's/^Base64: //p' "$out/${name}.log" | head -n 1 | cut -c 1-200)
+  input=$(sed -n 's/^Base64: //p' "$log" | head -n 1 | cut -c 1-200)
   why+="; ${name}: ${error:-see its log}${input:+, input (base64) ${input}}"
 done
+[ "$crashes" -eq 0 ] || failed=1
+[ -n "$shapes_execs" ] && [ -n "$npy_execs" ] || failed=1
 echo "fuzz: shapes ${shapes_execs:-?} execs, npy ${npy_execs:-?} execs, ${crashes} crashes${why}"
 exit "$failed"
