@@ -108,7 +108,7 @@ void bm_convtape(benchmark::State& state, const Layer& l, Pass pass, int threads
   }
   const double mult = pass == Pass::fwd ? 1.0 : pass == Pass::bwd ? 2.0 : 3.0;
   set_counters(state, mult * l.forward_flops(l.n), l.n);
-  const convtape::Conv2dShape s =
+  const convtape::detail::Conv2dShape s =
       convtape::detail::conv2d_shape(d.x, d.weight, d.bias.size(), opts, "bench");
   state.SetLabel(convtape::detail::to_string(convtape::detail::conv2d_path(s)));
 }

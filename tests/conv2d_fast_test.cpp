@@ -85,7 +85,7 @@ void check_case(const Case& c, const Conv2dPath* path, unsigned seed) {
   VectorX<S> bias;
   if (c.bias) bias = random_tensor<S>(1, 1, 1, c.c_out, gen).flat();
 
-  const convtape::Conv2dShape s =
+  const convtape::detail::Conv2dShape s =
       convtape::detail::conv2d_shape(x, weight, bias.size(), c.opts, "test");
   const Tensor<double> xd = x.template cast<double>();
   const Tensor<double> wd = weight.template cast<double>();
@@ -245,7 +245,8 @@ TEST_CASE("every conv2d path matches the reference loops on random shapes", "[co
 void check_choice(const Case& c, Conv2dPath expected) {
   Tensor<float> x(c.n, c.c_in, c.h, c.w);
   Tensor<float> weight(c.c_out, c.c_in / c.opts.groups(), c.kh, c.kw);
-  const convtape::Conv2dShape s = convtape::detail::conv2d_shape(x, weight, 0, c.opts, "test");
+  const convtape::detail::Conv2dShape s =
+      convtape::detail::conv2d_shape(x, weight, 0, c.opts, "test");
   INFO("case " << c.name << ": macs " << convtape::detail::conv2d_macs(s) << ", grid waste "
                << convtape::detail::grid_waste(s.plane));
   CHECK(convtape::detail::conv2d_path(s) == expected);
@@ -355,7 +356,7 @@ TEST_CASE("threaded conv2d and its gradients are the same to the bit from run to
     const Tensor<float> x = random_tensor<float>(n, 16, 14, 13, gen);
     const Tensor<float> w = random_tensor<float>(16, 16, 3, 3, gen);
     const Tensor<float> dy = random_tensor<float>(n, 16, 14, 13, gen);
-    const convtape::Conv2dShape s =
+    const convtape::detail::Conv2dShape s =
         convtape::detail::conv2d_shape(x, w, 0, Conv2dOptions().padding(1), "test");
     for (const Conv2dPath& path : kAllPaths) {
       INFO("batch " << n << ", path " << convtape::detail::to_string(path));
@@ -401,7 +402,8 @@ TEST_CASE("every conv2d path is exact on integer tensors", "[conv2d][fast]") {
   for (Index i = 0; i < w.size(); ++i) w.data()[i] = u(gen);
   const VectorX<int> b = VectorX<int>::Constant(16, 2);
   const Conv2dOptions opts = Conv2dOptions().padding(1);
-  const convtape::Conv2dShape s = convtape::detail::conv2d_shape(x, w, b.size(), opts, "test");
+  const convtape::detail::Conv2dShape s =
+      convtape::detail::conv2d_shape(x, w, b.size(), opts, "test");
   CHECK(convtape::detail::conv2d_path(s) == Conv2dPath::winograd);
   const Tensor<int> want = convtape::reference::conv2d(x, w, b, opts);
   Tensor<int> dy(want.shape());

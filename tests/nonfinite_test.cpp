@@ -221,7 +221,7 @@ TEST_CASE(
     for (Index i = 0; i < x.size(); ++i) x.data()[i] = 0.25 + 0.125 * double(i % 5);
     for (Index i = 0; i < w.size(); ++i) w.data()[i] = 0.5 - 0.25 * double(i % 4);  // has zeros
     const VectorX<double> bias = VectorX<double>::Constant(4, 0.5);
-    const convtape::Conv2dShape s = convtape::detail::conv2d_shape(x, w, 4, opts, "test");
+    const convtape::detail::Conv2dShape s = convtape::detail::conv2d_shape(x, w, 4, opts, "test");
     Tensor<double> dy(s.output_shape());
     dy.setConstant(0.5);
     for (const double bad : bad_values) {

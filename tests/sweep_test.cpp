@@ -192,7 +192,7 @@ Verdict check_conv2d(const Config& c, support::Rng& rng, bool with_gradcheck) {
   const Tensor<S> x = rng.tensor<S>(c.n, c.c_in, c.h, c.w);
   const Tensor<S> weight = rng.tensor<S>(c.c_out, c.c_in / groups, c.kh, c.kw);
   const VectorX<S> bias = c.bias ? rng.vector<S>(c.c_out) : VectorX<S>();
-  const convtape::Conv2dShape s =
+  const convtape::detail::Conv2dShape s =
       convtape::detail::conv2d_shape(x, weight, bias.size(), c.opts, "sweep");
   const Tensor<S> dy = rng.tensor<S>(c.n, c.c_out, s.plane.out_rows, s.plane.out_cols);
 

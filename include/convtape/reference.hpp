@@ -24,8 +24,8 @@ MatrixX<typename DX::Scalar> corr2d(const Eigen::MatrixBase<DX>& X,
   conv2d_geometry(X.rows(), X.cols(), K.rows(), K.cols(), {}, "reference::corr2d");
   const Index h = K.rows();
   const Index w = K.cols();
-  MatrixX<typename DX::Scalar> Y = MatrixX<typename DX::Scalar>::Zero(X.rows() - h + 1,
-                                                                      X.cols() - w + 1);
+  MatrixX<typename DX::Scalar> Y =
+      MatrixX<typename DX::Scalar>::Zero(X.rows() - h + 1, X.cols() - w + 1);
   for (Index i = 0; i < Y.rows(); ++i) {
     for (Index j = 0; j < Y.cols(); ++j) {
       Y(i, j) = (X.block(i, j, h, w).array() * K.array()).sum();
@@ -45,8 +45,8 @@ typename Derived::Scalar padded_at(const Eigen::MatrixBase<Derived>& x, Index r,
 
 /// `convtape::corr2d(x, k, opts)` as a scalar loop over outputs and taps.
 template <class DX, class DK>
-MatrixX<typename DX::Scalar> corr2d(const Eigen::MatrixBase<DX>& x,
-                                    const Eigen::MatrixBase<DK>& k, const Conv2dOptions& opts) {
+MatrixX<typename DX::Scalar> corr2d(const Eigen::MatrixBase<DX>& x, const Eigen::MatrixBase<DK>& k,
+                                    const Conv2dOptions& opts) {
   using S = typename DX::Scalar;
   const Conv2dGeometry g =
       conv2d_geometry(x.rows(), x.cols(), k.rows(), k.cols(), opts, "reference::corr2d");
@@ -122,7 +122,8 @@ MatrixX<typename DX::Scalar> corr2d_grad_kernel(const Eigen::MatrixBase<DX>& x,
 template <class S>
 Tensor<S> conv2d(const Tensor<S>& x, const Tensor<S>& weight, const VectorX<S>& bias,
                  const Conv2dOptions& opts) {
-  const Conv2dShape s = detail::conv2d_shape(x, weight, bias.size(), opts, "reference::conv2d");
+  const detail::Conv2dShape s =
+      detail::conv2d_shape(x, weight, bias.size(), opts, "reference::conv2d");
   const Conv2dGeometry& g = s.plane;
   Tensor<S> y(s.output_shape());
   for (Index n = 0; n < s.batch; ++n) {
@@ -154,7 +155,8 @@ Tensor<S> conv2d(const Tensor<S>& x, const Tensor<S>& weight, const VectorX<S>& 
 template <class S>
 Conv2dGrads<S> conv2d_backward(const Tensor<S>& x, const Tensor<S>& weight,
                                const Tensor<S>& grad_out, const Conv2dOptions& opts) {
-  const Conv2dShape s = detail::conv2d_shape(x, weight, 0, opts, "reference::conv2d_backward");
+  const detail::Conv2dShape s =
+      detail::conv2d_shape(x, weight, 0, opts, "reference::conv2d_backward");
   const Conv2dGeometry& g = s.plane;
   CONVTAPE_ASSERT(grad_out.shape() == s.output_shape());
   Conv2dGrads<S> grads{Tensor<S>(x.shape()), Tensor<S>(weight.shape()),

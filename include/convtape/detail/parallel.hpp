@@ -7,7 +7,8 @@
 // inside a parallel region the caller already opened, they run on the calling thread. Exactly one
 // level of parallelism is ever active: nothing inside a `parallel_for` body may open another team
 // (the kernels below never call Eigen's own multi-threaded GEMM), so threads are never
-// oversubscribed. Not for direct inclusion.
+// oversubscribed. The batched kernels schedule their work over the images of a batch through
+// `run_batch`. Not for direct inclusion.
 
 #include "convtape/core.hpp"
 
@@ -44,6 +45,45 @@ void parallel_for(Index n, int threads, F&& f) {
 #endif
   (void)threads;
   for (Index i = 0; i < n; ++i) f(i, 0);
+}
+
+/// How a batched kernel uses the threads: whole images per thread when there are enough images,
+/// else the work of one image at a time cut into `chunks` pieces shared by the threads.
+struct BatchSchedule {
+  int threads = 1;
+  bool per_image = true;
+  Index chunks = 1;
+  /// Image workspaces needed: one per thread, or one shared.
+  int slots() const { return per_image ? threads : 1; }
+};
+
+inline BatchSchedule batch_schedule(Index batch) {
+  BatchSchedule b;
+  b.threads = available_threads();
+  b.per_image = b.threads == 1 || batch % b.threads == 0 || batch >= 4 * b.threads;
+  b.chunks = b.per_image ? 1 : 4 * b.threads;
+  return b;
+}
+
+/// For every image n: `prepare(n, slot)`, `work(n, item, slot, thread)` for every item in
+/// [0, items), then `finish(n, slot)`; `slot` names the image workspace, `thread` the calling
+/// thread. Images run in parallel in the per-image schedule, the items of an image otherwise.
+template <class Prepare, class Work, class Finish>
+void run_batch(const BatchSchedule& b, Index batch, Index items, Prepare&& prepare, Work&& work,
+               Finish&& finish) {
+  if (b.per_image) {
+    parallel_for(batch, b.threads, [&](Index n, int thread) {
+      prepare(n, thread);
+      for (Index i = 0; i < items; ++i) work(n, i, thread, thread);
+      finish(n, thread);
+    });
+    return;
+  }
+  for (Index n = 0; n < batch; ++n) {
+    prepare(n, 0);
+    parallel_for(items, b.threads, [&](Index i, int thread) { work(n, i, 0, thread); });
+    finish(n, 0);
+  }
 }
 
 }  // namespace convtape::detail

@@ -25,10 +25,17 @@
 // Input tiles overlap by two samples and start at even coordinates: reading the padded input
 // through the stride-2 shifted layout of `im2col.hpp` (a "4x4 kernel with stride 2"), the 16
 // samples d(a, b) of consecutive tiles are 16 contiguous runs, so both transforms are vectorized
-// across tiles.
+// across tiles. `winograd_conv` drives the transforms and the 16 GEMMs over a batch, with the
+// interface of `shifted_conv.hpp`'s `shifted_conv`.
+
+#include <algorithm>
+#include <vector>
 
 #include "convtape/core.hpp"
 #include "convtape/detail/gemm.hpp"
+#include "convtape/detail/im2col.hpp"
+#include "convtape/detail/parallel.hpp"
+#include "convtape/detail/shifted_conv.hpp"
 
 namespace convtape::detail {
 
@@ -153,6 +160,113 @@ void winograd_output_transform(const S* m, Index m_stride, Index q0, Index count
       if (cols % 2 != 0) dst[cols - 1] = left[pairs];
     }
   }
+}
+
+/// Tile-grid positions per Winograd work item (rounded to whole tile rows): the item's transformed
+/// input and GEMM output (16 x channels x positions each) then stay in the L2 cache.
+constexpr Index kWinogradChunk = 64;
+
+/// The interface of `shifted_conv` for 3x3, stride-1, undilated geometries, computed with
+/// Winograd's F(2x2, 3x3) (`detail/winograd.hpp`): per image and chunk of tile rows, the input
+/// tiles of every channel are transformed, the 16 GEMMs run on the packet kernel of `gemm.hpp`,
+/// and the output transform writes the 2x2 output tiles.
+template <class S, class WeightAt, class Target, class Finish>
+void winograd_conv(const S* src_images, Index src_image, const Conv2dGeometry& g, Index batch,
+                   Index groups, Index in_per_group, Index out_per_group, WeightAt&& weight_at,
+                   const S* bias, Target&& target, Finish&& finish) {
+  using Block = GemmBlock<S>;
+  constexpr int MR = Block::mr;
+  constexpr Index NR = Block::nr;
+  constexpr Index P = PacketOf<S>::size;
+  CONVTAPE_ASSERT(winograd_fits(g));
+  const Conv2dGeometry t = winograd_tile_geometry(g);
+  const Index cg = in_per_group;
+  const Index og = out_per_group;
+
+  // Tile rows per item, and the item's row pitch in the transformed buffers.
+  const Index pitch = (t.padded_cols() + 1) / 2;  // the shifted layout's phase_cols
+  const Index rows_per_item = std::max<Index>(1, kWinogradChunk / pitch);
+  const Index ld = (rows_per_item * pitch + NR - 1) / NR * NR;
+  // Each item fills only the band of padded rows its tiles read (2 per tile row, plus 2), for one
+  // group's channels: the band stays in the cache from the fill through the input transform.
+  const ShiftedLayout layout = shifted_layout(t, cg, ld);
+  CONVTAPE_ASSERT(layout.phase_cols == pitch);
+  ShiftedLayout band = layout;
+  band.phase_rows = rows_per_item + 1;
+  band.channel_size = 4 * band.phase_rows * pitch;
+  band.size = cg * band.channel_size + ld + 3 * band.phase_rows * pitch + 2 * pitch;
+  const ShiftedFill<S> fill(t, layout);
+  const std::vector<Index> tile_offsets = tap_offsets(band, t, 1);  // the 16 samples of a tile
+  std::vector<Index> v_offsets(static_cast<std::size_t>(cg));
+  for (Index c = 0; c < cg; ++c) v_offsets[c] = c * ld;
+
+  // U = G k G^T for every kernel, packed per (group, xi) for the GEMMs.
+  std::vector<S> u(static_cast<std::size_t>(groups * og * cg * 16));
+  for (Index grp = 0; grp < groups; ++grp) {
+    for (Index o = 0; o < og; ++o) {
+      for (Index c = 0; c < cg; ++c) {
+        S k[9];
+        for (Index tap = 0; tap < 9; ++tap) k[tap] = weight_at(grp, o, c * 9 + tap);
+        winograd_kernel_transform(k, u.data() + ((grp * og + o) * cg + c) * 16);
+      }
+    }
+  }
+  const Index a_size = (og + MR - 1) / MR * MR * cg;
+  std::vector<S> a(static_cast<std::size_t>(groups * 16 * a_size));
+  for (Index grp = 0; grp < groups; ++grp) {
+    for (Index xi = 0; xi < 16; ++xi) {
+      const std::vector<S> packed = pack_rows<S, MR>(
+          og, cg, [&](Index o, Index c) { return u[((grp * og + o) * cg + c) * 16 + xi]; });
+      std::copy(packed.begin(), packed.end(), a.begin() + (grp * 16 + xi) * a_size);
+    }
+  }
+
+  const BatchSchedule sched = batch_schedule(batch);
+  const Index chunks = (t.out_rows + rows_per_item - 1) / rows_per_item;
+  const Index og_rows = (og + MR - 1) / MR * MR;  // M's rows, whole register blocks
+  std::vector<VectorX<S>> bands(static_cast<std::size_t>(sched.threads));
+  std::vector<VectorX<S>> vs(static_cast<std::size_t>(sched.threads));
+  std::vector<VectorX<S>> ms(static_cast<std::size_t>(sched.threads));
+  const Index in_plane = g.in_rows * g.in_cols;
+
+  run_batch(
+      sched, batch, groups * chunks, [](Index, int) {},
+      [&](Index n, Index item, int slot, int thread) {
+        const Index grp = item / chunks;
+        const Index ti0 = (item % chunks) * rows_per_item;
+        const Index ti1 = std::min(t.out_rows, ti0 + rows_per_item);
+        const Index cols = (ti1 - ti0 - 1) * pitch + t.out_cols;  // up to the last real tile
+        VectorX<S>& src = bands[thread];
+        if (src.size() != band.size) src.setZero(band.size);
+        VectorX<S>& v = vs[thread];
+        if (v.size() != 16 * cg * ld + NR) v.setZero(16 * cg * ld + NR);
+        VectorX<S>& m = ms[thread];
+        if (m.size() != 16 * og_rows * ld + P) m.setZero(16 * og_rows * ld + P);
+
+        fill.rows(src_images + n * src_image + grp * cg * in_plane, in_plane, src.data(), band,
+                  2 * ti0, 2 * ti1 + 2);
+        for (Index c = 0; c < cg; ++c) {
+          winograd_input_transform(src.data() + c * band.channel_size, tile_offsets.data(),
+                                   (cols + P - 1) / P * P, v.data() + c * ld, cg * ld);
+        }
+        for (Index xi = 0; xi < 16; ++xi) {
+          shifted_product<S, MR, Block::np>(og, cg, a.data() + (grp * 16 + xi) * a_size,
+                                            v.data() + xi * cg * ld, v_offsets.data(), 0, cols, 0,
+                                            DenseStore<S>{m.data() + xi * og_rows * ld, ld});
+        }
+        const PlaneOut<S> out = target(n, slot);
+        CONVTAPE_ASSERT(out.ld == g.out_cols);
+        for (Index o = 0; o < og; ++o) {
+          const Index plane = grp * og + o;
+          for (Index ti = ti0; ti < ti1; ++ti) {
+            winograd_output_transform(m.data() + o * ld, og_rows * ld, (ti - ti0) * pitch,
+                                      t.out_cols, bias == nullptr ? S(0) : bias[plane],
+                                      out.data + plane * out.plane + 2 * ti * out.ld, out.ld,
+                                      std::min<Index>(2, g.out_rows - 2 * ti), g.out_cols);
+          }
+        }
+      },
+      finish);
 }
 
 #if defined(__GNUC__) && !defined(__clang__)

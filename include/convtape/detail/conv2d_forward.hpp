@@ -1,0 +1,87 @@
+// SPDX-License-Identifier: MIT
+// SPDX-FileCopyrightText: 2026 The convtape authors
+#pragma once
+
+// The forward pass of a batched convolution along a given path (`conv2d_forward`): the plane tap
+// loops for `planes`, `winograd_conv` for `winograd`, and `shifted_conv` with a one-row block
+// (`direct`), the GEMM block on the in-place grid (`implicit_gemm`) or on gathered im2col tiles
+// (`im2col_gemm`). The path comes from `conv2d_dispatch.hpp`. Not for direct inclusion.
+
+#include "convtape/core.hpp"
+#include "convtape/detail/conv2d_dispatch.hpp"
+#include "convtape/detail/conv2d_shape.hpp"
+#include "convtape/detail/gemm.hpp"
+#include "convtape/detail/plane.hpp"
+#include "convtape/detail/shifted_conv.hpp"
+#include "convtape/detail/winograd.hpp"
+#include "convtape/tensor.hpp"
+
+namespace convtape::detail {
+
+/// `conv2d` along a given path (no checks beyond those `conv2d_shape` made).
+template <class S>
+Tensor<S> conv2d_forward(const Tensor<S>& x, const Tensor<S>& weight, const VectorX<S>& bias,
+                         const Conv2dShape& s, Conv2dPath path) {
+  const Conv2dGeometry& g = s.plane;
+  // Every path below writes every output sample.
+  Tensor<S> y(s.output_shape(), UninitializedTag());
+  if (path == Conv2dPath::planes) {
+    for (Index n = 0; n < s.batch; ++n) {
+      for (Index o = 0; o < s.out_channels; ++o) {
+        y.plane(n, o).setConstant(bias.size() != 0 ? bias[o] : S(0));
+      }
+      for (Index c = 0; c < s.in_channels; ++c) {
+        const Index group = c / s.in_per_group;
+        const PaddedPlane<S> xp(x.plane(n, c), g);
+        for (Index o = group * s.out_per_group; o < (group + 1) * s.out_per_group; ++o) {
+          corr2d_padded<S>(xp.data(), xp.ld(), weight.plane(o, c % s.in_per_group), g,
+                           y.plane(n, o));
+        }
+      }
+    }
+    return y;
+  }
+  const Index depth = s.in_per_group * g.kernel_rows * g.kernel_cols;
+  const S* w = weight.data();
+  const Index m = s.out_per_group;
+  auto weight_at = [w, m, depth](Index grp, Index i, Index k) {
+    return w[(grp * m + i) * depth + k];
+  };
+  const Index out_plane = g.out_rows * g.out_cols;
+  S* out = y.data();
+  const Index out_image = s.out_channels * out_plane;
+  auto target = [=](Index n, int) {
+    return PlaneOut<S>{out + n * out_image, out_plane, g.out_cols};
+  };
+  const Index x_image = s.in_channels * g.in_rows * g.in_cols;
+  const S* b = bias.size() != 0 ? bias.data() : nullptr;
+  auto nothing = [](Index, int) {};
+  const bool packed = path == Conv2dPath::im2col_gemm;
+  if constexpr (winograd_exact_for<S>()) {
+    if (path == Conv2dPath::winograd && winograd_fits(g)) {
+      winograd_conv<S>(x.data(), x_image, g, s.batch, s.groups, s.in_per_group, m, weight_at, b,
+                       target, nothing);
+      return y;
+    }
+  }
+  if (path == Conv2dPath::direct) {
+    shifted_conv<S, 1, GemmBlock<S>::np>(x.data(), x_image, g, s.batch, s.groups, s.in_per_group, m,
+                                         false, weight_at, b, target, nothing);
+  } else {
+    shifted_conv<S, GemmBlock<S>::mr, GemmBlock<S>::np>(x.data(), x_image, g, s.batch, s.groups,
+                                                        s.in_per_group, m, packed, weight_at, b,
+                                                        target, nothing);
+  }
+  return y;
+}
+
+}  // namespace convtape::detail
+
+/// The forward driver's explicit instantiations for scalar S, after `prefix` (`template` or
+/// `extern template`): see convtape/instantiate.hpp.
+#define CONVTAPE_DETAIL_INSTANTIATE_CONV2D_FORWARD(prefix, S)                              \
+  prefix convtape::Tensor<S> convtape::detail::conv2d_forward<S>(                          \
+      const convtape::Tensor<S>&, const convtape::Tensor<S>&, const convtape::VectorX<S>&, \
+      const convtape::detail::Conv2dShape&, convtape::detail::Conv2dPath);
+
+CONVTAPE_DETAIL_EXTERN(CONVTAPE_DETAIL_INSTANTIATE_CONV2D_FORWARD)
