@@ -26,9 +26,9 @@
 #include <vector>
 
 #include "convtape/autograd/tape.hpp"
-#include "convtape/conv2d.hpp"
 #include "convtape/core.hpp"
 #include "convtape/detail/random.hpp"
+#include "convtape/detail/type_traits.hpp"
 #include "convtape/tensor.hpp"
 
 namespace convtape {

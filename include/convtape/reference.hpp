@@ -9,8 +9,9 @@
 /// (`conv2d_geometry`) and the definition of a padded sample (`detail::padded_index`) with the
 /// fast paths.
 
-#include "convtape/conv2d.hpp"
+#include "convtape/conv2d_grads.hpp"
 #include "convtape/core.hpp"
+#include "convtape/detail/conv2d_shape.hpp"
 #include "convtape/tensor.hpp"
 
 namespace convtape::reference {

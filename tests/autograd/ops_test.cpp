@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "convtape/conv2d.hpp"
 #include "convtape/gradcheck.hpp"
 #include "convtape/nn/init.hpp"
 #include "convtape/reference.hpp"

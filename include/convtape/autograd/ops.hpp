@@ -19,9 +19,14 @@
 #include <string>
 
 #include "convtape/autograd/tape.hpp"
-#include "convtape/conv2d.hpp"
+#include "convtape/conv2d_grads.hpp"
 #include "convtape/core.hpp"
 #include "convtape/corr2d.hpp"
+#include "convtape/detail/conv2d_backward.hpp"
+#include "convtape/detail/conv2d_dispatch.hpp"
+#include "convtape/detail/conv2d_forward.hpp"
+#include "convtape/detail/conv2d_shape.hpp"
+#include "convtape/detail/type_traits.hpp"
 #include "convtape/tensor.hpp"
 
 namespace convtape {
