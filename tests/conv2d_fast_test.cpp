@@ -114,7 +114,8 @@ void check_case(const Case& c, const Conv2dPath* path, unsigned seed) {
 
   // Without the input gradient (a constant input), the other two are unchanged, to the bit.
   const Conv2dGrads<S> no_input =
-      path ? convtape::detail::conv2d_backward_path(x, weight, dy, s, *path, false)
+      path ? convtape::detail::conv2d_backward_path(x, weight, dy, s, *path,
+                                                    convtape::detail::Conv2dOutputMask{false})
            : convtape::conv2d_backward(x, weight, dy, c.opts, false);
   CHECK(no_input.input.empty());
   CHECK(no_input.weight.flat() == grads.weight.flat());
@@ -248,7 +249,7 @@ void check_choice(const Case& c, Conv2dPath expected) {
   const convtape::detail::Conv2dShape s =
       convtape::detail::conv2d_shape(x, weight, 0, c.opts, "test");
   INFO("case " << c.name << ": macs " << convtape::detail::conv2d_macs(s) << ", grid waste "
-               << convtape::detail::grid_waste(s.plane));
+               << convtape::detail::grid_waste(s.geometry));
   CHECK(convtape::detail::conv2d_path(s) == expected);
   check_case<float>(c, nullptr, 5);
 }

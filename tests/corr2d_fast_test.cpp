@@ -297,12 +297,12 @@ TEMPLATE_TEST_CASE("the plane forward kernel overwrites or adds to its output as
         // Assign must not read the output: start from NaN, which any read would spread.
         RowMatrixX<S> y =
             RowMatrixX<S>::Constant(out_rows, out_cols, std::numeric_limits<S>::quiet_NaN());
-        detail::corr2d_padded<S>(x.data(), x.outerStride(), k, g, y, detail::Store::assign);
+        detail::corr2d_from_padded<S>(x.data(), x.outerStride(), k, g, y, detail::Store::assign);
         worst.add(max_abs_diff(y, corr), tolerance<S>(kr * kc),
                   "assign, " + describe(rows, cols, kr, kc, o));
         const RowMatrixX<S> y0 = random_matrix<S>(out_rows, out_cols, gen);
         y = y0;
-        detail::corr2d_padded<S>(x.data(), x.outerStride(), k, g, y, detail::Store::add);
+        detail::corr2d_from_padded<S>(x.data(), x.outerStride(), k, g, y, detail::Store::add);
         worst.add(max_abs_diff(y, corr + y0.template cast<double>()), tolerance<S>(kr * kc + 1),
                   "add, " + describe(rows, cols, kr, kc, o));
       }

@@ -245,7 +245,7 @@ TEST_CASE(
           const Conv2dGrads<double> grads =
               convtape::detail::conv2d_backward_path(xb, wb, dy, s, path);
           const bool winograd =
-              path == Conv2dPath::winograd && convtape::detail::winograd_fits(s.plane);
+              path == Conv2dPath::winograd && convtape::detail::winograd_fits(s.geometry);
           // Forward: the reference's pattern; Winograd's transforms add and subtract the samples
           // of a tile, so an infinite output may come out NaN (Inf - Inf), never finite.
           const std::string want_y = pattern(want);
@@ -267,14 +267,14 @@ TEST_CASE(
           // also multiplies that weight by padding zeros: every sample of the input channels it
           // connects to is non-finite (see whole_plane).
           const bool spreads = bad_weight && path != Conv2dPath::im2col_gemm &&
-                               s.plane.stride == convtape::Size2(1, 1);
+                               s.geometry.stride == convtape::Size2(1, 1);
           const std::string want_dx = pattern(want_grads.input);
           const std::string got_dx = pattern(grads.input);
           if (spreads) {
             const Index o = where == 2 ? 1 : 3;
             const Index group = o / s.out_per_group;
             const Index c = where == 2 ? 0 : 1;
-            const Index plane = s.plane.in_rows * s.plane.in_cols;
+            const Index plane = s.geometry.in_rows * s.geometry.in_cols;
             std::string expect = want_dx;
             for (Index n = 0; n < 2; ++n) {
               expect =

@@ -194,7 +194,7 @@ Verdict check_conv2d(const Config& c, support::Rng& rng, bool with_gradcheck) {
   const VectorX<S> bias = c.bias ? rng.vector<S>(c.c_out) : VectorX<S>();
   const convtape::detail::Conv2dShape s =
       convtape::detail::conv2d_shape(x, weight, bias.size(), c.opts, "sweep");
-  const Tensor<S> dy = rng.tensor<S>(c.n, c.c_out, s.plane.out_rows, s.plane.out_cols);
+  const Tensor<S> dy = rng.tensor<S>(c.n, c.c_out, s.geometry.out_rows, s.geometry.out_cols);
 
   // The oracle, in double, and the same loops on absolute values for the error bounds.
   const Tensor<double> xd = x.template cast<double>();
@@ -209,7 +209,7 @@ Verdict check_conv2d(const Config& c, support::Rng& rng, bool with_gradcheck) {
       convtape::reference::conv2d_backward(abs_of(xd), abs_of(wd), abs_of(dyd), c.opts);
 
   const Index taps = c.kh * c.kw;
-  const Index outs = s.plane.out_rows * s.plane.out_cols;
+  const Index outs = s.geometry.out_rows * s.geometry.out_cols;
   // With reflect/replicate/circular padding one input sample can be read by every tap of every
   // output; the bound's sum of |terms| grows with them, the count is bounded by this.
   const Index input_terms = s.out_per_group * taps * outs;

@@ -72,14 +72,14 @@ Tensor<S> conv2d(const Tensor<S>& x, const Tensor<S>& weight, const Conv2dOption
 
 /// Backward pass of `conv2d(x, weight, bias, opts)`: given the output gradient `grad_out`
 /// (N, C_out, out_rows, out_cols), the gradients with respect to x, weight and bias.
-/// With `input_grad` false the input gradient is skipped and left empty (shape
+/// With `compute_grad_input` false the input gradient is skipped and left empty (shape
 /// (0, 0, 0, 0)): the common case of a constant input, as PyTorch's `output_mask`.
 ///
 /// @throws shape_error as `conv2d`, and if grad_out is not the shape `conv2d` returns.
 template <class S>
 Conv2dGrads<S> conv2d_backward(const Tensor<S>& x, const Tensor<S>& weight,
                                const Tensor<S>& grad_out, const Conv2dOptions& opts = {},
-                               bool input_grad = true) {
+                               bool compute_grad_input = true) {
   constexpr const char* fn = "conv2d_backward";
   const detail::Conv2dShape s = detail::conv2d_shape(x, weight, 0, opts, fn);
   if (grad_out.shape() != s.output_shape()) {
@@ -88,7 +88,9 @@ Conv2dGrads<S> conv2d_backward(const Tensor<S>& x, const Tensor<S>& weight,
                          detail::shape_str(weight.shape()) + " has shape " +
                          detail::shape_str(s.output_shape()));
   }
-  return detail::conv2d_backward_path(x, weight, grad_out, s, detail::conv2d_path(s), input_grad);
+  detail::Conv2dOutputMask mask;
+  mask.grad_input = compute_grad_input;
+  return detail::conv2d_backward_path(x, weight, grad_out, s, detail::conv2d_path(s), mask);
 }
 
 }  // namespace convtape

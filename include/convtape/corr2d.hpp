@@ -31,8 +31,8 @@
 ///
 /// NaN and Inf propagate as IEEE arithmetic on the textbook loop says (zero padding included:
 /// 0 * NaN = NaN), except that `corr2d_grad_input` with unit stride, a correlation of the
-/// zero-padded dy with the flipped kernel, lets a NaN or Inf kernel tap make every sample of the
-/// result non-finite (NaN where `reference::corr2d_grad_input` is finite); see
+/// zero-padded output gradient with the flipped kernel, lets a NaN or Inf kernel tap make every
+/// sample of the result non-finite (NaN where `reference::corr2d_grad_input` is finite); see
 /// docs/reliability.md.
 
 #include <type_traits>
@@ -192,44 +192,47 @@ void corr2d_out(Eigen::MatrixBase<DO>& out, const Eigen::MatrixBase<DX>& x,
 }
 
 /// Gradient of `corr2d(X, k, opts)` with respect to X, for an X of x_rows x x_cols, given the
-/// gradient `dy` of the output (the adjoint: a "full" correlation with the kernel flipped,
+/// gradient `grad_output` of the output (the adjoint: a "full" correlation with the kernel flipped,
 /// strided and dilated, folded back through the padding).
 ///
 /// @returns an x_rows x x_cols matrix.
-/// @throws shape_error as `corr2d`, and if `dy` is not the shape `corr2d` returns.
+/// @throws shape_error as `corr2d`, and if `grad_output` is not the shape `corr2d` returns.
 template <class DY, class DK>
-MatrixX<typename DY::Scalar> corr2d_grad_input(const Eigen::MatrixBase<DY>& dy,
+MatrixX<typename DY::Scalar> corr2d_grad_input(const Eigen::MatrixBase<DY>& grad_output,
                                                const Eigen::MatrixBase<DK>& k, Index x_rows,
                                                Index x_cols, const Conv2dOptions& opts = {}) {
   detail::check_same_scalar<DY, DK>();
   using S = typename DY::Scalar;
   constexpr const char* fn = "corr2d_grad_input";
   const Conv2dGeometry g = conv2d_geometry(x_rows, x_cols, k.rows(), k.cols(), opts, fn);
-  detail::check_output_grad_shape(fn, dy.rows(), dy.cols(), g);
-  return detail::solve_on_rows(dy, k, g, x_rows, x_cols,
-                               [](const auto& dyr, const auto& kr, const auto& gr, auto dxr) {
-                                 detail::corr2d_grad_input_accumulate<S>(dyr, kr, gr, dxr);
-                               });
+  detail::check_output_grad_shape(fn, grad_output.rows(), grad_output.cols(), g);
+  return detail::solve_on_rows(
+      grad_output, k, g, x_rows, x_cols,
+      [](const auto& grad_output_rows, const auto& kr, const auto& gr, auto grad_input_rows) {
+        detail::corr2d_grad_input_accumulate<S>(grad_output_rows, kr, gr, grad_input_rows);
+      });
 }
 
 /// Gradient of `corr2d(x, K, opts)` with respect to a kernel K of k_rows x k_cols, given the
-/// gradient `dy` of the output (the correlation of the padded input with `dy`).
+/// gradient `grad_output` of the output (the correlation of the padded input with it).
 ///
 /// @returns a k_rows x k_cols matrix.
-/// @throws shape_error as `corr2d`, and if `dy` is not the shape `corr2d` returns.
+/// @throws shape_error as `corr2d`, and if `grad_output` is not the shape `corr2d` returns.
 template <class DX, class DY>
 MatrixX<typename DX::Scalar> corr2d_grad_kernel(const Eigen::MatrixBase<DX>& x,
-                                                const Eigen::MatrixBase<DY>& dy, Index k_rows,
-                                                Index k_cols, const Conv2dOptions& opts = {}) {
+                                                const Eigen::MatrixBase<DY>& grad_output,
+                                                Index k_rows, Index k_cols,
+                                                const Conv2dOptions& opts = {}) {
   detail::check_same_scalar<DX, DY>();
   using S = typename DX::Scalar;
   constexpr const char* fn = "corr2d_grad_kernel";
   const Conv2dGeometry g = conv2d_geometry(x.rows(), x.cols(), k_rows, k_cols, opts, fn);
-  detail::check_output_grad_shape(fn, dy.rows(), dy.cols(), g);
-  return detail::solve_on_rows(x, dy, g, k_rows, k_cols,
-                               [](const auto& xr, const auto& dyr, const auto& gr, auto dkr) {
-                                 detail::corr2d_grad_kernel_accumulate<S>(xr, dyr, gr, dkr);
-                               });
+  detail::check_output_grad_shape(fn, grad_output.rows(), grad_output.cols(), g);
+  return detail::solve_on_rows(
+      x, grad_output, g, k_rows, k_cols,
+      [](const auto& xr, const auto& grad_output_rows, const auto& gr, auto grad_kernel_rows) {
+        detail::corr2d_grad_kernel_accumulate<S>(xr, grad_output_rows, gr, grad_kernel_rows);
+      });
 }
 
 /// True 2-D convolution: `corr2d` with the kernel rotated by 180 degrees (what

@@ -71,14 +71,14 @@ MatrixX<typename DX::Scalar> corr2d(const Eigen::MatrixBase<DX>& x, const Eigen:
 /// Gradient of `corr2d(x, k, opts)` with respect to x: every output sample's gradient is
 /// scattered back to the input samples it read.
 template <class DY, class DK>
-MatrixX<typename DY::Scalar> corr2d_grad_input(const Eigen::MatrixBase<DY>& dy,
+MatrixX<typename DY::Scalar> corr2d_grad_input(const Eigen::MatrixBase<DY>& grad_output,
                                                const Eigen::MatrixBase<DK>& k, Index x_rows,
                                                Index x_cols, const Conv2dOptions& opts) {
   using S = typename DY::Scalar;
   const Conv2dGeometry g =
       conv2d_geometry(x_rows, x_cols, k.rows(), k.cols(), opts, "reference::corr2d_grad_input");
-  CONVTAPE_ASSERT(dy.rows() == g.out_rows && dy.cols() == g.out_cols);
-  MatrixX<S> dx = MatrixX<S>::Zero(x_rows, x_cols);
+  CONVTAPE_ASSERT(grad_output.rows() == g.out_rows && grad_output.cols() == g.out_cols);
+  MatrixX<S> grad_input = MatrixX<S>::Zero(x_rows, x_cols);
   for (Index i = 0; i < g.out_rows; ++i) {
     for (Index j = 0; j < g.out_cols; ++j) {
       for (Index a = 0; a < g.kernel_rows; ++a) {
@@ -87,36 +87,37 @@ MatrixX<typename DY::Scalar> corr2d_grad_input(const Eigen::MatrixBase<DY>& dy,
           const Index c = j * g.stride.cols + b * g.dilation.cols - g.pad.left;
           const Index sr = detail::padded_index(r, x_rows, g.mode);
           const Index sc = detail::padded_index(c, x_cols, g.mode);
-          if (sr >= 0 && sc >= 0) dx(sr, sc) += dy(i, j) * k(a, b);
+          if (sr >= 0 && sc >= 0) grad_input(sr, sc) += grad_output(i, j) * k(a, b);
         }
       }
     }
   }
-  return dx;
+  return grad_input;
 }
 
 /// Gradient of `corr2d(x, k, opts)` with respect to a k_rows x k_cols kernel.
 template <class DX, class DY>
 MatrixX<typename DX::Scalar> corr2d_grad_kernel(const Eigen::MatrixBase<DX>& x,
-                                                const Eigen::MatrixBase<DY>& dy, Index k_rows,
-                                                Index k_cols, const Conv2dOptions& opts) {
+                                                const Eigen::MatrixBase<DY>& grad_output,
+                                                Index k_rows, Index k_cols,
+                                                const Conv2dOptions& opts) {
   using S = typename DX::Scalar;
   const Conv2dGeometry g =
       conv2d_geometry(x.rows(), x.cols(), k_rows, k_cols, opts, "reference::corr2d_grad_kernel");
-  CONVTAPE_ASSERT(dy.rows() == g.out_rows && dy.cols() == g.out_cols);
-  MatrixX<S> dk = MatrixX<S>::Zero(k_rows, k_cols);
+  CONVTAPE_ASSERT(grad_output.rows() == g.out_rows && grad_output.cols() == g.out_cols);
+  MatrixX<S> grad_kernel = MatrixX<S>::Zero(k_rows, k_cols);
   for (Index a = 0; a < k_rows; ++a) {
     for (Index b = 0; b < k_cols; ++b) {
       for (Index i = 0; i < g.out_rows; ++i) {
         for (Index j = 0; j < g.out_cols; ++j) {
           const Index r = i * g.stride.rows + a * g.dilation.rows - g.pad.top;
           const Index c = j * g.stride.cols + b * g.dilation.cols - g.pad.left;
-          dk(a, b) += padded_at(x, r, c, g.mode) * dy(i, j);
+          grad_kernel(a, b) += padded_at(x, r, c, g.mode) * grad_output(i, j);
         }
       }
     }
   }
-  return dk;
+  return grad_kernel;
 }
 
 /// `convtape::conv2d` as seven nested loops.
@@ -125,7 +126,7 @@ Tensor<S> conv2d(const Tensor<S>& x, const Tensor<S>& weight, const VectorX<S>& 
                  const Conv2dOptions& opts) {
   const detail::Conv2dShape s =
       detail::conv2d_shape(x, weight, bias.size(), opts, "reference::conv2d");
-  const Conv2dGeometry& g = s.plane;
+  const Conv2dGeometry& g = s.geometry;
   Tensor<S> y(s.output_shape());
   for (Index n = 0; n < s.batch; ++n) {
     for (Index o = 0; o < s.out_channels; ++o) {
@@ -155,11 +156,11 @@ Tensor<S> conv2d(const Tensor<S>& x, const Tensor<S>& weight, const VectorX<S>& 
 /// input samples and weights it touched.
 template <class S>
 Conv2dGrads<S> conv2d_backward(const Tensor<S>& x, const Tensor<S>& weight,
-                               const Tensor<S>& grad_out, const Conv2dOptions& opts) {
+                               const Tensor<S>& grad_output, const Conv2dOptions& opts) {
   const detail::Conv2dShape s =
       detail::conv2d_shape(x, weight, 0, opts, "reference::conv2d_backward");
-  const Conv2dGeometry& g = s.plane;
-  CONVTAPE_ASSERT(grad_out.shape() == s.output_shape());
+  const Conv2dGeometry& g = s.geometry;
+  CONVTAPE_ASSERT(grad_output.shape() == s.output_shape());
   Conv2dGrads<S> grads{Tensor<S>(x.shape()), Tensor<S>(weight.shape()),
                        VectorX<S>::Zero(s.out_channels)};
   for (Index n = 0; n < s.batch; ++n) {
@@ -167,8 +168,8 @@ Conv2dGrads<S> conv2d_backward(const Tensor<S>& x, const Tensor<S>& weight,
       const Index group = o / s.out_per_group;
       for (Index i = 0; i < g.out_rows; ++i) {
         for (Index j = 0; j < g.out_cols; ++j) {
-          const S dy = grad_out(n, o, i, j);
-          grads.bias[o] += dy;
+          const S grad = grad_output(n, o, i, j);
+          grads.bias[o] += grad;
           for (Index ci = 0; ci < s.in_per_group; ++ci) {
             const Index c_in = group * s.in_per_group + ci;
             for (Index a = 0; a < g.kernel_rows; ++a) {
@@ -178,8 +179,8 @@ Conv2dGrads<S> conv2d_backward(const Tensor<S>& x, const Tensor<S>& weight,
                 const Index sr = detail::padded_index(r, g.in_rows, g.mode);
                 const Index sc = detail::padded_index(c, g.in_cols, g.mode);
                 if (sr < 0 || sc < 0) continue;
-                grads.input(n, c_in, sr, sc) += dy * weight(o, ci, a, b);
-                grads.weight(o, ci, a, b) += dy * x(n, c_in, sr, sc);
+                grads.input(n, c_in, sr, sc) += grad * weight(o, ci, a, b);
+                grads.weight(o, ci, a, b) += grad * x(n, c_in, sr, sc);
               }
             }
           }

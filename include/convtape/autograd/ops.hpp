@@ -56,16 +56,19 @@ Var<S> record_conv2d(Op<S>& op, bool with_bias, const Conv2dOptions& opts) {
   const Conv2dShape s = conv2d_shape(op.input(0), op.input(1), b.size(), opts, "conv2d");
   const Conv2dPath path = conv2d_path(s);
   // An empty bias is no bias (as in the plain conv2d): it gets no gradient.
-  const bool bias_grad = with_bias && b.size() != 0;
-  return op.record(conv2d_forward(op.input(0), op.input(1), b, s, path),
-                   [s, path, bias_grad](GradContext<S>& g) {
-                     Conv2dGrads<S> grads =
-                         conv2d_backward_path(g.input(0), g.input(1), g.grad_output(), s, path,
-                                              g.needs_grad(0), bias_grad);
-                     if (g.needs_grad(0)) g.add_grad(0, std::move(grads.input));
-                     g.add_grad(1, std::move(grads.weight));
-                     if (bias_grad) g.add_grad(2, grads.bias);
-                   });
+  const bool has_bias = with_bias && b.size() != 0;
+  return op.record(
+      conv2d_forward(op.input(0), op.input(1), b, s, path), [s, path, has_bias](GradContext<S>& g) {
+        Conv2dOutputMask mask;
+        mask.grad_input = g.needs_grad(0);
+        mask.grad_weight = g.needs_grad(1);
+        mask.grad_bias = has_bias && g.needs_grad(2);
+        Conv2dGrads<S> grads =
+            conv2d_backward_path(g.input(0), g.input(1), g.grad_output(), s, path, mask);
+        if (mask.grad_input) g.add_grad(0, std::move(grads.input));
+        if (mask.grad_weight) g.add_grad(1, std::move(grads.weight));
+        if (mask.grad_bias) g.add_grad(2, grads.bias);
+      });
 }
 
 }  // namespace detail

@@ -4,9 +4,9 @@
 
 // Which algorithm computes a batched convolution: the list of algorithms (`Conv2dPath`, each
 // described once, here), the choice among them from the shape alone (`conv2d_path`), the
-// backward pass's own choices (`weight_gradient_by_dots`), and the constants these use. The
-// caller never picks; every algorithm computes the same function, and the tests hold each to
-// the loops of `reference.hpp`. Not for direct inclusion.
+// backward pass's own choices (`grad_weight_by_dots`, `grad_input_algorithm`), and the constants
+// these use. The caller never picks; every algorithm computes the same function, and the tests hold
+// each to the loops of `reference.hpp`. Not for direct inclusion.
 //
 // Backward: `planes` runs the plane tap loops for both gradients. On the other paths the weight
 // gradient is a GEMM of the in-place im2col rows with the output gradient (`grad_weight_gemm`),
@@ -32,7 +32,7 @@ enum class Conv2dPath {
   planes,
   /// Few output channels per group (depthwise layers): per output channel, every tap multiplied
   /// into a register strip of outputs read in place from a padded copy of the input
-  /// (`direct_rows`); weight gradient by vectorized dot products (`tap_dots`).
+  /// (`depthwise_rows`); weight gradient by vectorized dot products (`tap_dots`).
   direct,
   /// GEMM of the weights with the im2col matrix, read in place from a padded, stride-phase-split
   /// copy of one image (`detail/im2col.hpp`) by a register-blocked packet kernel
@@ -50,6 +50,7 @@ enum class Conv2dPath {
   winograd,
 };
 
+/// Name of a path, for messages and benchmark labels.
 inline const char* to_string(Conv2dPath path) {
   switch (path) {
     case Conv2dPath::planes:
@@ -88,9 +89,15 @@ inline double grid_waste(const Conv2dGeometry& g) {
 
 /// Multiply-adds of the forward pass.
 inline Index conv2d_macs(const Conv2dShape& s) {
-  return s.batch * s.out_channels * s.plane.out_rows * s.plane.out_cols * s.in_per_group *
-         s.plane.kernel_rows * s.plane.kernel_cols;
+  return s.batch * s.out_channels * s.geometry.out_rows * s.geometry.out_cols * s.in_per_group *
+         s.geometry.kernel_rows * s.geometry.kernel_cols;
 }
+
+/// Whether `shifted_conv` runs with a one-row register block (the `direct` kernel) rather than
+/// the GEMM block for `out_per_group` output channels per group: in the forward pass (the
+/// `direct` path), and in the stride-1 input gradient, whose output channels are the forward's
+/// input channels.
+inline bool one_row_block(Index out_per_group) { return out_per_group <= kDirectMaxOutPerGroup; }
 
 /// The path `conv2d` and `conv2d_backward` take for shape `s`: `planes` below `kPlanesMaxMacs`;
 /// else `direct` for at most `kDirectMaxOutPerGroup` output channels per group; else `winograd`
@@ -99,20 +106,43 @@ inline Index conv2d_macs(const Conv2dShape& s) {
 /// `implicit_gemm`.
 inline Conv2dPath conv2d_path(const Conv2dShape& s) {
   if (conv2d_macs(s) < kPlanesMaxMacs) return Conv2dPath::planes;
-  if (s.out_per_group <= kDirectMaxOutPerGroup) return Conv2dPath::direct;
-  if (winograd_fits(s.plane) && s.in_per_group >= kWinogradMinChannels &&
+  if (one_row_block(s.out_per_group)) return Conv2dPath::direct;
+  if (winograd_fits(s.geometry) && s.in_per_group >= kWinogradMinChannels &&
       s.out_per_group >= kWinogradMinChannels) {
     return Conv2dPath::winograd;
   }
-  if (grid_waste(s.plane) > kMaxGridWaste) return Conv2dPath::im2col_gemm;
+  if (grid_waste(s.geometry) > kMaxGridWaste) return Conv2dPath::im2col_gemm;
   return Conv2dPath::implicit_gemm;
 }
 
-/// Whether the weight gradient goes through `grad_weight_dots` rather than `grad_weight_gemm`:
-/// when fewer than half the lanes of the GEMM's output-channel block would be used.
+/// Whether the weight gradient on `path` (not `planes`) goes through `grad_weight_dots` rather
+/// than `grad_weight_gemm`: on `direct`, and where fewer than half the lanes of the GEMM's
+/// output-channel block would be used.
 template <class S>
-bool weight_gradient_by_dots(const Conv2dShape& s) {
-  return 2 * s.out_per_group <= GemmBlock<S>::nr;
+bool grad_weight_by_dots(const Conv2dShape& s, Conv2dPath path) {
+  return path == Conv2dPath::direct || 2 * s.out_per_group <= GemmBlock<S>::nr;
+}
+
+/// How the input gradient is computed on a path other than `planes`.
+enum class GradInputAlgorithm {
+  /// Stride 1: the forward correlation of the output gradient, zero-padded by the dilated
+  /// kernel's extent, with the flipped kernel (`grad_input_flipped`), by `shifted_conv` or, on
+  /// `winograd`, `winograd_conv`.
+  flipped,
+  /// The GEMM W^T dy followed by col2im (`grad_input_col2im`): any stride.
+  col2im,
+  /// The plane tap loops (`grad_input_planes`): few channels, any stride.
+  tap_loops,
+};
+
+/// The input gradient's algorithm on `path` (not `planes`): `flipped` for stride 1 except on
+/// `im2col_gemm`; else `tap_loops` on `direct` and `col2im` on the others.
+inline GradInputAlgorithm grad_input_algorithm(const Conv2dShape& s, Conv2dPath path) {
+  CONVTAPE_ASSERT(path != Conv2dPath::planes);
+  if (path != Conv2dPath::im2col_gemm && s.geometry.stride == Size2(1, 1)) {
+    return GradInputAlgorithm::flipped;
+  }
+  return path == Conv2dPath::direct ? GradInputAlgorithm::tap_loops : GradInputAlgorithm::col2im;
 }
 
 }  // namespace convtape::detail

@@ -22,7 +22,7 @@ namespace convtape::detail {
 template <class S>
 Tensor<S> conv2d_forward(const Tensor<S>& x, const Tensor<S>& weight, const VectorX<S>& bias,
                          const Conv2dShape& s, Conv2dPath path) {
-  const Conv2dGeometry& g = s.plane;
+  const Conv2dGeometry& g = s.geometry;
   // Every path below writes every output sample.
   Tensor<S> y(s.output_shape(), UninitializedTag());
   if (path == Conv2dPath::planes) {
@@ -32,10 +32,10 @@ Tensor<S> conv2d_forward(const Tensor<S>& x, const Tensor<S>& weight, const Vect
       }
       for (Index c = 0; c < s.in_channels; ++c) {
         const Index group = c / s.in_per_group;
-        const PaddedPlane<S> xp(x.plane(n, c), g);
+        const PaddedPlane<S> padded_x(x.plane(n, c), g);
         for (Index o = group * s.out_per_group; o < (group + 1) * s.out_per_group; ++o) {
-          corr2d_padded<S>(xp.data(), xp.ld(), weight.plane(o, c % s.in_per_group), g,
-                           y.plane(n, o));
+          corr2d_from_padded<S>(padded_x.data(), padded_x.ld(), weight.plane(o, c % s.in_per_group),
+                                g, y.plane(n, o));
         }
       }
     }
@@ -47,30 +47,30 @@ Tensor<S> conv2d_forward(const Tensor<S>& x, const Tensor<S>& weight, const Vect
   auto weight_at = [w, m, depth](Index grp, Index i, Index k) {
     return w[(grp * m + i) * depth + k];
   };
-  const Index out_plane = g.out_rows * g.out_cols;
+  const Index out_plane_size = g.out_rows * g.out_cols;
   S* out = y.data();
-  const Index out_image = s.out_channels * out_plane;
+  const Index out_image_size = s.out_channels * out_plane_size;
   auto target = [=](Index n, int) {
-    return PlaneOut<S>{out + n * out_image, out_plane, g.out_cols};
+    return OutputPlanes<S>{out + n * out_image_size, out_plane_size, g.out_cols};
   };
-  const Index x_image = s.in_channels * g.in_rows * g.in_cols;
+  const Index x_image_size = s.in_channels * g.in_rows * g.in_cols;
   const S* b = bias.size() != 0 ? bias.data() : nullptr;
   auto nothing = [](Index, int) {};
   const bool packed = path == Conv2dPath::im2col_gemm;
   if constexpr (winograd_exact_for<S>()) {
     if (path == Conv2dPath::winograd && winograd_fits(g)) {
-      winograd_conv<S>(x.data(), x_image, g, s.batch, s.groups, s.in_per_group, m, weight_at, b,
-                       target, nothing);
+      winograd_conv<S>(x.data(), x_image_size, g, s.batch, s.groups, s.in_per_group, m, weight_at,
+                       b, target, nothing);
       return y;
     }
   }
   if (path == Conv2dPath::direct) {
-    shifted_conv<S, 1, GemmBlock<S>::np>(x.data(), x_image, g, s.batch, s.groups, s.in_per_group, m,
-                                         false, weight_at, b, target, nothing);
+    shifted_conv<S, 1, GemmBlock<S>::np>(x.data(), x_image_size, g, s.batch, s.groups,
+                                         s.in_per_group, m, false, weight_at, b, target, nothing);
   } else {
-    shifted_conv<S, GemmBlock<S>::mr, GemmBlock<S>::np>(x.data(), x_image, g, s.batch, s.groups,
-                                                        s.in_per_group, m, packed, weight_at, b,
-                                                        target, nothing);
+    shifted_conv<S, GemmBlock<S>::mr, GemmBlock<S>::np>(x.data(), x_image_size, g, s.batch,
+                                                        s.groups, s.in_per_group, m, packed,
+                                                        weight_at, b, target, nothing);
   }
   return y;
 }

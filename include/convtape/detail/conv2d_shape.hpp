@@ -22,11 +22,13 @@ struct Conv2dShape {
   Index groups = 1;         ///< channel groups
   Index in_per_group = 0;   ///< C_in / groups
   Index out_per_group = 0;  ///< C_out / groups
-  Conv2dGeometry plane;     ///< per-plane geometry (same for every plane; along a dimension
+  Conv2dGeometry geometry;  ///< per-plane geometry (same for every plane; along a dimension
                             ///< with one output sample, the smallest stride that gives it)
 
   /// Shape of the output, (N, C_out, out_rows, out_cols).
-  Shape4 output_shape() const { return {batch, out_channels, plane.out_rows, plane.out_cols}; }
+  Shape4 output_shape() const {
+    return {batch, out_channels, geometry.out_rows, geometry.out_cols};
+  }
 };
 
 /// Checks x, weight and bias against each other and `opts`; `fn` names the caller in messages.
@@ -73,13 +75,13 @@ Conv2dShape conv2d_shape(const Tensor<S>& x, const Tensor<S>& weight, Index bias
        << " has " << s.out_channels << " output channels";
     fail(fn, os.str());
   }
-  s.plane = conv2d_geometry(x.dim(2), x.dim(3), weight.dim(2), weight.dim(3), opts, fn);
+  s.geometry = conv2d_geometry(x.dim(2), x.dim(3), weight.dim(2), weight.dim(3), opts, fn);
   // With one output sample along a dimension, any stride above (padded - dilated kernel) gives
   // the same result: it is lowered to the smallest such stride, so no buffer grows with a stride
   // far larger than the image (the strided paths lay the input out in stride.rows * stride.cols
   // phase planes; a stride of 2^30 on a 6x6 image once asked for 470 GB). Every stride is then at
   // most the padded extent. Done after the 'same' padding, which depends on the stride given.
-  Conv2dGeometry& pg = s.plane;
+  Conv2dGeometry& pg = s.geometry;
   if (pg.out_rows == 1) {
     pg.stride.rows = pg.padded_rows() - pg.dilation.rows * (pg.kernel_rows - 1);
   }
@@ -88,7 +90,7 @@ Conv2dShape conv2d_shape(const Tensor<S>& x, const Tensor<S>& weight, Index bias
   }
   // The output and the padded image are the buffers whose size the options (not the caller's
   // tensors) decide; products in double cannot overflow and cost no division.
-  const Conv2dGeometry& g = s.plane;
+  const Conv2dGeometry& g = s.geometry;
   const double padded_image =
       double(s.in_channels) * double(g.padded_rows()) * double(g.padded_cols());
   const double output =

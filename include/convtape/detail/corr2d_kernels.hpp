@@ -510,8 +510,8 @@ template <class S>
 struct KernelGradCorr {
   const S* in = nullptr;
   Index in_ld = 0;
-  const S* dy = nullptr;
-  Index dy_ld = 0;
+  const S* grad_output = nullptr;
+  Index grad_output_ld = 0;
   Index rows = 0;
   Index cols = 0;
   Index kernel_rows = 0;
@@ -519,8 +519,8 @@ struct KernelGradCorr {
   Index row_stride = 1;
   Index row_dilation = 1;
   Index col_dilation = 1;
-  S* dk = nullptr;
-  Index dk_ld = 0;
+  S* grad_kernel = nullptr;
+  Index grad_kernel_ld = 0;
 };
 
 /// Kernel taps whose sums the kernel-gradient reduction carries in registers at once.
@@ -547,7 +547,7 @@ void grad_kernel_taps(const KernelGradCorr<S>& p, Index a, Index b0, Index i0, I
   const Index whole = p.cols / P * P;
   for (Index i = i0; i < i1; ++i) {
     const S* x = p.in + (i * p.row_stride + a * p.row_dilation) * p.in_ld + b0 * dc;
-    const S* dy = p.dy + i * p.dy_ld;
+    const S* dy = p.grad_output + i * p.grad_output_ld;
     for (Index j = 0; j < whole; j += P) {
       const Packet d = ei::ploadu<Packet>(dy + j);
       unroll<N>([&](auto t) { acc[t] = ei::pmadd(ei::ploadu<Packet>(x + t * dc + j), d, acc[t]); });
@@ -565,7 +565,7 @@ void grad_kernel_taps(const KernelGradCorr<S>& p, Index a, Index b0, Index i0, I
     ei::pstore(lanes, acc[t]);
     S sum = tail[t];
     for (int l = 0; l < P; ++l) sum += lanes[l];
-    p.dk[a * p.dk_ld + b0 + t] += sum;
+    p.grad_kernel[a * p.grad_kernel_ld + b0 + t] += sum;
   });
 }
 

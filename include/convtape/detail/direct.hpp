@@ -5,7 +5,7 @@
 // Kernels of the direct path (layers with one or two output channels per group, such as
 // depthwise ones), vectorized along output rows with Eigen's packet math. Not for direct inclusion.
 //
-// - `direct_rows`: every output packet accumulates all taps in a register, reading the input in
+// - `depthwise_rows`: every output packet accumulates all taps in a register, reading the input in
 //   place from the shifted layout of `im2col.hpp` (the taps' offsets), then is stored once. The
 //   last packet of a row is moved back to end at the row's end, overlapping its neighbour (the
 //   overlap is written twice with the same values), so rows need no scalar tail.
@@ -55,8 +55,8 @@ inline std::vector<DirectSpan> direct_spans(Index out_rows, Index out_cols, Inde
 /// out[span.dst + l] = bias + sum over taps t of w[t] * src[offsets[t] + span.src + l], for every
 /// span and lane l < span.length. Four spans at a time keep four independent chains in flight.
 template <class S>
-void direct_rows(const S* src, const Index* offsets, const S* w, Index taps, S bias,
-                 const DirectSpan* spans, Index count, S* out) {
+void depthwise_rows(const S* src, const Index* offsets, const S* w, Index taps, S bias,
+                    const DirectSpan* spans, Index count, S* out) {
   using namespace Eigen::internal;
   using Packet = typename PacketOf<S>::type;
   constexpr int P = PacketOf<S>::size;
@@ -90,14 +90,14 @@ void direct_rows(const S* src, const Index* offsets, const S* w, Index taps, S b
   }
 }
 
-/// dk[t] += sum over i < out_rows, j < out_cols of src[offsets[t] + i * pitch + j] * dy[i *
-/// out_cols
-/// + j], for the T taps offsets[0 .. T). Reads up to one packet past the end of each source row
-/// (the shifted layout's slack) and of dy rows within dy's plane; those lanes are masked to zero
-/// in both factors, so they never reach the sums (not even as 0 * inf).
+/// grad_kernel[t] += sum over i < out_rows, j < out_cols of src[offsets[t] + i * pitch + j] *
+/// grad_output[i * out_cols + j], for the T taps offsets[0 .. T). Reads up to one packet past
+/// the end of each source row (the shifted layout's slack) and of grad_output's rows within its
+/// plane; those lanes are masked to zero in both factors, so they never reach the sums (not even
+/// as 0 * inf).
 template <class S, int T>
-void tap_dots_block(const S* src, Index pitch, const Index* offsets, const S* dy, Index out_rows,
-                    Index out_cols, S* dk) {
+void tap_dots_block(const S* src, Index pitch, const Index* offsets, const S* grad_output,
+                    Index out_rows, Index out_cols, S* grad_kernel) {
   using namespace Eigen::internal;
   using Packet = typename PacketOf<S>::type;
   constexpr int P = PacketOf<S>::size;
@@ -115,7 +115,7 @@ void tap_dots_block(const S* src, Index pitch, const Index* offsets, const S* dy
   unroll<T>([&](auto t) { acc[t] = pset1<Packet>(S(0)); });
   for (Index i = 0; i < out_rows; ++i) {
     const S* row = src + i * pitch;
-    const S* d = dy + i * out_cols;
+    const S* d = grad_output + i * out_cols;
     for (Index j = 0; j < full; j += P) {
       const Packet dv = ploadu<Packet>(d + j);
       unroll<T>([&](auto t) { acc[t] = pmadd(ploadu<Packet>(row + off[t] + j), dv, acc[t]); });
@@ -134,21 +134,23 @@ void tap_dots_block(const S* src, Index pitch, const Index* offsets, const S* dy
       });
     }
   }
-  unroll<T>([&](auto t) { dk[t] += packet_lanes_sum<S>(acc[t]); });
+  unroll<T>([&](auto t) { grad_kernel[t] += packet_lanes_sum<S>(acc[t]); });
 }
 
 /// `tap_dots_block` for any number of taps, nine (a 3x3 kernel) at a time.
 template <class S>
-void tap_dots(const S* src, Index pitch, const Index* offsets, Index taps, const S* dy,
-              Index out_rows, Index out_cols, S* dk) {
+void tap_dots(const S* src, Index pitch, const Index* offsets, Index taps, const S* grad_output,
+              Index out_rows, Index out_cols, S* grad_kernel) {
   Index t = 0;
   for (; t + 9 <= taps; t += 9) {
-    tap_dots_block<S, 9>(src, pitch, offsets + t, dy, out_rows, out_cols, dk + t);
+    tap_dots_block<S, 9>(src, pitch, offsets + t, grad_output, out_rows, out_cols, grad_kernel + t);
   }
   const Index rest = taps - t;
   auto block = [&](auto n) {
     if constexpr (n > 0) {
-      if (rest == n) tap_dots_block<S, n>(src, pitch, offsets + t, dy, out_rows, out_cols, dk + t);
+      if (rest == n)
+        tap_dots_block<S, n>(src, pitch, offsets + t, grad_output, out_rows, out_cols,
+                             grad_kernel + t);
     }
   };
   unroll<9>(block);  // rest in 1 .. 8 (0: nothing)

@@ -242,11 +242,11 @@ void pack_panel(const S* buf, const ShiftedLayout& l, const std::vector<Index>& 
 
 /// The adjoint of the im2col gather for a tile: for k < kernel taps of `channels` channels and
 /// the `cols` output samples p0, p0 + 1, ..., adds col(k, p - p0) (row-major, pitch `ld`) into the
-/// padded planes `dxp` (padded_rows x padded_cols each, contiguous) at the sample tap k of
-/// output p reads.
+/// padded planes `padded_grad_input` (padded_rows x padded_cols each, contiguous) at the sample tap
+/// k of output p reads.
 template <class S>
 void col2im_add(const S* col, Index ld, Index p0, Index cols, const Conv2dGeometry& g,
-                Index channels, S* dxp) {
+                Index channels, S* padded_grad_input) {
   const Index wp = g.padded_cols();
   const Index plane = g.padded_rows() * wp;
   // The tile's output samples as runs within output rows: (first column in the tile, padded
@@ -265,7 +265,7 @@ void col2im_add(const S* col, Index ld, Index p0, Index cols, const Conv2dGeomet
     for (Index a = 0; a < g.kernel_rows; ++a) {
       for (Index b = 0; b < g.kernel_cols; ++b, ++k) {
         const S* src = col + k * ld;
-        S* dst = dxp + c * plane + a * g.dilation.rows * wp + b * g.dilation.cols;
+        S* dst = padded_grad_input + c * plane + a * g.dilation.rows * wp + b * g.dilation.cols;
         for (const Run& run : runs) {
           S* d = dst + run.offset;
           const S* s = src + run.j;
@@ -280,15 +280,16 @@ void col2im_add(const S* col, Index ld, Index p0, Index cols, const Conv2dGeomet
   }
 }
 
-/// dx (in_rows x in_cols, row-major, contiguous) += the gradient `dxp` of the padded plane
+/// grad_input (in_rows x in_cols, row-major, contiguous) += the gradient `padded_grad_input` of
+/// the padded plane
 /// (padded_rows x padded_cols, contiguous) folded back onto the input: the interior directly and
 /// each border sample onto the input sample it was read from (nothing for zero padding).
 template <class S>
-void fold_into(const S* dxp, const Conv2dGeometry& g, S* dx) {
+void fold_into(const S* padded_grad_input, const Conv2dGeometry& g, S* grad_input) {
   const Index wp = g.padded_cols();
   for (Index i = 0; i < g.in_rows; ++i) {
-    const S* src = dxp + (i + g.pad.top) * wp + g.pad.left;
-    S* dst = dx + i * g.in_cols;
+    const S* src = padded_grad_input + (i + g.pad.top) * wp + g.pad.left;
+    S* dst = grad_input + i * g.in_cols;
     for (Index j = 0; j < g.in_cols; ++j) dst[j] += src[j];
   }
   if (g.mode == PaddingMode::zeros) return;
@@ -296,7 +297,7 @@ void fold_into(const S* dxp, const Conv2dGeometry& g, S* dx) {
     const Index si = padded_index(i - g.pad.top, g.in_rows, g.mode);
     for (Index j = j0; j < j1; ++j) {
       const Index sj = padded_index(j - g.pad.left, g.in_cols, g.mode);
-      if (si >= 0 && sj >= 0) dx[si * g.in_cols + sj] += dxp[i * wp + j];
+      if (si >= 0 && sj >= 0) grad_input[si * g.in_cols + sj] += padded_grad_input[i * wp + j];
     }
   });
 }

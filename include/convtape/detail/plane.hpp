@@ -53,29 +53,31 @@ void for_each_border_run(const Conv2dGeometry& g, F&& f) {
 /// The input padded as `g` says, as a contiguous row-major matrix.
 template <class S>
 RowMatrixX<S> pad_plane(const ConstRowRef<S>& x, const Conv2dGeometry& g) {
-  RowMatrixX<S> xp(g.padded_rows(), g.padded_cols());
-  xp.block(g.pad.top, g.pad.left, g.in_rows, g.in_cols) = x;
+  RowMatrixX<S> padded_x(g.padded_rows(), g.padded_cols());
+  padded_x.block(g.pad.top, g.pad.left, g.in_rows, g.in_cols) = x;
   for_each_border_run(g, [&](Index i, Index j0, Index j1) {
     const Index si = padded_index(i - g.pad.top, g.in_rows, g.mode);
     for (Index j = j0; j < j1; ++j) {
       const Index sj = padded_index(j - g.pad.left, g.in_cols, g.mode);
-      xp(i, j) = (si < 0 || sj < 0) ? S(0) : x(si, sj);
+      padded_x(i, j) = (si < 0 || sj < 0) ? S(0) : x(si, sj);
     }
   });
-  return xp;
+  return padded_x;
 }
 
-/// dx += the gradient of a padded plane folded back onto the input: the interior directly, each
-/// border sample onto the input sample it was read from (nothing for zero padding).
+/// grad_input += `padded_grad_input`, the gradient of a padded plane, folded back onto the input:
+/// the interior directly, each border sample onto the input sample it was read from (nothing for
+/// zero padding).
 template <class S>
-void fold_padding(const RowMatrixX<S>& dxp, const Conv2dGeometry& g, RowRef<S> dx) {
-  dx += dxp.block(g.pad.top, g.pad.left, g.in_rows, g.in_cols);
+void fold_padding(const RowMatrixX<S>& padded_grad_input, const Conv2dGeometry& g,
+                  RowRef<S> grad_input) {
+  grad_input += padded_grad_input.block(g.pad.top, g.pad.left, g.in_rows, g.in_cols);
   if (g.mode == PaddingMode::zeros) return;
   for_each_border_run(g, [&](Index i, Index j0, Index j1) {
     const Index si = padded_index(i - g.pad.top, g.in_rows, g.mode);
     for (Index j = j0; j < j1; ++j) {
       const Index sj = padded_index(j - g.pad.left, g.in_cols, g.mode);
-      if (si >= 0 && sj >= 0) dx(si, sj) += dxp(i, j);
+      if (si >= 0 && sj >= 0) grad_input(si, sj) += padded_grad_input(i, j);
     }
   });
 }
@@ -285,19 +287,19 @@ void corr2d_panels(const ConstRowRef<S>& x, const S* kernel, const Conv2dGeometr
   });
 }
 
-/// y (+)= cross-correlation of an already padded plane `xp` (pitch `ld`) with kernel `k`, by the
-/// register-blocked kernel of `corr2d_kernels.hpp`: directly with unit column stride, through
+/// y (+)= cross-correlation of an already padded plane `padded_x` (pitch `ld`) with kernel `k`, by
+/// the register-blocked kernel of `corr2d_kernels.hpp`: directly with unit column stride, through
 /// gathered column phases (`corr2d_panels`) otherwise.
 template <class S>
-void corr2d_padded(const S* xp, Index ld, const ConstRowRef<S>& k, const Conv2dGeometry& g,
-                   RowRef<S> y, Store store) {
+void corr2d_from_padded(const S* padded_x, Index ld, const ConstRowRef<S>& k,
+                        const Conv2dGeometry& g, RowRef<S> y, Store store) {
   const ContiguousKernel<S> kernel(k);
   if (g.stride.cols == 1) {
-    direct_corr(direct_problem(xp, ld, kernel.data(), g, y.data(), y.outerStride(), store));
+    direct_corr(direct_problem(padded_x, ld, kernel.data(), g, y.data(), y.outerStride(), store));
     return;
   }
   const Eigen::Map<const RowMatrixX<S>, 0, Eigen::OuterStride<>> plane(
-      xp, g.padded_rows(), g.padded_cols(), Eigen::OuterStride<>(ld));
+      padded_x, g.padded_rows(), g.padded_cols(), Eigen::OuterStride<>(ld));
   Conv2dGeometry unpadded = g;
   unpadded.in_rows = g.padded_rows();
   unpadded.in_cols = g.padded_cols();
@@ -305,11 +307,11 @@ void corr2d_padded(const S* xp, Index ld, const ConstRowRef<S>& k, const Conv2dG
   corr2d_panels<S>(plane, kernel.data(), unpadded, y.data(), y.outerStride(), store);
 }
 
-/// y += cross-correlation of an already padded plane `xp` (pitch `ld`) with kernel `k`.
+/// y += cross-correlation of an already padded plane `padded_x` (pitch `ld`) with kernel `k`.
 template <class S>
-void corr2d_padded(const S* xp, Index ld, const ConstRowRef<S>& k, const Conv2dGeometry& g,
-                   RowRef<S> y) {
-  corr2d_padded<S>(xp, ld, k, g, y, Store::add);
+void corr2d_from_padded(const S* padded_x, Index ld, const ConstRowRef<S>& k,
+                        const Conv2dGeometry& g, RowRef<S> y) {
+  corr2d_from_padded<S>(padded_x, ld, k, g, y, Store::add);
 }
 
 /// The kernel rotated by 180 degrees, contiguous. A scalar loop rather than Eigen's reverse(),
@@ -339,47 +341,51 @@ inline Conv2dGeometry grad_input_as_forward(const Conv2dGeometry& g, Index top, 
   return f;
 }
 
-/// dxp += the adjoint of `corr2d_padded` with respect to the padded input, applied to `dy`.
-/// With unit stride that is the full correlation of dy with the kernel flipped (dilated alike),
-/// run by the forward kernel on dy zero-padded, on the fly, by the dilated kernel's extent. A
-/// stride scatters dy with gaps, so strided problems take the tap-at-a-time Eigen loop.
+/// padded_grad_input += the adjoint of `corr2d_from_padded` with respect to the padded input,
+/// applied to the output gradient dy. With unit stride that is the full correlation of dy with the
+/// kernel flipped (dilated alike), run by the forward kernel on dy zero-padded, on the fly, by the
+/// dilated kernel's extent. A stride scatters dy with gaps, so strided problems take the
+/// tap-at-a-time Eigen loop.
 template <class S>
-void corr2d_grad_padded_input(const ConstRowRef<S>& dy, const ConstRowRef<S>& k,
-                              const Conv2dGeometry& g, S* dxp, Index ld) {
+void corr2d_grad_padded_input(const ConstRowRef<S>& grad_output, const ConstRowRef<S>& k,
+                              const Conv2dGeometry& g, S* padded_grad_input, Index ld) {
   if (g.stride != Size2(1, 1)) {
     for (Index a = 0; a < g.kernel_rows; ++a) {
       for (Index b = 0; b < g.kernel_cols; ++b) {
         const S tap = k(a, b);
-        with_tap_view(dxp, ld, g, a, b, [&](auto&& view) { view += tap * dy; });
+        with_tap_view(padded_grad_input, ld, g, a, b,
+                      [&](auto&& view) { view += tap * grad_output; });
       }
     }
     return;
   }
   const RowMatrixX<S> flipped = flipped_kernel<S>(k);
   const Conv2dGeometry f = grad_input_as_forward(g, 0, 0, g.padded_rows(), g.padded_cols());
-  corr2d_panels<S>(dy, flipped.data(), f, dxp, ld, Store::add);
+  corr2d_panels<S>(grad_output, flipped.data(), f, padded_grad_input, ld, Store::add);
 }
 
-/// dk += the adjoint of `corr2d_padded` with respect to the kernel, applied to `dy`: one
+/// grad_kernel += the adjoint of `corr2d_from_padded` with respect to the kernel, applied to the
+/// output gradient: one
 /// reduction per tap, done by `kernel_grad_corr` with unit column stride and by the
 /// tap-at-a-time Eigen loop otherwise.
 template <class S>
-void corr2d_grad_kernel_padded(const S* xp, Index ld, const ConstRowRef<S>& dy,
-                               const Conv2dGeometry& g, RowRef<S> dk) {
+void corr2d_grad_kernel_from_padded(const S* padded_x, Index ld, const ConstRowRef<S>& grad_output,
+                                    const Conv2dGeometry& g, RowRef<S> grad_kernel) {
   if (g.stride.cols != 1) {
     for (Index a = 0; a < g.kernel_rows; ++a) {
       for (Index b = 0; b < g.kernel_cols; ++b) {
-        with_tap_view(xp, ld, g, a, b,
-                      [&](const auto& view) { dk(a, b) += view.cwiseProduct(dy).sum(); });
+        with_tap_view(padded_x, ld, g, a, b, [&](const auto& view) {
+          grad_kernel(a, b) += view.cwiseProduct(grad_output).sum();
+        });
       }
     }
     return;
   }
   KernelGradCorr<S> p;
-  p.in = xp;
+  p.in = padded_x;
   p.in_ld = ld;
-  p.dy = dy.data();
-  p.dy_ld = dy.outerStride();
+  p.grad_output = grad_output.data();
+  p.grad_output_ld = grad_output.outerStride();
   p.rows = g.out_rows;
   p.cols = g.out_cols;
   p.kernel_rows = g.kernel_rows;
@@ -387,8 +393,8 @@ void corr2d_grad_kernel_padded(const S* xp, Index ld, const ConstRowRef<S>& dy,
   p.row_stride = g.stride.rows;
   p.row_dilation = g.dilation.rows;
   p.col_dilation = g.dilation.cols;
-  p.dk = dk.data();
-  p.dk_ld = dk.outerStride();
+  p.grad_kernel = grad_kernel.data();
+  p.grad_kernel_ld = grad_kernel.outerStride();
   kernel_grad_corr(p);
 }
 
@@ -430,33 +436,37 @@ void corr2d_accumulate(const ConstRowRef<S>& x, const ConstRowRef<S>& k, const C
   }
 }
 
-/// dx += the gradient of corr2d(x, k) with respect to x, given the output gradient `dy`. With
-/// unit stride and zero padding the padded border's gradient is dropped anyway, so only dx's
-/// own samples are computed, straight into dx; other padding modes fold the border back.
+/// grad_input += the gradient of corr2d(x, k) with respect to x, given the output gradient
+/// `grad_output`. With unit stride and zero padding the padded border's gradient is dropped
+/// anyway, so only the input's own samples are computed, straight into grad_input; other padding
+/// modes fold the border back.
 template <class S>
-void corr2d_grad_input_accumulate(const ConstRowRef<S>& dy, const ConstRowRef<S>& k,
-                                  const Conv2dGeometry& g, RowRef<S> dx) {
+void corr2d_grad_input_accumulate(const ConstRowRef<S>& grad_output, const ConstRowRef<S>& k,
+                                  const Conv2dGeometry& g, RowRef<S> grad_input) {
   if (g.stride == Size2(1, 1) && (g.mode == PaddingMode::zeros || !g.has_padding())) {
     const RowMatrixX<S> flipped = flipped_kernel<S>(k);
     const Conv2dGeometry f = grad_input_as_forward(g, g.pad.top, g.pad.left, g.in_rows, g.in_cols);
-    corr2d_panels<S>(dy, flipped.data(), f, dx.data(), dx.outerStride(), Store::add);
+    corr2d_panels<S>(grad_output, flipped.data(), f, grad_input.data(), grad_input.outerStride(),
+                     Store::add);
     return;
   }
   if (!g.has_padding()) {
-    corr2d_grad_padded_input<S>(dy, k, g, dx.data(), dx.outerStride());
+    corr2d_grad_padded_input<S>(grad_output, k, g, grad_input.data(), grad_input.outerStride());
     return;
   }
-  RowMatrixX<S> dxp = RowMatrixX<S>::Zero(g.padded_rows(), g.padded_cols());
-  corr2d_grad_padded_input<S>(dy, k, g, dxp.data(), dxp.outerStride());
-  fold_padding<S>(dxp, g, dx);
+  RowMatrixX<S> padded_grad_input = RowMatrixX<S>::Zero(g.padded_rows(), g.padded_cols());
+  corr2d_grad_padded_input<S>(grad_output, k, g, padded_grad_input.data(),
+                              padded_grad_input.outerStride());
+  fold_padding<S>(padded_grad_input, g, grad_input);
 }
 
-/// dk += the gradient of corr2d(x, k) with respect to k, given the output gradient `dy`.
+/// grad_kernel += the gradient of corr2d(x, k) with respect to k, given the output gradient
+/// `grad_output`.
 template <class S>
-void corr2d_grad_kernel_accumulate(const ConstRowRef<S>& x, const ConstRowRef<S>& dy,
-                                   const Conv2dGeometry& g, RowRef<S> dk) {
-  const PaddedPlane<S> xp(x, g);
-  corr2d_grad_kernel_padded<S>(xp.data(), xp.ld(), dy, g, dk);
+void corr2d_grad_kernel_accumulate(const ConstRowRef<S>& x, const ConstRowRef<S>& grad_output,
+                                   const Conv2dGeometry& g, RowRef<S> grad_kernel) {
+  const PaddedPlane<S> padded_x(x, g);
+  corr2d_grad_kernel_from_padded<S>(padded_x.data(), padded_x.ld(), grad_output, g, grad_kernel);
 }
 
 }  // namespace convtape::detail

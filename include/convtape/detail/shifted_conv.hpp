@@ -5,7 +5,7 @@
 // The implicit-GEMM engine shared by the forward pass and the stride-1 input gradient
 // (`shifted_conv`): per image, one padded, stride-phase-split copy of the input (the shifted
 // layout of `im2col.hpp`), from which a register-blocked kernel reads the im2col matrix in place
-// (`gemm.hpp`'s `shifted_product`, or `direct.hpp`'s `direct_rows` for a one-row block), or
+// (`gemm.hpp`'s `shifted_product`, or `direct.hpp`'s `depthwise_rows` for a one-row block), or
 // explicitly gathered im2col tiles (`pack_panel`); the real samples of each computed tile are
 // written to the output planes (`GridStore`). Work is spread over threads by `run_batch`. Not
 // for direct inclusion.
@@ -21,12 +21,12 @@
 
 namespace convtape::detail {
 
-/// Where the output planes of one image go: plane j at data + j * plane, row r of a plane at
-/// + r * ld.
+/// Where the output planes of one image go: plane j at data + j * plane_size, row r of a plane
+/// at + r * ld.
 template <class S>
-struct PlaneOut {
+struct OutputPlanes {
   S* data;
-  Index plane;
+  Index plane_size;
   Index ld;
 };
 
@@ -37,7 +37,7 @@ struct PlaneOut {
 template <class S>
 struct GridStore {
   S* out;
-  Index plane;
+  Index plane_size;
   Index ld;
   Index pitch;
   Index cols;
@@ -62,7 +62,7 @@ struct GridStore {
       const Index run = std::min(n - j, pitch - c);
       const Index real = std::min(run, cols - c);
       for (Index i = 0; i < rows && real > 0; ++i) {
-        Eigen::Map<Array> dst(out + (m0 + i) * plane + r * ld + c, real);
+        Eigen::Map<Array> dst(out + (m0 + i) * plane_size + r * ld + c, real);
         const Eigen::Map<const Array> src(tile + i * tile_ld + j, real);
         if (bias != nullptr) {
           dst = src + bias[m0 + i];
@@ -82,7 +82,7 @@ constexpr Index kDepthChunk = 144;
 /// g.in_rows x g.in_cols, `groups * in_per_group` of them) with the weights
 /// weight_at(group, m, k) (m < out_per_group, k = (channel, tap) as in an OIHW row): for every
 /// image, output plane group * out_per_group + m of `target(n, slot)` is set to the correlation
-/// (+ bias[plane] if bias is not null). `finish(n, slot)` runs once an image is done. The kernel
+/// (+ bias[channel] if bias is not null). `finish(n, slot)` runs once an image is done. The kernel
 /// block is MR x NP packets; `packed` selects explicit im2col tiles over the in-place grid.
 template <class S, int MR, int NP, class WeightAt, class Target, class Finish>
 void shifted_conv(const S* src, Index src_image, const Conv2dGeometry& g, Index batch, Index groups,
@@ -104,16 +104,16 @@ void shifted_conv(const S* src, Index src_image, const Conv2dGeometry& g, Index 
 
   const BatchSchedule sched = batch_schedule(batch);
   std::vector<VectorX<S>> sources(static_cast<std::size_t>(sched.slots()));
-  const Index in_plane = g.in_rows * g.in_cols;
+  const Index in_plane_size = g.in_rows * g.in_cols;
   const ShiftedFill<S> fill(g, layout);
   auto prepare = [&](Index n, int slot) {
     VectorX<S>& buf = sources[slot];
     if (buf.size() != layout.size) buf.setZero(layout.size);
-    fill(src + n * src_image, in_plane, buf.data());
+    fill(src + n * src_image, in_plane_size, buf.data());
   };
 
   if constexpr (MR == 1) {
-    // One output plane at a time, row by row (`direct_rows`); items are ranges of output rows.
+    // One output plane at a time, row by row (`depthwise_rows`); items are ranges of output rows.
     const Index per_row = (g.out_cols + PacketOf<S>::size - 1) / PacketOf<S>::size;
     const std::vector<DirectSpan> spans =
         direct_spans(g.out_rows, g.out_cols, layout.phase_cols, g.out_cols, PacketOf<S>::size);
@@ -126,13 +126,13 @@ void shifted_conv(const S* src, Index src_image, const Conv2dGeometry& g, Index 
           const Index r0 = (item % chunks) * chunk_rows;
           const Index r1 = std::min(g.out_rows, r0 + chunk_rows);
           const S* b = sources[slot].data() + grp * in_per_group * layout.channel_size;
-          const PlaneOut<S> out = target(n, slot);
+          const OutputPlanes<S> out = target(n, slot);
           CONVTAPE_ASSERT(out.ld == g.out_cols);  // the spans assume dense output rows
           for (Index i = 0; i < m; ++i) {
-            const Index plane = grp * m + i;
-            direct_rows(b, offsets.data(), a.data() + grp * a_group + i * depth, depth,
-                        bias == nullptr ? S(0) : bias[plane], spans.data() + r0 * per_row,
-                        (r1 - r0) * per_row, out.data + plane * out.plane);
+            const Index channel = grp * m + i;
+            depthwise_rows(b, offsets.data(), a.data() + grp * a_group + i * depth, depth,
+                           bias == nullptr ? S(0) : bias[channel], spans.data() + r0 * per_row,
+                           (r1 - r0) * per_row, out.data + channel * out.plane_size);
           }
         },
         finish);
@@ -154,9 +154,9 @@ void shifted_conv(const S* src, Index src_image, const Conv2dGeometry& g, Index 
         const Index c1 = std::min(total, c0 + chunk_cols);
         const S* b = sources[slot].data() + grp * in_per_group * layout.channel_size;
         const S* ag = a.data() + grp * a_group;
-        const PlaneOut<S> out = target(n, slot);
-        GridStore<S> store{out.data + grp * m * out.plane,
-                           out.plane,
+        const OutputPlanes<S> out = target(n, slot);
+        GridStore<S> store{out.data + grp * m * out.plane_size,
+                           out.plane_size,
                            out.ld,
                            packed ? g.out_cols : layout.phase_cols,
                            g.out_cols,

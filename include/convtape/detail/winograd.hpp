@@ -180,8 +180,6 @@ void winograd_conv(const S* src_images, Index src_image, const Conv2dGeometry& g
   constexpr Index P = PacketOf<S>::size;
   CONVTAPE_ASSERT(winograd_fits(g));
   const Conv2dGeometry t = winograd_tile_geometry(g);
-  const Index cg = in_per_group;
-  const Index og = out_per_group;
 
   // Tile rows per item, and the item's row pitch in the transformed buffers.
   const Index pitch = (t.padded_cols() + 1) / 2;  // the shifted layout's phase_cols
@@ -189,45 +187,48 @@ void winograd_conv(const S* src_images, Index src_image, const Conv2dGeometry& g
   const Index ld = (rows_per_item * pitch + NR - 1) / NR * NR;
   // Each item fills only the band of padded rows its tiles read (2 per tile row, plus 2), for one
   // group's channels: the band stays in the cache from the fill through the input transform.
-  const ShiftedLayout layout = shifted_layout(t, cg, ld);
+  const ShiftedLayout layout = shifted_layout(t, in_per_group, ld);
   CONVTAPE_ASSERT(layout.phase_cols == pitch);
   ShiftedLayout band = layout;
   band.phase_rows = rows_per_item + 1;
   band.channel_size = 4 * band.phase_rows * pitch;
-  band.size = cg * band.channel_size + ld + 3 * band.phase_rows * pitch + 2 * pitch;
+  band.size = in_per_group * band.channel_size + ld + 3 * band.phase_rows * pitch + 2 * pitch;
   const ShiftedFill<S> fill(t, layout);
   const std::vector<Index> tile_offsets = tap_offsets(band, t, 1);  // the 16 samples of a tile
-  std::vector<Index> v_offsets(static_cast<std::size_t>(cg));
-  for (Index c = 0; c < cg; ++c) v_offsets[c] = c * ld;
+  std::vector<Index> v_offsets(static_cast<std::size_t>(in_per_group));
+  for (Index c = 0; c < in_per_group; ++c) v_offsets[c] = c * ld;
 
   // U = G k G^T for every kernel, packed per (group, xi) for the GEMMs.
-  std::vector<S> u(static_cast<std::size_t>(groups * og * cg * 16));
+  std::vector<S> u(static_cast<std::size_t>(groups * out_per_group * in_per_group * 16));
   for (Index grp = 0; grp < groups; ++grp) {
-    for (Index o = 0; o < og; ++o) {
-      for (Index c = 0; c < cg; ++c) {
+    for (Index o = 0; o < out_per_group; ++o) {
+      for (Index c = 0; c < in_per_group; ++c) {
         S k[9];
         for (Index tap = 0; tap < 9; ++tap) k[tap] = weight_at(grp, o, c * 9 + tap);
-        winograd_kernel_transform(k, u.data() + ((grp * og + o) * cg + c) * 16);
+        winograd_kernel_transform(k,
+                                  u.data() + ((grp * out_per_group + o) * in_per_group + c) * 16);
       }
     }
   }
-  const Index a_size = (og + MR - 1) / MR * MR * cg;
+  const Index a_size = (out_per_group + MR - 1) / MR * MR * in_per_group;
   std::vector<S> a(static_cast<std::size_t>(groups * 16 * a_size));
   for (Index grp = 0; grp < groups; ++grp) {
     for (Index xi = 0; xi < 16; ++xi) {
-      const std::vector<S> packed = pack_rows<S, MR>(
-          og, cg, [&](Index o, Index c) { return u[((grp * og + o) * cg + c) * 16 + xi]; });
+      const std::vector<S> packed =
+          pack_rows<S, MR>(out_per_group, in_per_group, [&](Index o, Index c) {
+            return u[((grp * out_per_group + o) * in_per_group + c) * 16 + xi];
+          });
       std::copy(packed.begin(), packed.end(), a.begin() + (grp * 16 + xi) * a_size);
     }
   }
 
   const BatchSchedule sched = batch_schedule(batch);
   const Index chunks = (t.out_rows + rows_per_item - 1) / rows_per_item;
-  const Index og_rows = (og + MR - 1) / MR * MR;  // M's rows, whole register blocks
+  const Index m_rows = (out_per_group + MR - 1) / MR * MR;  // M's rows, whole register blocks
   std::vector<VectorX<S>> bands(static_cast<std::size_t>(sched.threads));
   std::vector<VectorX<S>> vs(static_cast<std::size_t>(sched.threads));
   std::vector<VectorX<S>> ms(static_cast<std::size_t>(sched.threads));
-  const Index in_plane = g.in_rows * g.in_cols;
+  const Index in_plane_size = g.in_rows * g.in_cols;
 
   run_batch(
       sched, batch, groups * chunks, [](Index, int) {},
@@ -239,29 +240,30 @@ void winograd_conv(const S* src_images, Index src_image, const Conv2dGeometry& g
         VectorX<S>& src = bands[thread];
         if (src.size() != band.size) src.setZero(band.size);
         VectorX<S>& v = vs[thread];
-        if (v.size() != 16 * cg * ld + NR) v.setZero(16 * cg * ld + NR);
+        if (v.size() != 16 * in_per_group * ld + NR) v.setZero(16 * in_per_group * ld + NR);
         VectorX<S>& m = ms[thread];
-        if (m.size() != 16 * og_rows * ld + P) m.setZero(16 * og_rows * ld + P);
+        if (m.size() != 16 * m_rows * ld + P) m.setZero(16 * m_rows * ld + P);
 
-        fill.rows(src_images + n * src_image + grp * cg * in_plane, in_plane, src.data(), band,
-                  2 * ti0, 2 * ti1 + 2);
-        for (Index c = 0; c < cg; ++c) {
+        fill.rows(src_images + n * src_image + grp * in_per_group * in_plane_size, in_plane_size,
+                  src.data(), band, 2 * ti0, 2 * ti1 + 2);
+        for (Index c = 0; c < in_per_group; ++c) {
           winograd_input_transform(src.data() + c * band.channel_size, tile_offsets.data(),
-                                   (cols + P - 1) / P * P, v.data() + c * ld, cg * ld);
+                                   (cols + P - 1) / P * P, v.data() + c * ld, in_per_group * ld);
         }
         for (Index xi = 0; xi < 16; ++xi) {
-          shifted_product<S, MR, Block::np>(og, cg, a.data() + (grp * 16 + xi) * a_size,
-                                            v.data() + xi * cg * ld, v_offsets.data(), 0, cols, 0,
-                                            DenseStore<S>{m.data() + xi * og_rows * ld, ld});
+          shifted_product<S, MR, Block::np>(
+              out_per_group, in_per_group, a.data() + (grp * 16 + xi) * a_size,
+              v.data() + xi * in_per_group * ld, v_offsets.data(), 0, cols, 0,
+              DenseStore<S>{m.data() + xi * m_rows * ld, ld});
         }
-        const PlaneOut<S> out = target(n, slot);
+        const OutputPlanes<S> out = target(n, slot);
         CONVTAPE_ASSERT(out.ld == g.out_cols);
-        for (Index o = 0; o < og; ++o) {
-          const Index plane = grp * og + o;
+        for (Index o = 0; o < out_per_group; ++o) {
+          const Index channel = grp * out_per_group + o;
           for (Index ti = ti0; ti < ti1; ++ti) {
-            winograd_output_transform(m.data() + o * ld, og_rows * ld, (ti - ti0) * pitch,
-                                      t.out_cols, bias == nullptr ? S(0) : bias[plane],
-                                      out.data + plane * out.plane + 2 * ti * out.ld, out.ld,
+            winograd_output_transform(m.data() + o * ld, m_rows * ld, (ti - ti0) * pitch,
+                                      t.out_cols, bias == nullptr ? S(0) : bias[channel],
+                                      out.data + channel * out.plane_size + 2 * ti * out.ld, out.ld,
                                       std::min<Index>(2, g.out_rows - 2 * ti), g.out_cols);
           }
         }
