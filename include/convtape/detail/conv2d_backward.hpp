@@ -99,8 +99,8 @@ void grad_input_flipped(const Tensor<S>& grad_output, const Tensor<S>& weight, c
   auto fold = [&](Index n, int slot) {
     if (interior) return;
     for (Index c = 0; c < s.in_channels; ++c) {
-      fold_into(padded[slot].data() + c * padded_plane_size, g,
-                grad_input.data() + (n * s.in_channels + c) * in_plane_size);
+      fold_padding(padded[slot].data() + c * padded_plane_size, g.padded_cols(), g,
+                   grad_input.data() + (n * s.in_channels + c) * in_plane_size, g.in_cols);
     }
   };
   if constexpr (winograd_exact_for<S>()) {
@@ -194,8 +194,8 @@ void grad_input_col2im(const Tensor<S>& grad_output, const Tensor<S>& weight, co
           for (int t = 1; t < sched.threads; ++t) padded_grad_input += padded_grad_inputs[t];
         }
         for (Index c = 0; c < s.in_channels; ++c) {
-          fold_into(padded_grad_input.data() + c * padded_plane_size, g,
-                    grad_input.data() + (n * s.in_channels + c) * in_plane_size);
+          fold_padding(padded_grad_input.data() + c * padded_plane_size, g.padded_cols(), g,
+                       grad_input.data() + (n * s.in_channels + c) * in_plane_size, g.in_cols);
         }
       });
 }
@@ -218,7 +218,8 @@ void grad_input_planes(const Tensor<S>& grad_output, const Tensor<S>& weight, co
       corr2d_grad_padded_input<S>(grad_output.plane(n, o), weight.plane(o, c % s.in_per_group), g,
                                   padded_grad_input.data(), padded_grad_input.outerStride());
     }
-    fold_padding<S>(padded_grad_input, g, grad_input.plane(n, c));
+    fold_padding(padded_grad_input.data(), padded_grad_input.outerStride(), g,
+                 grad_input.plane(n, c).data(), g.in_cols);
   });
 }
 
@@ -441,7 +442,8 @@ Conv2dGrads<S> conv2d_backward_path(const Tensor<S>& x, const Tensor<S>& weight,
           }
         }
         if (mask.grad_input && g.has_padding()) {
-          fold_padding<S>(padded_grad_input, g, grads.input.plane(n, c));
+          fold_padding(padded_grad_input.data(), padded_grad_input.outerStride(), g,
+                       grads.input.plane(n, c).data(), g.in_cols);
         }
       }
     }

@@ -41,13 +41,7 @@
 #include <omp.h>
 #endif
 
-// Eigen's packets are vector types whose alignment attribute GCC drops (and warns about) when
-// they are template arguments; nothing here relies on it (packets are loaded and stored with
-// ploadu/pstoreu, or from arrays aligned explicitly). Eigen silences the same warning itself.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wignored-attributes"
-#endif
+#include "convtape/detail/disable_warnings.hpp"
 
 namespace convtape::detail {
 
@@ -600,6 +594,4 @@ void kernel_grad_corr(const KernelGradCorr<S>& p) {
 
 }  // namespace convtape::detail
 
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
+#include "convtape/detail/reenable_warnings.hpp"

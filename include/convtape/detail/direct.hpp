@@ -17,14 +17,10 @@
 #include <vector>
 
 #include "convtape/core.hpp"
+#include "convtape/detail/disable_warnings.hpp"
 #include "convtape/detail/gemm.hpp"
 
 namespace convtape::detail {
-
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wignored-attributes"
-#endif
 
 /// A packet of outputs of the direct kernel: lanes [0, length) of the output at `dst`, reading the
 /// grid at `src` (plus each tap's offset).
@@ -156,8 +152,6 @@ void tap_dots(const S* src, Index pitch, const Index* offsets, Index taps, const
   unroll<9>(block);  // rest in 1 .. 8 (0: nothing)
 }
 
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
-
 }  // namespace convtape::detail
+
+#include "convtape/detail/reenable_warnings.hpp"

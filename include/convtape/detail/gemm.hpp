@@ -24,16 +24,10 @@
 #include <vector>
 
 #include "convtape/core.hpp"
+#include "convtape/detail/disable_warnings.hpp"
 #include "convtape/detail/unroll.hpp"
 
 namespace convtape::detail {
-
-// Packet types carry alignment attributes that GCC reports as ignored when they appear as
-// template arguments; Eigen silences the same warning in its own headers.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wignored-attributes"
-#endif
 
 /// Eigen's packet for `S` and its width (1 and `S` itself where Eigen does not vectorize `S`).
 template <class S>
@@ -216,8 +210,6 @@ void shifted_product(Index m, Index depth, const S* a_packed, const S* b, const 
   }
 }
 
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
-
 }  // namespace convtape::detail
+
+#include "convtape/detail/reenable_warnings.hpp"

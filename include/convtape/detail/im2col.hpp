@@ -20,8 +20,7 @@
 // kw) of its im2col), and border handling (every padding mode) happens once, in the copy.
 //
 // The layout also serves shapes where the wide grid wastes too much (`pack_panel`: a tile of the
-// real im2col, gathered through the same offsets) and the backward pass (`col2im_add`,
-// `fold_into`).
+// real im2col, gathered through the same offsets) and the backward pass (`col2im_add`).
 
 #include <algorithm>
 #include <vector>
@@ -278,28 +277,6 @@ void col2im_add(const S* col, Index ld, Index p0, Index cols, const Conv2dGeomet
       }
     }
   }
-}
-
-/// grad_input (in_rows x in_cols, row-major, contiguous) += the gradient `padded_grad_input` of
-/// the padded plane
-/// (padded_rows x padded_cols, contiguous) folded back onto the input: the interior directly and
-/// each border sample onto the input sample it was read from (nothing for zero padding).
-template <class S>
-void fold_into(const S* padded_grad_input, const Conv2dGeometry& g, S* grad_input) {
-  const Index wp = g.padded_cols();
-  for (Index i = 0; i < g.in_rows; ++i) {
-    const S* src = padded_grad_input + (i + g.pad.top) * wp + g.pad.left;
-    S* dst = grad_input + i * g.in_cols;
-    for (Index j = 0; j < g.in_cols; ++j) dst[j] += src[j];
-  }
-  if (g.mode == PaddingMode::zeros) return;
-  for_each_border_run(g, [&](Index i, Index j0, Index j1) {
-    const Index si = padded_index(i - g.pad.top, g.in_rows, g.mode);
-    for (Index j = j0; j < j1; ++j) {
-      const Index sj = padded_index(j - g.pad.left, g.in_cols, g.mode);
-      if (si >= 0 && sj >= 0) grad_input[si * g.in_cols + sj] += padded_grad_input[i * wp + j];
-    }
-  });
 }
 
 }  // namespace convtape::detail

@@ -3,8 +3,9 @@
 #pragma once
 
 // Row-major plane kernels shared by `corr2d.hpp` (one plane) and `conv2d.hpp` (many planes):
-// padding a plane, folding a padded gradient back, and the three tap loops (forward, gradient
-// with respect to the input, gradient with respect to the kernel). Not for direct inclusion.
+// padding a plane, folding a padded gradient back (`fold_padding`), and the three tap loops
+// (forward, gradient with respect to the input, gradient with respect to the kernel). Not for
+// direct inclusion.
 //
 // The forward tap loop always runs the register-blocked kernels of `corr2d_kernels.hpp`:
 // straight from the input when it needs neither padding nor a column stride, otherwise from
@@ -65,19 +66,24 @@ RowMatrixX<S> pad_plane(const ConstRowRef<S>& x, const Conv2dGeometry& g) {
   return padded_x;
 }
 
-/// grad_input += `padded_grad_input`, the gradient of a padded plane, folded back onto the input:
-/// the interior directly, each border sample onto the input sample it was read from (nothing for
-/// zero padding).
+/// The adjoint of padding: grad_input (in_rows x in_cols, row-major, row pitch `ld`) +=
+/// `padded_grad_input`, the gradient of the padded plane (padded_rows x padded_cols, row pitch
+/// `padded_ld`), folded back onto the input: the interior directly, each border sample onto the
+/// input sample it was read from (nothing for zero padding).
 template <class S>
-void fold_padding(const RowMatrixX<S>& padded_grad_input, const Conv2dGeometry& g,
-                  RowRef<S> grad_input) {
-  grad_input += padded_grad_input.block(g.pad.top, g.pad.left, g.in_rows, g.in_cols);
+void fold_padding(const S* padded_grad_input, Index padded_ld, const Conv2dGeometry& g,
+                  S* grad_input, Index ld) {
+  using Plane = Eigen::Map<RowMatrixX<S>, 0, Eigen::OuterStride<>>;
+  using ConstPlane = Eigen::Map<const RowMatrixX<S>, 0, Eigen::OuterStride<>>;
+  Plane(grad_input, g.in_rows, g.in_cols, Eigen::OuterStride<>(ld)) +=
+      ConstPlane(padded_grad_input + g.pad.top * padded_ld + g.pad.left, g.in_rows, g.in_cols,
+                 Eigen::OuterStride<>(padded_ld));
   if (g.mode == PaddingMode::zeros) return;
   for_each_border_run(g, [&](Index i, Index j0, Index j1) {
     const Index si = padded_index(i - g.pad.top, g.in_rows, g.mode);
     for (Index j = j0; j < j1; ++j) {
       const Index sj = padded_index(j - g.pad.left, g.in_cols, g.mode);
-      if (si >= 0 && sj >= 0) grad_input(si, sj) += padded_grad_input(i, j);
+      if (si >= 0 && sj >= 0) grad_input[si * ld + sj] += padded_grad_input[i * padded_ld + j];
     }
   });
 }
@@ -457,7 +463,8 @@ void corr2d_grad_input_accumulate(const ConstRowRef<S>& grad_output, const Const
   RowMatrixX<S> padded_grad_input = RowMatrixX<S>::Zero(g.padded_rows(), g.padded_cols());
   corr2d_grad_padded_input<S>(grad_output, k, g, padded_grad_input.data(),
                               padded_grad_input.outerStride());
-  fold_padding<S>(padded_grad_input, g, grad_input);
+  fold_padding<S>(padded_grad_input.data(), padded_grad_input.outerStride(), g, grad_input.data(),
+                  grad_input.outerStride());
 }
 
 /// grad_kernel += the gradient of corr2d(x, k) with respect to k, given the output gradient

@@ -32,17 +32,13 @@
 #include <vector>
 
 #include "convtape/core.hpp"
+#include "convtape/detail/disable_warnings.hpp"
 #include "convtape/detail/gemm.hpp"
 #include "convtape/detail/im2col.hpp"
 #include "convtape/detail/parallel.hpp"
 #include "convtape/detail/shifted_conv.hpp"
 
 namespace convtape::detail {
-
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wignored-attributes"
-#endif
 
 /// Whether F(2x2, 3x3) computes the correlation of geometry `g`: a 3x3 kernel, stride 1, no
 /// dilation.
@@ -271,8 +267,6 @@ void winograd_conv(const S* src_images, Index src_image, const Conv2dGeometry& g
       finish);
 }
 
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
-
 }  // namespace convtape::detail
+
+#include "convtape/detail/reenable_warnings.hpp"
