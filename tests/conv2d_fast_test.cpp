@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: MIT
 // SPDX-FileCopyrightText: 2026 The convtape authors
 //
-// The fast paths of conv2d / conv2d_backward against the reference loops: every path forced on
-// every shape, the automatic choice on both sides of each threshold, and (when built with
-// OpenMP) every threading schedule.
+// The fast paths of conv2d / conv2d_backward against the reference loops: every path forced (with
+// support::ForcePath, through the public functions) on every shape, the automatic choice on both
+// sides of each threshold, and (when built with OpenMP) every threading schedule.
 #include <cmath>
-#include <limits>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -13,6 +13,9 @@
 #include "convtape/conv2d.hpp"
 #include "convtape/reference.hpp"
 #include "support/catch.hpp"
+#include "support/compare.hpp"
+#include "support/internals.hpp"
+#include "support/random.hpp"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -26,12 +29,8 @@ using convtape::Index;
 using convtape::PaddingMode;
 using convtape::Tensor;
 using convtape::VectorX;
-using convtape::detail::Conv2dPath;
-
-// Forced onto a shape it does not fit (not 3x3, stride 1, undilated), `winograd` computes through
-// `implicit_gemm`; on the shapes it fits it runs even with few channels.
-const Conv2dPath kAllPaths[] = {Conv2dPath::planes, Conv2dPath::direct, Conv2dPath::implicit_gemm,
-                                Conv2dPath::im2col_gemm, Conv2dPath::winograd};
+using support::Conv2dPath;
+using support::kAllPaths;
 
 /// One test problem: shapes and options.
 struct Case {
@@ -40,14 +39,6 @@ struct Case {
   bool bias;
   std::string name;
 };
-
-template <class S>
-Tensor<S> random_tensor(Index n, Index c, Index h, Index w, std::mt19937& gen) {
-  std::uniform_real_distribution<double> u(-1.0, 1.0);
-  Tensor<S> t(n, c, h, w);
-  for (Index i = 0; i < t.size(); ++i) t.data()[i] = S(u(gen));
-  return t;
-}
 
 /// Every element of `got` within `tol` of the double-precision reference `want`.
 template <class S>
@@ -66,57 +57,54 @@ void check_close(const Tensor<S>& got, const Tensor<double>& want, double tol, c
   CHECK_THAT(double(got.data()[at]), WithinAbs(want.data()[at], tol));
 }
 
-/// Rounding tolerance for sums of `length` products of values in [-1, 1].
-template <class S>
-double tolerance(Index length) {
-  return 8.0 * double(std::numeric_limits<S>::epsilon()) * double(length);
-}
+/// The magnitude argument of every tolerance here: values are in [-1, 1], and the factor 2 leaves
+/// room for the different summation orders of the paths.
+constexpr double kMagnitude = 2.0;
 
 /// Runs `c` along `path` (or the automatic choice if null) and compares the output and all three
 /// gradients with the reference loops evaluated in double precision on the same data.
 template <class S>
 void check_case(const Case& c, const Conv2dPath* path, unsigned seed) {
   INFO("case " << c.name << ", scalar " << (sizeof(S) == 4 ? "float" : "double") << ", path "
-               << (path ? convtape::detail::to_string(*path) : "auto"));
+               << (path ? support::path_name(*path) : "auto"));
+  std::optional<support::ForcePath> force;
+  if (path) force.emplace(*path);
   std::mt19937 gen(seed);
   const Index groups = c.opts.groups();
-  const Tensor<S> x = random_tensor<S>(c.n, c.c_in, c.h, c.w, gen);
-  const Tensor<S> weight = random_tensor<S>(c.c_out, c.c_in / groups, c.kh, c.kw, gen);
+  const Tensor<S> x = support::uniform_tensor<S>(c.n, c.c_in, c.h, c.w, gen);
+  const Tensor<S> weight = support::uniform_tensor<S>(c.c_out, c.c_in / groups, c.kh, c.kw, gen);
   VectorX<S> bias;
-  if (c.bias) bias = random_tensor<S>(1, 1, 1, c.c_out, gen).flat();
+  if (c.bias) bias = support::uniform_tensor<S>(1, 1, 1, c.c_out, gen).flat();
 
-  const convtape::detail::Conv2dShape s =
-      convtape::detail::conv2d_shape(x, weight, bias.size(), c.opts, "test");
+  const Index in_per_group = c.c_in / groups;
+  const Index out_per_group = c.c_out / groups;
   const Tensor<double> xd = x.template cast<double>();
   const Tensor<double> wd = weight.template cast<double>();
   const VectorX<double> bd = bias.template cast<double>();
   const Tensor<double> want = convtape::reference::conv2d(xd, wd, bd, c.opts);
-  const Tensor<S> dy = random_tensor<S>(want.dim(0), want.dim(1), want.dim(2), want.dim(3), gen);
+  const Tensor<S> dy =
+      support::uniform_tensor<S>(want.dim(0), want.dim(1), want.dim(2), want.dim(3), gen);
   const Conv2dGrads<double> want_grads =
       convtape::reference::conv2d_backward(xd, wd, dy.template cast<double>(), c.opts);
 
-  const Tensor<S> y = path ? convtape::detail::conv2d_forward(x, weight, bias, s, *path)
-                           : convtape::conv2d(x, weight, bias, c.opts);
-  const Conv2dGrads<S> grads = path
-                                   ? convtape::detail::conv2d_backward_path(x, weight, dy, s, *path)
-                                   : convtape::conv2d_backward(x, weight, dy, c.opts);
+  const Tensor<S> y = convtape::conv2d(x, weight, bias, c.opts);
+  const Conv2dGrads<S> grads = convtape::conv2d_backward(x, weight, dy, c.opts);
 
   const Index taps = c.kh * c.kw;
-  check_close(y, want, tolerance<S>(s.in_per_group * taps + 1), "output");
-  check_close(grads.input, want_grads.input, tolerance<S>(s.out_per_group * taps), "grad input");
-  check_close(grads.weight, want_grads.weight, tolerance<S>(c.n * want.dim(2) * want.dim(3)),
-              "grad weight");
+  check_close(y, want, support::tolerance<S>(in_per_group * taps + 1, kMagnitude), "output");
+  check_close(grads.input, want_grads.input,
+              support::tolerance<S>(out_per_group * taps, kMagnitude), "grad input");
+  check_close(grads.weight, want_grads.weight,
+              support::tolerance<S>(c.n * want.dim(2) * want.dim(3), kMagnitude), "grad weight");
   REQUIRE(grads.bias.size() == c.c_out);
   for (Index o = 0; o < c.c_out; ++o) {
     CHECK_THAT(double(grads.bias[o]),
-               WithinAbs(want_grads.bias[o], tolerance<S>(c.n * want.dim(2) * want.dim(3))));
+               WithinAbs(want_grads.bias[o],
+                         support::tolerance<S>(c.n * want.dim(2) * want.dim(3), kMagnitude)));
   }
 
   // Without the input gradient (a constant input), the other two are unchanged, to the bit.
-  const Conv2dGrads<S> no_input =
-      path ? convtape::detail::conv2d_backward_path(x, weight, dy, s, *path,
-                                                    convtape::detail::Conv2dOutputMask{false})
-           : convtape::conv2d_backward(x, weight, dy, c.opts, false);
+  const Conv2dGrads<S> no_input = convtape::conv2d_backward(x, weight, dy, c.opts, false);
   CHECK(no_input.input.empty());
   CHECK(no_input.weight.flat() == grads.weight.flat());
   CHECK(no_input.bias == grads.bias);
@@ -246,17 +234,14 @@ TEST_CASE("every conv2d path matches the reference loops on random shapes", "[co
 void check_choice(const Case& c, Conv2dPath expected) {
   Tensor<float> x(c.n, c.c_in, c.h, c.w);
   Tensor<float> weight(c.c_out, c.c_in / c.opts.groups(), c.kh, c.kw);
-  const convtape::detail::Conv2dShape s =
-      convtape::detail::conv2d_shape(x, weight, 0, c.opts, "test");
-  INFO("case " << c.name << ": macs " << convtape::detail::conv2d_macs(s) << ", grid waste "
-               << convtape::detail::grid_waste(s.geometry));
-  CHECK(convtape::detail::conv2d_path(s) == expected);
+  INFO("case " << c.name << ": " << support::choice_inputs(x, weight, c.opts));
+  CHECK(support::chosen_path(x, weight, c.opts) == expected);
   check_case<float>(c, nullptr, 5);
 }
 
 TEST_CASE("conv2d picks each path on its side of every threshold", "[conv2d][fast][path]") {
-  using convtape::detail::kDirectMaxOutPerGroup;
-  using convtape::detail::kPlanesMaxMacs;
+  using support::kDirectMaxOutPerGroup;
+  using support::kPlanesMaxMacs;
 
   SECTION("planes below kPlanesMaxMacs multiply-adds, a kernel path from there on") {
     // 1 x 1 x 8 x 8 input, 1x1 kernel, C_in = 1: 64 * C_out macs per image.
@@ -276,7 +261,7 @@ TEST_CASE("conv2d picks each path on its side of every threshold", "[conv2d][fas
                  Conv2dPath::implicit_gemm);
   }
   SECTION("winograd for 3x3 stride-1 kernels from kWinogradMinChannels channels per group on") {
-    using convtape::detail::kWinogradMinChannels;
+    using support::kWinogradMinChannels;
     const Index c = kWinogradMinChannels;
     check_choice({1, c, c, 9, 11, 3, 3, Conv2dOptions().padding(1), true, "at the threshold"},
                  Conv2dPath::winograd);
@@ -311,7 +296,7 @@ TEST_CASE("the reference layer shapes take the intended paths", "[conv2d][fast][
   auto path_of = [](Index n, Index c, Index o, Index h, Index k, const Conv2dOptions& opts) {
     const Tensor<float> x(n, c, h, h);
     const Tensor<float> w(o, c / opts.groups(), k, k);
-    return convtape::detail::conv2d_path(convtape::detail::conv2d_shape(x, w, 0, opts, "test"));
+    return support::chosen_path(x, w, opts);
   };
   CHECK(path_of(64, 1, 6, 28, 5, Conv2dOptions().padding(2)) == Conv2dPath::implicit_gemm);
   CHECK(path_of(8, 64, 64, 56, 3, Conv2dOptions().padding(1)) == Conv2dPath::winograd);
@@ -354,16 +339,16 @@ TEST_CASE("threaded conv2d and its gradients are the same to the bit from run to
   omp_set_num_threads(2);
   for (Index n : {Index(1), Index(3), Index(8)}) {
     std::mt19937 gen(17);
-    const Tensor<float> x = random_tensor<float>(n, 16, 14, 13, gen);
-    const Tensor<float> w = random_tensor<float>(16, 16, 3, 3, gen);
-    const Tensor<float> dy = random_tensor<float>(n, 16, 14, 13, gen);
-    const convtape::detail::Conv2dShape s =
-        convtape::detail::conv2d_shape(x, w, 0, Conv2dOptions().padding(1), "test");
+    const Tensor<float> x = support::uniform_tensor<float>(n, 16, 14, 13, gen);
+    const Tensor<float> w = support::uniform_tensor<float>(16, 16, 3, 3, gen);
+    const Tensor<float> dy = support::uniform_tensor<float>(n, 16, 14, 13, gen);
+    const Conv2dOptions opts = Conv2dOptions().padding(1);
     for (const Conv2dPath& path : kAllPaths) {
-      INFO("batch " << n << ", path " << convtape::detail::to_string(path));
-      const Conv2dGrads<float> first = convtape::detail::conv2d_backward_path(x, w, dy, s, path);
+      INFO("batch " << n << ", path " << support::path_name(path));
+      const support::ForcePath force(path);
+      const Conv2dGrads<float> first = convtape::conv2d_backward(x, w, dy, opts);
       for (int run = 0; run < 5; ++run) {
-        const Conv2dGrads<float> again = convtape::detail::conv2d_backward_path(x, w, dy, s, path);
+        const Conv2dGrads<float> again = convtape::conv2d_backward(x, w, dy, opts);
         CHECK(again.weight.flat() == first.weight.flat());
         CHECK(again.input.flat() == first.input.flat());
       }
@@ -379,13 +364,14 @@ TEST_CASE("conv2d called inside a parallel region runs single-threaded and stays
 #pragma omp parallel num_threads(2) reduction(+ : failures)
   {
     std::mt19937 gen(3);
-    const Tensor<float> x = random_tensor<float>(c.n, c.c_in, c.h, c.w, gen);
-    const Tensor<float> w = random_tensor<float>(c.c_out, c.c_in, c.kh, c.kw, gen);
+    const Tensor<float> x = support::uniform_tensor<float>(c.n, c.c_in, c.h, c.w, gen);
+    const Tensor<float> w = support::uniform_tensor<float>(c.c_out, c.c_in, c.kh, c.kw, gen);
     const VectorX<float> b = VectorX<float>::Ones(c.c_out);
     const Tensor<float> y = convtape::conv2d(x, w, b, c.opts);
     const Tensor<float> r = convtape::reference::conv2d(x, w, b, c.opts);
     for (Index i = 0; i < y.size(); ++i) {
-      if (std::abs(y.data()[i] - r.data()[i]) > tolerance<float>(36)) ++failures;
+      if (std::abs(y.data()[i] - r.data()[i]) > support::tolerance<float>(36, kMagnitude))
+        ++failures;
     }
   }
   CHECK(failures == 0);
@@ -403,17 +389,16 @@ TEST_CASE("every conv2d path is exact on integer tensors", "[conv2d][fast]") {
   for (Index i = 0; i < w.size(); ++i) w.data()[i] = u(gen);
   const VectorX<int> b = VectorX<int>::Constant(16, 2);
   const Conv2dOptions opts = Conv2dOptions().padding(1);
-  const convtape::detail::Conv2dShape s =
-      convtape::detail::conv2d_shape(x, w, b.size(), opts, "test");
-  CHECK(convtape::detail::conv2d_path(s) == Conv2dPath::winograd);
+  CHECK(support::chosen_path(x, w, opts) == Conv2dPath::winograd);
   const Tensor<int> want = convtape::reference::conv2d(x, w, b, opts);
   Tensor<int> dy(want.shape());
   for (Index i = 0; i < dy.size(); ++i) dy.data()[i] = u(gen);
   const Conv2dGrads<int> want_grads = convtape::reference::conv2d_backward(x, w, dy, opts);
   for (const Conv2dPath& path : kAllPaths) {
-    INFO("path " << convtape::detail::to_string(path));
-    const Tensor<int> y = convtape::detail::conv2d_forward(x, w, b, s, path);
-    const Conv2dGrads<int> g = convtape::detail::conv2d_backward_path(x, w, dy, s, path);
+    INFO("path " << support::path_name(path));
+    const support::ForcePath force(path);
+    const Tensor<int> y = convtape::conv2d(x, w, b, opts);
+    const Conv2dGrads<int> g = convtape::conv2d_backward(x, w, dy, opts);
     CHECK(y.flat() == want.flat());
     CHECK(g.input.flat() == want_grads.input.flat());
     CHECK(g.weight.flat() == want_grads.weight.flat());

@@ -24,6 +24,9 @@
 #include "convtape/corr2d.hpp"
 #include "convtape/reference.hpp"
 #include "support/catch.hpp"
+#include "support/compare.hpp"
+#include "support/internals.hpp"
+#include "support/random.hpp"
 
 namespace {
 
@@ -32,34 +35,16 @@ using convtape::Index;
 using convtape::MatrixX;
 using convtape::PaddingMode;
 using convtape::RowMatrixX;
-namespace detail = convtape::detail;
+namespace internals = support::internals;
+using support::max_abs_diff;
+using support::tolerance;
 
 template <class S>
 constexpr int kPacket = Eigen::internal::packet_traits<S>::size;
-constexpr int kBlockRows = detail::DirectBlocking::rows;
+constexpr int kBlockRows = internals::DirectBlocking::rows;
 /// Columns of the widest register block for scalar type S.
 template <class S>
-constexpr int kBlockCols = detail::DirectBlocking::packets(1) * kPacket<S>;
-
-template <class S>
-MatrixX<S> random_matrix(Index rows, Index cols, std::mt19937& gen) {
-  std::uniform_real_distribution<double> u(-1.0, 1.0);
-  MatrixX<S> m(rows, cols);
-  for (Index i = 0; i < m.size(); ++i) m.data()[i] = S(u(gen));
-  return m;
-}
-
-template <class S>
-double tolerance(Index terms) {
-  return 4.0 * double(terms) * double(std::numeric_limits<S>::epsilon());
-}
-
-template <class D>
-double max_abs_diff(const Eigen::MatrixBase<D>& got, const MatrixX<double>& want) {
-  REQUIRE(got.rows() == want.rows());
-  REQUIRE(got.cols() == want.cols());
-  return (got.template cast<double>() - want).cwiseAbs().maxCoeff();
-}
+constexpr int kBlockCols = internals::DirectBlocking::packets(1) * kPacket<S>;
 
 std::string describe(Index rows, Index cols, Index kr, Index kc, const Conv2dOptions& o) {
   std::ostringstream os;
@@ -123,8 +108,8 @@ TEMPLATE_TEST_CASE(
     for (Index kc : {1, 2, 3}) {
       for (Index kr : {1, 3}) {
         const Index out_rows = 1 + out_cols % (kBlockRows + 2);
-        const MatrixX<S> x = random_matrix<S>(out_rows + kr - 1, out_cols + kc - 1, gen);
-        check_forward<S>(x, random_matrix<S>(kr, kc, gen), {}, worst);
+        const MatrixX<S> x = support::uniform_matrix<S>(out_rows + kr - 1, out_cols + kc - 1, gen);
+        check_forward<S>(x, support::uniform_matrix<S>(kr, kc, gen), {}, worst);
       }
     }
   }
@@ -144,8 +129,8 @@ TEMPLATE_TEST_CASE(
     for (Index out_rows = 1; out_rows <= 3 * kBlockRows + 1; ++out_rows) {
       const Index out_cols = 1 + (out_rows * 7 + kr * 5) % (kBlockCols<S> + kPacket<S> + 3);
       const Index kc = 1 + (out_rows + kr) % 4;
-      const MatrixX<S> x = random_matrix<S>(out_rows + kr - 1, out_cols + kc - 1, gen);
-      check_forward<S>(x, random_matrix<S>(kr, kc, gen), {}, worst);
+      const MatrixX<S> x = support::uniform_matrix<S>(out_rows + kr - 1, out_cols + kc - 1, gen);
+      check_forward<S>(x, support::uniform_matrix<S>(kr, kc, gen), {}, worst);
     }
   }
   worst.check();
@@ -160,9 +145,9 @@ TEMPLATE_TEST_CASE(
   Worst worst;
   for (Index rows : {Index(1), Index(2), Index(5), Index(kBlockRows + 1)}) {
     for (Index cols : {Index(1), Index(3), Index(kPacket<S>), Index(kBlockCols<S> + 5)}) {
-      const MatrixX<S> x = random_matrix<S>(rows, cols, gen);
-      check_forward<S>(x, random_matrix<S>(1, 1, gen), {}, worst);
-      check_forward<S>(x, random_matrix<S>(rows, cols, gen), {}, worst);
+      const MatrixX<S> x = support::uniform_matrix<S>(rows, cols, gen);
+      check_forward<S>(x, support::uniform_matrix<S>(1, 1, gen), {}, worst);
+      check_forward<S>(x, support::uniform_matrix<S>(rows, cols, gen), {}, worst);
     }
   }
   worst.check();
@@ -186,8 +171,8 @@ TEMPLATE_TEST_CASE("corr2d matches the textbook loop with strides and dilations 
             const Index rows = (kr - 1) * dr + 1 + Index(gen() % (3 * kBlockRows));
             const Index cols = (kc - 1) * dc + 1 + Index(gen() % (2 * kBlockCols<S> + 3));
             const Conv2dOptions o = Conv2dOptions().stride(sr, sc).dilation(dr, dc);
-            check_forward<S>(random_matrix<S>(rows, cols, gen), random_matrix<S>(kr, kc, gen), o,
-                             worst);
+            check_forward<S>(support::uniform_matrix<S>(rows, cols, gen),
+                             support::uniform_matrix<S>(kr, kc, gen), o, worst);
           }
         }
       }
@@ -216,8 +201,8 @@ TEMPLATE_TEST_CASE("corr2d matches the textbook loop at the borders of every pad
       } else {
         o.padding(Index(gen() % 4), Index(gen() % 4), Index(gen() % 4), Index(gen() % 4));
       }
-      const MatrixX<S> x = random_matrix<S>(rows, cols, gen);
-      const MatrixX<S> k = random_matrix<S>(kr, kc, gen);
+      const MatrixX<S> x = support::uniform_matrix<S>(rows, cols, gen);
+      const MatrixX<S> k = support::uniform_matrix<S>(kr, kc, gen);
       try {
         convtape::conv2d_geometry(rows, cols, kr, kc, o);
       } catch (const convtape::shape_error&) {
@@ -235,9 +220,9 @@ TEMPLATE_TEST_CASE("corr2d reads row-major, column-major, Map, Block and express
   std::mt19937 gen(23);
   const Index rows = 2 * kBlockRows + 3;
   const Index cols = kBlockCols<S> + kPacket<S> / 2 + 4;
-  const MatrixX<S> big = random_matrix<S>(rows + 5, cols + 7, gen);
+  const MatrixX<S> big = support::uniform_matrix<S>(rows + 5, cols + 7, gen);
   const MatrixX<S> x = big.block(2, 3, rows, cols);
-  const MatrixX<S> k = random_matrix<S>(3, 4, gen);
+  const MatrixX<S> k = support::uniform_matrix<S>(3, 4, gen);
   const Conv2dOptions o = Conv2dOptions().padding(1, 2).stride(2, 1).dilation(1, 2);
   const MatrixX<double> want =
       convtape::reference::corr2d(x.template cast<double>(), k.template cast<double>(), o);
@@ -289,20 +274,21 @@ TEMPLATE_TEST_CASE("the plane forward kernel overwrites or adds to its output as
             Conv2dOptions().stride(sd.row_stride, sd.col_stride).dilation(sd.row_dilation, 1);
         const Index rows = (out_rows - 1) * sd.row_stride + (kr - 1) * sd.row_dilation + 1;
         const Index cols = (out_cols - 1) * sd.col_stride + kc;
-        const RowMatrixX<S> x = random_matrix<S>(rows, cols, gen);
-        const RowMatrixX<S> k = random_matrix<S>(kr, kc, gen);
+        const RowMatrixX<S> x = support::uniform_matrix<S>(rows, cols, gen);
+        const RowMatrixX<S> k = support::uniform_matrix<S>(kr, kc, gen);
         const convtape::Conv2dGeometry g = convtape::conv2d_geometry(rows, cols, kr, kc, o);
         const MatrixX<double> corr =
             convtape::reference::corr2d(x.template cast<double>(), k.template cast<double>(), o);
         // Assign must not read the output: start from NaN, which any read would spread.
         RowMatrixX<S> y =
             RowMatrixX<S>::Constant(out_rows, out_cols, std::numeric_limits<S>::quiet_NaN());
-        detail::corr2d_from_padded<S>(x.data(), x.outerStride(), k, g, y, detail::Store::assign);
+        internals::corr2d_from_padded<S>(x.data(), x.outerStride(), k, g, y,
+                                         internals::Store::assign);
         worst.add(max_abs_diff(y, corr), tolerance<S>(kr * kc),
                   "assign, " + describe(rows, cols, kr, kc, o));
-        const RowMatrixX<S> y0 = random_matrix<S>(out_rows, out_cols, gen);
+        const RowMatrixX<S> y0 = support::uniform_matrix<S>(out_rows, out_cols, gen);
         y = y0;
-        detail::corr2d_from_padded<S>(x.data(), x.outerStride(), k, g, y, detail::Store::add);
+        internals::corr2d_from_padded<S>(x.data(), x.outerStride(), k, g, y, internals::Store::add);
         worst.add(max_abs_diff(y, corr + y0.template cast<double>()), tolerance<S>(kr * kc + 1),
                   "add, " + describe(rows, cols, kr, kc, o));
       }
@@ -322,12 +308,12 @@ TEMPLATE_TEST_CASE(
   // well above kParallelMinMacs (the parallel split only exists when built with OpenMP).
   constexpr Index side_below = 300;
   constexpr Index side_above = 420;
-  static_assert((side_below - 2) * (side_below - 2) * 9 < detail::kParallelMinMacs, "below");
-  static_assert((side_above - 2) * (side_above - 2) * 9 > detail::kParallelMinMacs, "above");
+  static_assert((side_below - 2) * (side_below - 2) * 9 < internals::kParallelMinMacs, "below");
+  static_assert((side_above - 2) * (side_above - 2) * 9 > internals::kParallelMinMacs, "above");
   for (Index side : {side_below, side_above}) {
-    const MatrixX<S> x = random_matrix<S>(side, side, gen);
-    check_forward<S>(x, random_matrix<S>(3, 3, gen), {}, worst);
-    check_forward<S>(x, random_matrix<S>(3, 3, gen), Conv2dOptions().padding(1), worst);
+    const MatrixX<S> x = support::uniform_matrix<S>(side, side, gen);
+    check_forward<S>(x, support::uniform_matrix<S>(3, 3, gen), {}, worst);
+    check_forward<S>(x, support::uniform_matrix<S>(3, 3, gen), Conv2dOptions().padding(1), worst);
   }
   worst.check();
 }
@@ -337,9 +323,9 @@ template <class S>
 void check_adjoints(Index rows, Index cols, Index kr, Index kc, const Conv2dOptions& o,
                     std::mt19937& gen, Worst& input_worst, Worst& kernel_worst) {
   const convtape::Conv2dGeometry g = convtape::conv2d_geometry(rows, cols, kr, kc, o);
-  const MatrixX<S> x = random_matrix<S>(rows, cols, gen);
-  const MatrixX<S> k = random_matrix<S>(kr, kc, gen);
-  const MatrixX<S> dy = random_matrix<S>(g.out_rows, g.out_cols, gen);
+  const MatrixX<S> x = support::uniform_matrix<S>(rows, cols, gen);
+  const MatrixX<S> k = support::uniform_matrix<S>(kr, kc, gen);
+  const MatrixX<S> dy = support::uniform_matrix<S>(g.out_rows, g.out_cols, gen);
   const MatrixX<double> dyd = dy.template cast<double>();
   const std::string what = describe(rows, cols, kr, kc, o);
   const MatrixX<double> dx_want =
@@ -369,7 +355,7 @@ TEMPLATE_TEST_CASE("corr2d's adjoints match the reference loops on random shapes
   for (int rep = 0; rep < 400; ++rep) {
     const Index kr = 1 + Index(gen() % 5);
     // Kernel widths across more than two tap groups of the kernel-gradient reduction.
-    const Index kc = 1 + Index(gen() % (2 * detail::kGradKernelTaps + 2));
+    const Index kc = 1 + Index(gen() % (2 * internals::kGradKernelTaps + 2));
     Conv2dOptions o;
     // Unit stride takes the fast input gradient; any other stride the tap loop.
     if (rep % 3 == 0) o.stride(1 + Index(gen() % 3), 1 + Index(gen() % 2));
@@ -397,7 +383,7 @@ TEMPLATE_TEST_CASE(
   // A strip holds kGradKernelStripBytes / (2 * row bytes) rows: 1024-sample rows make strips of
   // a few dozen rows, so 200 rows are several strips and 8 rows one.
   const Index cols = 1024;
-  const Index strip_rows = detail::kGradKernelStripBytes / (2 * Index(sizeof(S)) * (cols + 2));
+  const Index strip_rows = internals::kGradKernelStripBytes / (2 * Index(sizeof(S)) * (cols + 2));
   REQUIRE(strip_rows < 200);
   for (Index rows : {Index(8), Index(200)}) {
     check_adjoints<S>(rows, cols, 3, 3, {}, gen, input_worst, kernel_worst);
@@ -416,8 +402,8 @@ TEMPLATE_TEST_CASE("corr2d_out writes what corr2d returns into any writable matr
   std::mt19937 gen(43);
   const Index rows = 2 * kBlockRows + 1;
   const Index cols = kBlockCols<S> + 3;
-  const MatrixX<S> x = random_matrix<S>(rows, cols, gen);
-  const MatrixX<S> k = random_matrix<S>(3, 2, gen);
+  const MatrixX<S> x = support::uniform_matrix<S>(rows, cols, gen);
+  const MatrixX<S> k = support::uniform_matrix<S>(3, 2, gen);
   const Conv2dOptions o = Conv2dOptions().padding(1, 0).dilation(2, 1);
   const MatrixX<double> want =
       convtape::reference::corr2d(x.template cast<double>(), k.template cast<double>(), o);
@@ -476,11 +462,12 @@ TEMPLATE_TEST_CASE(
     for (PaddingMode mode : {PaddingMode::zeros, PaddingMode::reflect}) {
       const Conv2dOptions o = Conv2dOptions().padding(2, 1, 3, 0).padding_mode(mode);
       const convtape::Conv2dGeometry g = convtape::conv2d_geometry(rows, cols, 3, 4, o);
-      const Index panel = detail::panel_rows<S>(g.out_cols + 3, 3, 1);
+      const Index panel = internals::panel_rows<S>(g.out_cols + 3, 3, 1);
       INFO("panel rows " << panel);
-      CHECK(panel % detail::kPanelGrain == 0);
+      CHECK(panel % internals::kPanelGrain == 0);
       CHECK((rows < panel) == (rows == 8));
-      check_forward<S>(random_matrix<S>(rows, cols, gen), random_matrix<S>(3, 4, gen), o, worst);
+      check_forward<S>(support::uniform_matrix<S>(rows, cols, gen),
+                       support::uniform_matrix<S>(3, 4, gen), o, worst);
       check_adjoints<S>(rows, cols, 3, 4, o, gen, input_worst, kernel_worst);
     }
   }
@@ -495,7 +482,7 @@ TEMPLATE_TEST_CASE("rank-one kernels are recognised up to rounding and nothing e
   std::mt19937 gen(53);
   convtape::VectorX<S> col, row;
   auto rank_one = [&](const RowMatrixX<S>& k) {
-    return detail::split_rank_one(k.data(), k.rows(), k.cols(), col, row);
+    return internals::split_rank_one(k.data(), k.rows(), k.cols(), col, row);
   };
   SECTION("Sobel factors exactly") {
     RowMatrixX<S> sobel(3, 3);
@@ -505,21 +492,21 @@ TEMPLATE_TEST_CASE("rank-one kernels are recognised up to rounding and nothing e
     CHECK(product == sobel);
   }
   SECTION("an outer product rounded once is rank one; a perturbation above the tolerance is not") {
-    const MatrixX<S> u = random_matrix<S>(7, 1, gen);
-    const MatrixX<S> v = random_matrix<S>(1, 6, gen);
+    const MatrixX<S> u = support::uniform_matrix<S>(7, 1, gen);
+    const MatrixX<S> v = support::uniform_matrix<S>(1, 6, gen);
     RowMatrixX<S> k = u * v;
     CHECK(rank_one(k));
     const S largest = k.cwiseAbs().maxCoeff();
     const S eps = std::numeric_limits<S>::epsilon();
     RowMatrixX<S> nudged = k;
-    nudged(3, 2) += S(detail::kRankOneTolerance) * eps * largest / S(4);
+    nudged(3, 2) += S(internals::kRankOneTolerance) * eps * largest / S(4);
     CHECK(rank_one(nudged));
     nudged = k;
-    nudged(3, 2) += S(16 * detail::kRankOneTolerance) * eps * largest;
+    nudged(3, 2) += S(16 * internals::kRankOneTolerance) * eps * largest;
     CHECK_FALSE(rank_one(nudged));
   }
   SECTION("random, zero and non-finite kernels are not") {
-    CHECK_FALSE(rank_one(random_matrix<S>(5, 5, gen)));
+    CHECK_FALSE(rank_one(support::uniform_matrix<S>(5, 5, gen)));
     CHECK_FALSE(rank_one(RowMatrixX<S>::Zero(4, 4)));
     RowMatrixX<S> k = RowMatrixX<S>::Ones(4, 4);
     k(1, 1) = std::numeric_limits<S>::quiet_NaN();
@@ -531,8 +518,8 @@ TEMPLATE_TEST_CASE("rank-one kernels are recognised up to rounding and nothing e
 
 TEST_CASE("two passes are planned exactly when a rank-one kernel saves kSeparableMinGain",
           "[corr2d][fast][separable]") {
-  using detail::kSeparableMinGain;
-  using detail::separable_pays;
+  using internals::kSeparableMinGain;
+  using internals::separable_pays;
   // taps >= kSeparableMinGain * (rows + cols): 6x6 is the smallest square on the line.
   static_assert(kSeparableMinGain == 3, "the sizes below assume a gain of 3");
   CHECK(separable_pays(6, 6));
@@ -544,13 +531,13 @@ TEST_CASE("two passes are planned exactly when a rank-one kernel saves kSeparabl
   // A rank-one kernel on the line is planned as two passes, one just below it is not.
   RowMatrixX<double> big = RowMatrixX<double>::Ones(6, 6);
   RowMatrixX<double> small = RowMatrixX<double>::Ones(5, 5);
-  detail::DirectCorr<double> p;
+  internals::DirectCorr<double> p;
   p.kernel = big.data();
   p.kernel_rows = p.kernel_cols = 6;
-  CHECK(detail::plan_direct(p).separable);
+  CHECK(internals::plan_direct(p).separable);
   p.kernel = small.data();
   p.kernel_rows = p.kernel_cols = 5;
-  CHECK_FALSE(detail::plan_direct(p).separable);
+  CHECK_FALSE(internals::plan_direct(p).separable);
 }
 
 TEMPLATE_TEST_CASE(
@@ -564,16 +551,16 @@ TEMPLATE_TEST_CASE(
   for (int rep = 0; rep < 60; ++rep) {
     const Index kr = 6 + Index(gen() % 10);
     const Index kc = 6 + Index(gen() % 10);
-    const MatrixX<S> u = random_matrix<S>(kr, 1, gen);
-    const MatrixX<S> v = random_matrix<S>(1, kc, gen);
+    const MatrixX<S> u = support::uniform_matrix<S>(kr, 1, gen);
+    const MatrixX<S> v = support::uniform_matrix<S>(1, kc, gen);
     MatrixX<S> k = u * v;
     const bool nudge = rep % 2 == 1;
     if (nudge) k(Index(gen() % kr), Index(gen() % kc)) += S(64) * eps;
     {
       const RowMatrixX<S> kr_major = k;
       convtape::VectorX<S> col, row;
-      REQUIRE(detail::separable_pays(kr, kc));
-      REQUIRE(detail::split_rank_one(kr_major.data(), kr, kc, col, row) == !nudge);
+      REQUIRE(internals::separable_pays(kr, kc));
+      REQUIRE(internals::split_rank_one(kr_major.data(), kr, kc, col, row) == !nudge);
     }
     Conv2dOptions o;
     o.stride(1 + Index(gen() % 2), 1).dilation(1 + Index(gen() % 2), 1 + Index(gen() % 2));
@@ -586,10 +573,10 @@ TEMPLATE_TEST_CASE(
     const Index cols = (kc - 1) * o.dilation().cols + 1 + Index(gen() % (3 * kBlockCols<S>)) +
                        (many_panels ? 1100 : 0);
     if (many_panels) {
-      REQUIRE(detail::panel_rows<S>(cols, (kr - 1) * o.dilation().rows + 1, o.stride().rows) <
+      REQUIRE(internals::panel_rows<S>(cols, (kr - 1) * o.dilation().rows + 1, o.stride().rows) <
               rows / (2 * o.stride().rows));
     }
-    const MatrixX<S> x = random_matrix<S>(rows, cols, gen);
+    const MatrixX<S> x = support::uniform_matrix<S>(rows, cols, gen);
     const MatrixX<double> want =
         convtape::reference::corr2d(x.template cast<double>(), k.template cast<double>(), o);
     // Two passes round differently and drop a residual of at most kRankOneTolerance epsilons
@@ -614,10 +601,12 @@ TEMPLATE_TEST_CASE("padding panels too large to keep between calls give the same
     const Index width = cols + 1 + (kc - 1);
     const Index halo = (kr - 1) * dilation + 1;
     const Index out_rows = rows + 3 - (kr - 1) * dilation;
-    const Index buffer_rows = std::min(detail::panel_rows<S>(width, halo, 1), out_rows) - 1 + halo;
-    const bool kept = Index(sizeof(S)) * buffer_rows * width <= detail::kScratchKeepBytes;
+    const Index buffer_rows =
+        std::min(internals::panel_rows<S>(width, halo, 1), out_rows) - 1 + halo;
+    const bool kept = Index(sizeof(S)) * buffer_rows * width <= internals::kScratchKeepBytes;
     CHECK(kept == (cols == 600));
-    check_forward<S>(random_matrix<S>(rows, cols, gen), random_matrix<S>(kr, kc, gen), o, worst);
+    check_forward<S>(support::uniform_matrix<S>(rows, cols, gen),
+                     support::uniform_matrix<S>(kr, kc, gen), o, worst);
   }
   worst.check();
 }
@@ -630,9 +619,9 @@ TEMPLATE_TEST_CASE("corr2d_grad_kernel keeps an infinite output gradient infinit
   // would be NaN): every dk entry sums inf * x with x != 0 once, so it is +-inf, never NaN.
   const Index rows = 5;
   for (Index cols : {Index(kPacket<S> + 3), Index(2 * kPacket<S>), Index(3)}) {
-    MatrixX<S> x = random_matrix<S>(rows + 1, cols + 2, gen);
+    MatrixX<S> x = support::uniform_matrix<S>(rows + 1, cols + 2, gen);
     x = x.array().sign() * (x.array().abs() + S(0.5));  // no zeros
-    MatrixX<S> dy = random_matrix<S>(rows, cols, gen);
+    MatrixX<S> dy = support::uniform_matrix<S>(rows, cols, gen);
     for (Index j = 0; j < cols; ++j) {
       dy(2, j) = std::numeric_limits<S>::infinity();
       const MatrixX<S> got = convtape::corr2d_grad_kernel(x, dy, 2, 3);

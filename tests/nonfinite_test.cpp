@@ -16,6 +16,7 @@
 #include "convtape/corr2d.hpp"
 #include "convtape/reference.hpp"
 #include "support/catch.hpp"
+#include "support/internals.hpp"
 
 namespace {
 
@@ -27,13 +28,11 @@ using convtape::PaddingMode;
 using convtape::RowMatrixX;
 using convtape::Tensor;
 using convtape::VectorX;
-using convtape::detail::Conv2dPath;
+using support::Conv2dPath;
+using support::kAllPaths;
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr double kInf = std::numeric_limits<double>::infinity();
-
-const Conv2dPath kAllPaths[] = {Conv2dPath::planes, Conv2dPath::direct, Conv2dPath::implicit_gemm,
-                                Conv2dPath::im2col_gemm, Conv2dPath::winograd};
 
 /// 'N' for NaN, '+' / '-' for +-Inf, '.' for a finite value.
 char kind(double v) {
@@ -221,7 +220,7 @@ TEST_CASE(
     for (Index i = 0; i < x.size(); ++i) x.data()[i] = 0.25 + 0.125 * double(i % 5);
     for (Index i = 0; i < w.size(); ++i) w.data()[i] = 0.5 - 0.25 * double(i % 4);  // has zeros
     const VectorX<double> bias = VectorX<double>::Constant(4, 0.5);
-    const convtape::detail::Conv2dShape s = convtape::detail::conv2d_shape(x, w, 4, opts, "test");
+    const support::Conv2dShape s = support::shape_of(x, w, opts);
     Tensor<double> dy(s.output_shape());
     dy.setConstant(0.5);
     for (const double bad : bad_values) {
@@ -239,13 +238,11 @@ TEST_CASE(
           INFO("stride " << opts.stride() << ", dilation " << opts.dilation() << ", groups "
                          << groups << ", kernel " << ks << ", "
                          << convtape::to_string(opts.padding_mode()) << ", non-finite case "
-                         << where << " = " << bad << ", path "
-                         << convtape::detail::to_string(path));
-          const Tensor<double> y = convtape::detail::conv2d_forward(xb, wb, bias, s, path);
-          const Conv2dGrads<double> grads =
-              convtape::detail::conv2d_backward_path(xb, wb, dy, s, path);
-          const bool winograd =
-              path == Conv2dPath::winograd && convtape::detail::winograd_fits(s.geometry);
+                         << where << " = " << bad << ", path " << support::path_name(path));
+          const support::ForcePath force(path);
+          const Tensor<double> y = convtape::conv2d(xb, wb, bias, opts);
+          const Conv2dGrads<double> grads = convtape::conv2d_backward(xb, wb, dy, opts);
+          const bool winograd = support::runs_winograd(path, s);
           // Forward: the reference's pattern; Winograd's transforms add and subtract the samples
           // of a tile, so an infinite output may come out NaN (Inf - Inf), never finite.
           const std::string want_y = pattern(want);

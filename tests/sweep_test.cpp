@@ -28,6 +28,7 @@
 #include "convtape/gradcheck.hpp"
 #include "convtape/reference.hpp"
 #include "support/catch.hpp"
+#include "support/internals.hpp"
 #include "support/random.hpp"
 
 namespace {
@@ -41,15 +42,13 @@ using convtape::RowMatrixX;
 using convtape::Tensor;
 using convtape::Var;
 using convtape::VectorX;
-using convtape::detail::Conv2dPath;
+using support::Conv2dPath;
+using support::kAllPaths;
 
 constexpr std::uint64_t kDefaultSeed = 20260601;
 constexpr std::uint64_t kDefaultCount = 2000;
 /// Failures reported in full before a sweep stops (one bug usually fails many configurations).
 constexpr int kMaxReported = 10;
-
-const Conv2dPath kAllPaths[] = {Conv2dPath::planes, Conv2dPath::direct, Conv2dPath::implicit_gemm,
-                                Conv2dPath::im2col_gemm, Conv2dPath::winograd};
 
 /// The value of environment variable `name`, or `fallback` if it is unset.
 std::uint64_t env_or(const char* name, std::uint64_t fallback) {
@@ -192,8 +191,7 @@ Verdict check_conv2d(const Config& c, support::Rng& rng, bool with_gradcheck) {
   const Tensor<S> x = rng.tensor<S>(c.n, c.c_in, c.h, c.w);
   const Tensor<S> weight = rng.tensor<S>(c.c_out, c.c_in / groups, c.kh, c.kw);
   const VectorX<S> bias = c.bias ? rng.vector<S>(c.c_out) : VectorX<S>();
-  const convtape::detail::Conv2dShape s =
-      convtape::detail::conv2d_shape(x, weight, bias.size(), c.opts, "sweep");
+  const support::Conv2dShape s = support::shape_of(x, weight, c.opts);
   const Tensor<S> dy = rng.tensor<S>(c.n, c.c_out, s.geometry.out_rows, s.geometry.out_cols);
 
   // The oracle, in double, and the same loops on absolute values for the error bounds.
@@ -243,9 +241,10 @@ Verdict check_conv2d(const Config& c, support::Rng& rng, bool with_gradcheck) {
   const Conv2dGrads<S> grads = convtape::conv2d_backward(x, weight, dy, c.opts);
   check_grads(grads, "conv2d_backward");
   for (const Conv2dPath path : kAllPaths) {
-    const std::string name = std::string("path ") + convtape::detail::to_string(path);
-    check_output(convtape::detail::conv2d_forward(x, weight, bias, s, path), name);
-    check_grads(convtape::detail::conv2d_backward_path(x, weight, dy, s, path), name);
+    const std::string name = std::string("path ") + support::path_name(path);
+    const support::ForcePath force(path);
+    check_output(convtape::conv2d(x, weight, bias, c.opts), name);
+    check_grads(convtape::conv2d_backward(x, weight, dy, c.opts), name);
   }
 
   if constexpr (std::is_same_v<S, double>) {

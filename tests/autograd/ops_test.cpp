@@ -13,6 +13,7 @@
 #include "convtape/nn/init.hpp"
 #include "convtape/reference.hpp"
 #include "support/catch.hpp"
+#include "support/compare.hpp"
 #include "support/errors.hpp"
 #include "support/tensors.hpp"
 
@@ -28,14 +29,10 @@ using convtape::Size2;
 using convtape::Tape;
 using convtape::Tensor;
 using convtape::Var;
+using support::max_abs_diff;
 using support::random_tensor;
 using support::shape_error_message;
 using Vars = std::vector<Var<double>>;
-
-double max_abs_diff(const Tensor<double>& a, const Tensor<double>& b) {
-  REQUIRE(a.shape() == b.shape());
-  return (a.flat() - b.flat()).cwiseAbs().maxCoeff();
-}
 
 Index pick(std::mt19937_64& rng, Index lo, Index hi) {
   return lo + static_cast<Index>(rng() % static_cast<std::uint64_t>(hi - lo + 1));

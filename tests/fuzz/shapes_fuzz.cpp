@@ -27,6 +27,7 @@
 #include "convtape/corr2d.hpp"
 #include "convtape/reference.hpp"
 #include "convtape/tensor.hpp"
+#include "support/compare.hpp"
 
 namespace {
 
@@ -290,11 +291,11 @@ void expect_close_tensor(const char* what, const Tensor<S>& a, const Tensor<S>& 
   expect_close(what, a.flat(), b.flat(), tol);
 }
 
+/// Values are at most 8 in magnitude, so each product is at most 64 and a sum of `reduction`
+/// products at most 64 * reduction; rounding error grows at most linearly with the length.
 template <class S>
 double tolerance(Index reduction) {
-  // Values are at most 8 in magnitude, so each product is at most 64 and a sum of `reduction`
-  // products at most 64 * reduction; rounding error grows at most linearly with the length.
-  return 64.0 * 64.0 * double(reduction + 1) * double(std::numeric_limits<S>::epsilon());
+  return support::tolerance<S>(reduction + 1, 64.0 * 64.0 / 4.0);
 }
 
 /// Plane corr2d and its adjoints against the reference loops.

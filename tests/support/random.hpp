@@ -2,9 +2,12 @@
 // SPDX-FileCopyrightText: 2026 The convtape authors
 #pragma once
 
-// A seeded random source for the differential tests: same seed, same numbers, on every compiler.
-// std::mt19937_64's output sequence is fixed by the standard but the std:: distributions are not,
-// so the mapping from raw bits to indices and reals is written out here.
+// Random test data. `Rng`: a seeded source for the differential tests, same seed, same numbers,
+// on every compiler (std::mt19937_64's output sequence is fixed by the standard but the std::
+// distributions are not, so the mapping from raw bits to indices and reals is written out here).
+// `uniform_matrix` / `uniform_tensor`: values uniform in [-1, 1) from a caller's std engine
+// through std::uniform_real_distribution, for the fast-path tests, whose assertions hold for any
+// such values.
 
 #include <cstdint>
 #include <random>
@@ -69,5 +72,23 @@ class Rng {
  private:
   std::mt19937_64 engine_;
 };
+
+/// A rows x cols matrix (column-major by default) of values uniform in [-1, 1) from `engine`.
+template <class S, class Engine>
+convtape::MatrixX<S> uniform_matrix(Index rows, Index cols, Engine& engine) {
+  std::uniform_real_distribution<double> u(-1.0, 1.0);
+  convtape::MatrixX<S> m(rows, cols);
+  for (Index i = 0; i < m.size(); ++i) m.data()[i] = S(u(engine));
+  return m;
+}
+
+/// An (n, c, h, w) tensor of values uniform in [-1, 1) from `engine`, in NCHW order.
+template <class S, class Engine>
+convtape::Tensor<S> uniform_tensor(Index n, Index c, Index h, Index w, Engine& engine) {
+  std::uniform_real_distribution<double> u(-1.0, 1.0);
+  convtape::Tensor<S> t(n, c, h, w);
+  for (Index i = 0; i < t.size(); ++i) t.data()[i] = S(u(engine));
+  return t;
+}
 
 }  // namespace support

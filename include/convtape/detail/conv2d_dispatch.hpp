@@ -5,8 +5,9 @@
 // Which algorithm computes a batched convolution: the list of algorithms (`Conv2dPath`, each
 // described once, here), the choice among them from the shape alone (`conv2d_path`), the
 // backward pass's own choices (`grad_weight_by_dots`, `grad_input_algorithm`), and the constants
-// these use. The caller never picks; every algorithm computes the same function, and the tests hold
-// each to the loops of `reference.hpp`. Not for direct inclusion.
+// these use. The caller never picks (a test may, with `ForceConv2dPath`); every algorithm computes
+// the same function, and the tests hold each to the loops of `reference.hpp`. Not for direct
+// inclusion.
 //
 // Backward: `planes` runs the plane tap loops for both gradients. On the other paths the weight
 // gradient is a GEMM of the in-place im2col rows with the output gradient (`grad_weight_gemm`),
@@ -49,6 +50,12 @@ enum class Conv2dPath {
   /// fit, compute through `implicit_gemm`.
   winograd,
 };
+
+/// Every path, in the order of `Conv2dPath`: what the tests iterate over to hold each path to the
+/// reference loops.
+inline constexpr Conv2dPath kConv2dPaths[] = {Conv2dPath::planes, Conv2dPath::direct,
+                                              Conv2dPath::implicit_gemm, Conv2dPath::im2col_gemm,
+                                              Conv2dPath::winograd};
 
 /// Name of a path, for messages and benchmark labels.
 inline const char* to_string(Conv2dPath path) {
@@ -93,6 +100,31 @@ inline Index conv2d_macs(const Conv2dShape& s) {
          s.geometry.kernel_rows * s.geometry.kernel_cols;
 }
 
+/// The path forced on the calling thread by the innermost live `ForceConv2dPath`, or null.
+inline const Conv2dPath*& forced_conv2d_path() {
+  thread_local const Conv2dPath* forced = nullptr;
+  return forced;
+}
+
+/// The one hook that overrides the choice, for tests: while a guard lives, `conv2d_path` returns
+/// `path` on the guard's thread, whatever the shape, so `conv2d`, `conv2d_backward` and the
+/// tape's `conv2d` run that path. Every path computes every shape (`winograd`, on a geometry it
+/// does not fit or on integers, computes through `implicit_gemm`). Guards nest, the innermost
+/// wins; other threads choose as usual.
+class ForceConv2dPath {
+ public:
+  explicit ForceConv2dPath(Conv2dPath path) : path_(path), outer_(forced_conv2d_path()) {
+    forced_conv2d_path() = &path_;
+  }
+  ~ForceConv2dPath() { forced_conv2d_path() = outer_; }
+  ForceConv2dPath(const ForceConv2dPath&) = delete;
+  ForceConv2dPath& operator=(const ForceConv2dPath&) = delete;
+
+ private:
+  Conv2dPath path_;
+  const Conv2dPath* outer_;
+};
+
 /// Whether `shifted_conv` runs with a one-row register block (the `direct` kernel) rather than
 /// the GEMM block for `out_per_group` output channels per group: in the forward pass (the
 /// `direct` path), and in the stride-1 input gradient, whose output channels are the forward's
@@ -103,8 +135,9 @@ inline bool one_row_block(Index out_per_group) { return out_per_group <= kDirect
 /// else `direct` for at most `kDirectMaxOutPerGroup` output channels per group; else `winograd`
 /// for 3x3, stride-1, undilated kernels with at least `kWinogradMinChannels` input and output
 /// channels per group; else `im2col_gemm` when `grid_waste` exceeds `kMaxGridWaste`; else
-/// `implicit_gemm`.
+/// `implicit_gemm`. A live `ForceConv2dPath` on the calling thread overrides all of this.
 inline Conv2dPath conv2d_path(const Conv2dShape& s) {
+  if (const Conv2dPath* forced = forced_conv2d_path()) return *forced;
   if (conv2d_macs(s) < kPlanesMaxMacs) return Conv2dPath::planes;
   if (one_row_block(s.out_per_group)) return Conv2dPath::direct;
   if (winograd_fits(s.geometry) && s.in_per_group >= kWinogradMinChannels &&

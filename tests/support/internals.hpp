@@ -1,0 +1,101 @@
+// SPDX-License-Identifier: MIT
+// SPDX-FileCopyrightText: 2026 The convtape authors
+#pragma once
+
+// The one place where tests reach into convtape::detail; everything else goes through the public
+// API. What is here, and why:
+// - conv2d's paths: the list (`kAllPaths`), the hook that forces one (`ForcePath`, a guard read
+//   by the dispatch, so the public conv2d / conv2d_backward / tape run that path), the path the
+//   dispatch would choose (`chosen_path`), and the resolved shape (`shape_of`: the effective
+//   stride, the channels per group) that the tests size tolerances and expectations with;
+// - the few selection thresholds that tests straddle on purpose, and the blocking constants and
+//   kernel entry points the corr2d kernel tests build their shapes around (`internals::`),
+//   each used where its name says.
+// When a kernel or a threshold changes, this file lists the tests that know about it.
+
+#include <sstream>
+#include <string>
+
+#include "convtape/conv2d.hpp"
+#include "convtape/corr2d.hpp"
+#include "convtape/tensor.hpp"
+
+namespace support {
+
+// ---- conv2d paths -------------------------------------------------------------------------------
+
+using Conv2dPath = convtape::detail::Conv2dPath;
+/// The resolved shapes of one batched convolution (N, channels per group, geometry after the
+/// stride lowering of a dimension with one output sample).
+using Conv2dShape = convtape::detail::Conv2dShape;
+/// Every path `conv2d` has. Forced onto a shape it does not fit (not 3x3, stride 1, undilated),
+/// `winograd` computes through `implicit_gemm`; on the shapes it fits it runs even with few
+/// channels.
+inline constexpr const auto& kAllPaths = convtape::detail::kConv2dPaths;
+/// While alive, `conv2d`, `conv2d_backward` and the tape's `conv2d` on this thread run the given
+/// path whatever the shape.
+using ForcePath = convtape::detail::ForceConv2dPath;
+
+/// Name of a path, for INFO messages.
+inline const char* path_name(Conv2dPath path) { return convtape::detail::to_string(path); }
+
+/// The checked shape of `conv2d(x, weight, opts)`.
+template <class S>
+Conv2dShape shape_of(const convtape::Tensor<S>& x, const convtape::Tensor<S>& weight,
+                     const convtape::Conv2dOptions& opts) {
+  return convtape::detail::conv2d_shape(x, weight, 0, opts, "test");
+}
+
+/// The path `conv2d(x, weight, opts)` takes (outside any `ForcePath`).
+template <class S>
+Conv2dPath chosen_path(const convtape::Tensor<S>& x, const convtape::Tensor<S>& weight,
+                       const convtape::Conv2dOptions& opts) {
+  return convtape::detail::conv2d_path(shape_of(x, weight, opts));
+}
+
+/// The quantities the choice reads, for INFO messages: multiply-adds and grid waste.
+template <class S>
+std::string choice_inputs(const convtape::Tensor<S>& x, const convtape::Tensor<S>& weight,
+                          const convtape::Conv2dOptions& opts) {
+  const Conv2dShape s = shape_of(x, weight, opts);
+  std::ostringstream os;
+  os << "macs " << convtape::detail::conv2d_macs(s) << ", grid waste "
+     << convtape::detail::grid_waste(s.geometry);
+  return os.str();
+}
+
+/// Whether forcing `path` on shape `s` runs Winograd's transforms (rather than `implicit_gemm`),
+/// for the tests that know how Winograd rounds non-finite values.
+inline bool runs_winograd(Conv2dPath path, const Conv2dShape& s) {
+  return path == Conv2dPath::winograd && convtape::detail::winograd_fits(s.geometry);
+}
+
+/// The selection thresholds that conv2d_fast_test.cpp places shapes on both sides of.
+inline constexpr convtape::Index kPlanesMaxMacs = convtape::detail::kPlanesMaxMacs;
+inline constexpr convtape::Index kDirectMaxOutPerGroup = convtape::detail::kDirectMaxOutPerGroup;
+inline constexpr convtape::Index kWinogradMinChannels = convtape::detail::kWinogradMinChannels;
+
+// ---- corr2d kernel internals --------------------------------------------------------------------
+
+/// What corr2d_fast_test.cpp builds its shapes around (register block, panels, scratch, the
+/// kernel-gradient tap groups and strips, the OpenMP threshold, the rank-one split) and the two
+/// kernel entry points it calls directly (`corr2d_from_padded` with either store, `plan_direct`).
+namespace internals {
+using convtape::detail::corr2d_from_padded;
+using convtape::detail::DirectBlocking;
+using convtape::detail::DirectCorr;
+using convtape::detail::kGradKernelStripBytes;
+using convtape::detail::kGradKernelTaps;
+using convtape::detail::kPanelGrain;
+using convtape::detail::kParallelMinMacs;
+using convtape::detail::kRankOneTolerance;
+using convtape::detail::kScratchKeepBytes;
+using convtape::detail::kSeparableMinGain;
+using convtape::detail::panel_rows;
+using convtape::detail::plan_direct;
+using convtape::detail::separable_pays;
+using convtape::detail::split_rank_one;
+using convtape::detail::Store;
+}  // namespace internals
+
+}  // namespace support
