@@ -19,11 +19,11 @@
 #define CONVTAPE_VERSION \
   (CONVTAPE_VERSION_MAJOR * 10000 + CONVTAPE_VERSION_MINOR * 100 + CONVTAPE_VERSION_PATCH)
 
-#define CONVTAPE_VERSION_STR_IMPL_(x) #x
-#define CONVTAPE_VERSION_STR_(x) CONVTAPE_VERSION_STR_IMPL_(x)
+#define CONVTAPE_DETAIL_STRINGIZE_IMPL(x) #x
+#define CONVTAPE_DETAIL_STRINGIZE(x) CONVTAPE_DETAIL_STRINGIZE_IMPL(x)
 /// The version as a string literal, "MAJOR.MINOR.PATCH" (built from the three numbers, so it
 /// cannot disagree with them).
-#define CONVTAPE_VERSION_STRING                                                \
-  CONVTAPE_VERSION_STR_(CONVTAPE_VERSION_MAJOR)                                \
-  "." CONVTAPE_VERSION_STR_(CONVTAPE_VERSION_MINOR) "." CONVTAPE_VERSION_STR_( \
+#define CONVTAPE_VERSION_STRING                                                        \
+  CONVTAPE_DETAIL_STRINGIZE(CONVTAPE_VERSION_MAJOR)                                    \
+  "." CONVTAPE_DETAIL_STRINGIZE(CONVTAPE_VERSION_MINOR) "." CONVTAPE_DETAIL_STRINGIZE( \
       CONVTAPE_VERSION_PATCH)

@@ -241,7 +241,8 @@ void direct_strip(const DirectCorr<S>& p, Index i) {
   constexpr int P = packet_size_v<Packet>;
   constexpr int C = DirectBlocking::packets(R);
   Index j = 0;
-  for (; j + C * P <= p.cols; j += C * P) direct_block<Packet, R, C>(p, i, j);
+  constexpr Index block_cols = Index{C} * P;
+  for (; j + block_cols <= p.cols; j += block_cols) direct_block<Packet, R, C>(p, i, j);
   if (const Index n = (p.cols - j) / P; n > 0) {
     direct_block_n<Packet, R, C>(p, i, j, n);
     j += n * P;
@@ -257,7 +258,8 @@ void direct_strip(const DirectCorr<S>& p, Index i) {
   for (int r = 0; r < R; ++r) {
     S* y = p.out + (i + r) * p.out_ld;
     for (Index jj = j; jj < p.cols; ++jj) {
-      y[jj] = p.accumulate ? y[jj] + scratch[r * P + jj - j0] : scratch[r * P + jj - j0];
+      const S value = scratch[Index{r} * P + jj - j0];
+      y[jj] = p.accumulate ? y[jj] + value : value;
     }
   }
 }

@@ -67,7 +67,7 @@ S packet_sum(const S* data, Index n) {
   Packet acc[4];
   unroll<4>([&](auto i) { acc[i] = pset1<Packet>(S(0)); });
   Index i = 0;
-  for (; i + 4 * P <= n; i += 4 * P) {
+  for (; i + Index{4} * P <= n; i += Index{4} * P) {
     unroll<4>([&](auto j) { acc[j] = padd(acc[j], ploadu<Packet>(data + i + j * P)); });
   }
   S sum = packet_lanes_sum<S>(padd(padd(acc[0], acc[1]), padd(acc[2], acc[3])));
@@ -131,7 +131,7 @@ EIGEN_ALWAYS_INLINE void rows_block(Index len, const S* const* rows, const S* b,
 }
 
 /// Bytes of packed A that `shifted_product` keeps in the L1 cache at once (half of a 32 KiB L1).
-constexpr Index kAGroupBytes = 16 * 1024;
+constexpr Index kAGroupBytes = Index{16} * 1024;
 
 /// Sink for `shifted_product` that stores whole MR x NR blocks straight from the registers into a
 /// dense row-major C (pitch `ld`), which must have room for them: rows up to the next multiple of

@@ -60,7 +60,7 @@ struct BatchSchedule {
 inline BatchSchedule batch_schedule(Index batch) {
   BatchSchedule b;
   b.threads = available_threads();
-  b.per_image = b.threads == 1 || batch % b.threads == 0 || batch >= 4 * b.threads;
+  b.per_image = b.threads == 1 || batch % b.threads == 0 || batch >= Index{4} * b.threads;
   b.chunks = b.per_image ? 1 : 4 * b.threads;
   return b;
 }

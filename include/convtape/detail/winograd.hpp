@@ -110,7 +110,7 @@ void winograd_input_transform(const S* src, const Index* offsets, Index count, S
       t[3][b] = psub(d1, d3);
     }
     for (int a = 0; a < 4; ++a) {
-      S* row = v + (a * 4) * v_stride + q;
+      S* row = v + Index{a} * 4 * v_stride + q;
       pstoreu(row, psub(t[a][0], t[a][2]));
       pstoreu(row + v_stride, padd(t[a][1], t[a][2]));
       pstoreu(row + 2 * v_stride, psub(t[a][2], t[a][1]));
@@ -141,7 +141,7 @@ void winograd_output_transform(const S* m, Index m_stride, Index q0, Index count
       s[1][c] = psub(psub(m1, m2), m3);
     }
     // Interleave the two output columns of each tile into the output rows.
-    const Index cols = std::min<Index>(2 * P, out_cols - 2 * q);
+    const Index cols = std::min<Index>(Index{2} * P, out_cols - 2 * q);
     for (Index r = 0; r < out_rows; ++r) {
       S left[P];
       S right[P];
