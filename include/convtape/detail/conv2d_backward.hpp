@@ -30,17 +30,6 @@ namespace convtape::detail {
 // ---------------------------------------------------------------------------------------------
 // Input gradient
 
-/// `shifted_conv` with the register block that suits `out_per_group` rows (`one_row_block`).
-template <class S, class... Args>
-void shifted_conv_auto(Index out_per_group, Args&&... args) {
-  using Block = GemmBlock<S>;
-  if (one_row_block(out_per_group)) {
-    shifted_conv<S, 1, Block::np>(std::forward<Args>(args)...);
-  } else {
-    shifted_conv<S, Block::mr, Block::np>(std::forward<Args>(args)...);
-  }
-}
-
 /// Whether `grad_input_flipped` computes the input gradient directly (zero padding no wider than
 /// the dilated kernel) rather than the gradient of the padded input.
 inline bool flipped_input_is_interior(const Conv2dGeometry& g) {
@@ -50,13 +39,29 @@ inline bool flipped_input_is_interior(const Conv2dGeometry& g) {
          g.pad.left <= ec && g.pad.right <= ec;
 }
 
+/// grad_input += the gradients of the padded inputs `padded` (one padded plane per image and
+/// channel, contiguous) folded back onto the input (`fold_padding`), planes in parallel.
+template <class S>
+void fold_batch(const S* padded, const Conv2dShape& s, Tensor<S>& grad_input, int threads) {
+  const Conv2dGeometry& g = s.geometry;
+  const Index padded_plane_size = g.padded_rows() * g.padded_cols();
+  const Index in_plane_size = g.in_rows * g.in_cols;
+  parallel_blocks(s.batch * s.in_channels, threads, [&](Index begin, Index end, int) {
+    for (Index p = begin; p < end; ++p) {
+      fold_padding(padded + p * padded_plane_size, g.padded_cols(), g,
+                   grad_input.data() + p * in_plane_size, g.in_cols);
+    }
+  });
+}
+
 /// The input gradient for stride 1 as a forward correlation: the output gradient, zero-padded by
 /// dilation * (kernel - 1), correlated with the kernel rotated by 180 degrees and its two channel
-/// axes swapped. For zero padding no wider than that the result is the input gradient itself;
-/// otherwise it is the gradient of the padded input, folded back plane by plane.
+/// axes swapped (`shifted_conv`, or `winograd_conv` when `use_winograd`). For zero padding no
+/// wider than that the result is the input gradient itself; otherwise it is the gradient of the
+/// padded input of every image, folded back plane by plane (`grad_input` zero on entry then).
 template <class S>
 void grad_input_flipped(const Tensor<S>& grad_output, const Tensor<S>& weight, const Conv2dShape& s,
-                        bool use_winograd, Tensor<S>& grad_input) {
+                        bool use_winograd, Tensor<S>& grad_input, int threads) {
   const Conv2dGeometry& g = s.geometry;
   const Index kh = g.kernel_rows;
   const Index kw = g.kernel_cols;
@@ -78,48 +83,69 @@ void grad_input_flipped(const Tensor<S>& grad_output, const Tensor<S>& weight, c
   const Index in_per_group = s.in_per_group;
   const Index out_per_group = s.out_per_group;
   const Index taps = kh * kw;
-  auto weight_at = [=](Index grp, Index c, Index k) {
-    const Index o = k / taps;
-    const Index flipped = taps - 1 - k % taps;  // (kh-1-a) * kw + (kw-1-b)
-    return w[((grp * out_per_group + o) * in_per_group + c) * taps + flipped];
-  };
+  // The flipped weights, row-major per group: row c holds, for every output channel o, the taps
+  // of w[o, c] in reverse order ((kh-1-a) * kw + (kw-1-b) for tap (a, b)). In parallel when large.
+  const Index depth = out_per_group * taps;
+  std::vector<S> flipped(static_cast<std::size_t>(s.groups * in_per_group * depth));
+  const int team = flipped.size() >= (std::size_t{1} << 16) ? threads : 1;
+  parallel_blocks(s.groups * in_per_group, team, [&](Index begin, Index end, int) {
+    for (Index row = begin; row < end; ++row) {
+      const Index grp = row / in_per_group;
+      const Index c = row % in_per_group;
+      for (Index o = 0; o < out_per_group; ++o) {
+        const S* from = w + ((grp * out_per_group + o) * in_per_group + c) * taps;
+        std::reverse_copy(from, from + taps, flipped.data() + row * depth + o * taps);
+      }
+    }
+  });
   const Index in_plane_size = g.in_rows * g.in_cols;
   const Index out_image_size = s.out_channels * g.out_rows * g.out_cols;
-  const BatchSchedule sched = batch_schedule(s.batch);
-  // Allocated here, not on first use: in the item schedule several threads share a slot.
+  // Not interior: the gradient of the padded input of every image, folded back below.
   const Index padded_plane_size = g.padded_rows() * g.padded_cols();
-  std::vector<VectorX<S>> padded(static_cast<std::size_t>(interior ? 0 : sched.slots()),
-                                 VectorX<S>(s.in_channels * padded_plane_size));
-  auto target = [&](Index n, int slot) {
-    if (interior)
-      return OutputPlanes<S>{grad_input.data() + n * s.in_channels * in_plane_size, in_plane_size,
-                             g.in_cols};
-    return OutputPlanes<S>{padded[slot].data(), padded_plane_size, g.padded_cols()};
-  };
-  auto fold = [&](Index n, int slot) {
-    if (interior) return;
-    for (Index c = 0; c < s.in_channels; ++c) {
-      fold_padding(padded[slot].data() + c * padded_plane_size, g.padded_cols(), g,
-                   grad_input.data() + (n * s.in_channels + c) * in_plane_size, g.in_cols);
-    }
-  };
+  std::vector<S> padded(
+      static_cast<std::size_t>(interior ? 0 : s.batch * s.in_channels * padded_plane_size));
+  const BatchPlanes<S> target =
+      interior ? BatchPlanes<S>{grad_input.data(), s.in_channels * in_plane_size, in_plane_size,
+                                g.in_cols}
+               : BatchPlanes<S>{padded.data(), s.in_channels * padded_plane_size,
+                                padded_plane_size, g.padded_cols()};
+  const S* no_bias = nullptr;
+  bool done = false;
   if constexpr (winograd_exact_for<S>()) {
     if (use_winograd && winograd_fits(gi)) {
+      auto weight_at = [&](Index grp, Index c, Index k) {
+        return flipped[(grp * in_per_group + c) * depth + k];
+      };
       winograd_conv<S>(grad_output.data(), out_image_size, gi, s.batch, s.groups, out_per_group,
-                       in_per_group, weight_at, static_cast<const S*>(nullptr), target, fold);
-      return;
+                       in_per_group, weight_at, no_bias, target, threads);
+      done = true;
     }
   }
-  shifted_conv_auto<S>(in_per_group, grad_output.data(), out_image_size, gi, s.batch, s.groups,
-                       out_per_group, in_per_group, false, weight_at,
-                       static_cast<const S*>(nullptr), target, fold);
+  if (!done) {
+    using Block = GemmBlock<S>;
+    const StridedRows<S> rows{flipped.data(), depth, 1};
+    if (one_row_block(in_per_group)) {
+      shifted_conv<S, 1, Block::np>(grad_output.data(), out_image_size, grad_output.size(), gi,
+                                    s.batch, s.groups, out_per_group, in_per_group,
+                                    ConvKernel::rows, rows, in_per_group * depth, no_bias, target,
+                                    threads);
+    } else {
+      shifted_conv<S, Block::mr, Block::np>(grad_output.data(), out_image_size, grad_output.size(),
+                                            gi, s.batch, s.groups, out_per_group, in_per_group,
+                                            ConvKernel::grid, rows, in_per_group * depth, no_bias,
+                                            target, threads);
+    }
+  }
+  if (!interior) fold_batch(padded.data(), s, grad_input, threads);
 }
 
-/// The input gradient as the GEMM dcol = W^T * dy (dy the output gradient, one tile of output
-/// samples at a time) followed by col2im into the padded input gradient, folded back: any stride.
+/// grad_input (zero on entry) for any stride as the GEMM dcol = W^T * grad_output, one tile of a band's output
+/// samples at a time, scattered (col2im) into a band-local padded gradient that is then added
+/// into grad_input: straight onto the input for zero padding, else into `padded` (the padded gradient of
+/// the whole batch, zero on entry), which the caller folds back onto grad_input.
 template <class S>
 void grad_input_col2im(const Tensor<S>& grad_output, const Tensor<S>& weight, const Conv2dShape& s,
-                       Tensor<S>& grad_input) {
+                      Tensor<S>& grad_input, S* padded, int threads) {
   using Block = GemmBlock<S>;
   constexpr int MR = Block::mr;
   constexpr Index NR = Block::nr;
@@ -127,77 +153,101 @@ void grad_input_col2im(const Tensor<S>& grad_output, const Tensor<S>& weight, co
   const Index in_per_group = s.in_per_group;
   const Index out_per_group = s.out_per_group;
   const Index depth = in_per_group * g.kernel_rows * g.kernel_cols;  // rows of dcol
-  const Index a_group = (depth + MR - 1) / MR * MR * out_per_group;
-  std::vector<S> a;
-  a.reserve(static_cast<std::size_t>(s.groups * a_group));
   const S* w = weight.data();
-  for (Index grp = 0; grp < s.groups; ++grp) {
-    const std::vector<S> packed = pack_rows<S, MR>(depth, out_per_group, [&](Index k, Index o) {
-      return w[(grp * out_per_group + o) * depth + k];
-    });
-    a.insert(a.end(), packed.begin(), packed.end());
+
+  // Bands of at least two output rows' worth of stride beyond the kernel's extent: bands two
+  // apart never touch the same input row.
+  const Index extent = g.dilation.rows * (g.kernel_rows - 1);
+  const Index min_rows = std::min(
+      g.out_rows, std::max({Index(1), (extent + 1 + g.stride.rows - 1) / g.stride.rows - 1,
+                            (kBandMinTiles * NR + g.out_cols - 1) / g.out_cols}));
+  const Index want = threads > 1 ? kItemsPerThread * threads : 1;
+  const Index wp = g.padded_cols();
+  Index band_rows = g.out_rows;
+  const Index row_bytes = Index(sizeof(S)) * in_per_group * wp;
+  while (band_rows > min_rows && band_input_rows(g, band_rows) * row_bytes > kBandBytes) {
+    band_rows = std::max(min_rows, (band_rows + 1) / 2);
   }
+  auto bands_of = [&](Index rows) { return (g.out_rows + rows - 1) / rows; };
+  while (s.batch * s.groups * bands_of(band_rows) < want && band_rows > min_rows) {
+    band_rows = std::max(min_rows, (band_rows + 1) / 2);
+  }
+  const Index bands = bands_of(band_rows);
+  const Index band_in = band_input_rows(g, band_rows);
+  // The geometry of one band: its output rows over a padded plane of band_in rows.
+  Conv2dGeometry gb = g;
+  gb.in_rows = band_in;
+  gb.pad.top = 0;
+  gb.pad.bottom = 0;
+  gb.in_cols = wp;
+  gb.pad.left = 0;
+  gb.pad.right = 0;
+
   const Index out_plane_size = g.out_rows * g.out_cols;
+  const Index band_samples = band_rows * g.out_cols;
+  const Index tile = std::min<Index>((band_samples + NR - 1) / NR * NR, 4 * NR);
   std::vector<Index> offsets(static_cast<std::size_t>(out_per_group));
-  for (Index o = 0; o < out_per_group; ++o) offsets[o] = o * out_plane_size;
-
-  // Tiles of dcol: `tile` output samples (a few hundred) for all rows.
-  const Index tile = std::min<Index>((out_plane_size + NR - 1) / NR * NR, 4 * NR);
-  const BatchSchedule sched = batch_schedule(s.batch);
-  const Index chunk_cols =
-      ((out_plane_size + sched.chunks - 1) / sched.chunks + tile - 1) / tile * tile;
-  const Index chunks = (out_plane_size + chunk_cols - 1) / chunk_cols;
-  const Index out_image_size = s.out_channels * out_plane_size;
-  const Index padded_plane_size = g.padded_rows() * g.padded_cols();
+  for (Index o = 0; o < out_per_group; ++o) offsets[o] = o * band_samples;
   const Index in_plane_size = g.in_rows * g.in_cols;
-  std::vector<VectorX<S>> grad_output_copies(static_cast<std::size_t>(sched.slots()));
-  std::vector<VectorX<S>> padded_grad_inputs(static_cast<std::size_t>(sched.threads));
-  std::vector<VectorX<S>> cols(static_cast<std::size_t>(sched.threads));
+  const Index padded_plane = g.padded_rows() * wp;
+  const bool zeros = g.mode == PaddingMode::zeros;
 
-  run_batch(
-      sched, s.batch, s.groups * chunks,
-      [&](Index n, int slot) {
-        // A copy of the image's output gradient with NR samples of slack for the last tile.
-        VectorX<S>& buf = grad_output_copies[slot];
-        if (buf.size() != out_image_size + NR) buf.setZero(out_image_size + NR);
-        buf.head(out_image_size) =
-            Eigen::Map<const VectorX<S>>(grad_output.data() + n * out_image_size, out_image_size);
-        const int first = sched.per_image ? slot : 0;
-        const int last = sched.per_image ? slot + 1 : sched.threads;
-        for (int t = first; t < last; ++t)
-          padded_grad_inputs[t].setZero(s.in_channels * padded_plane_size);
-      },
-      [&](Index, Index item, int slot, int thread) {
-        const Index grp = item / chunks;
-        const Index c0 = (item % chunks) * chunk_cols;
-        const Index c1 = std::min(out_plane_size, c0 + chunk_cols);
-        VectorX<S>& col = cols[thread];
-        if (col.size() != depth * tile) col.resize(depth * tile);
-        S* padded_grad_input =
-            padded_grad_inputs[thread].data() + grp * in_per_group * padded_plane_size;
-        const S* b = grad_output_copies[slot].data() + grp * out_per_group * out_plane_size;
-        for (Index p0 = c0; p0 < c1; p0 += tile) {
-          const Index n_cols = std::min(tile, c1 - p0);
+  auto run = [&](Index parity) {
+    const Index per_image = s.groups * ((bands - parity + 1) / 2);
+    parallel_blocks(s.batch * per_image, threads, [&](Index begin, Index end, int) {
+      VectorX<S> grad_output_band = VectorX<S>::Zero(out_per_group * band_samples + NR);
+      VectorX<S> padded_band(in_per_group * band_in * wp);
+      VectorX<S> col(depth * tile);
+      for (Index item = begin; item < end; ++item) {
+        const Index n = item / per_image;
+        const Index grp = (item % per_image) / ((bands - parity + 1) / 2);
+        const Index bi = 2 * ((item % per_image) % ((bands - parity + 1) / 2)) + parity;
+        const Index r0 = bi * band_rows;
+        const Index rows = std::min(band_rows, g.out_rows - r0);
+        const Index samples = rows * g.out_cols;
+        for (Index o = 0; o < out_per_group; ++o) {
+          const S* from = grad_output.data() + (n * s.out_channels + grp * out_per_group + o) * out_plane_size + r0 * g.out_cols;
+          std::copy(from, from + samples, grad_output_band.data() + o * band_samples);
+        }
+        padded_band.setZero();
+        Conv2dGeometry gi = gb;
+        gi.out_rows = rows;
+        for (Index p0 = 0; p0 < samples; p0 += tile) {
+          const Index n_cols = std::min(tile, samples - p0);
           shifted_product<S, MR, Block::np>(
-              depth, out_per_group, a.data() + grp * a_group, b, offsets.data(), p0, p0 + n_cols, 0,
-              [&](Index m0, Index rows, Index q0, Index n, const S* t, Index ld) {
-                for (Index i = 0; i < rows; ++i) {
-                  std::copy(t + i * ld, t + i * ld + n, col.data() + (m0 + i) * tile + q0 - p0);
+              depth, out_per_group, StridedRows<S>{w + grp * out_per_group * depth, 1, depth}, grad_output_band.data(),
+              offsets.data(), p0, p0 + n_cols, 0,
+              [&](Index m0, Index n_rows, Index q0, Index cols, const S* t, Index ld) {
+                for (Index i = 0; i < n_rows; ++i) {
+                  std::copy(t + i * ld, t + i * ld + cols, col.data() + (m0 + i) * tile + q0 - p0);
                 }
               });
-          col2im_add(col.data(), tile, p0, n_cols, g, in_per_group, padded_grad_input);
+          col2im_add(col.data(), tile, p0, n_cols, gi, in_per_group, padded_band.data());
         }
-      },
-      [&](Index n, int slot) {
-        VectorX<S>& padded_grad_input = padded_grad_inputs[sched.per_image ? slot : 0];
-        if (!sched.per_image) {
-          for (int t = 1; t < sched.threads; ++t) padded_grad_input += padded_grad_inputs[t];
+        // Padded rows [r0 * stride, + band_input_rows(rows)) of the band's channels.
+        const Index first = r0 * g.stride.rows;
+        const Index count = std::min(band_input_rows(g, rows), g.padded_rows() - first);
+        for (Index c = 0; c < in_per_group; ++c) {
+          const S* from = padded_band.data() + c * band_in * wp;
+          const Index channel = n * s.in_channels + grp * in_per_group + c;
+          for (Index i = 0; i < count; ++i) {
+            const S* row = from + i * wp;
+            if (zeros) {
+              const Index r = first + i - g.pad.top;
+              if (r < 0 || r >= g.in_rows) continue;
+              S* d = grad_input.data() + channel * in_plane_size + r * g.in_cols;
+              for (Index j = 0; j < g.in_cols; ++j) d[j] += row[g.pad.left + j];
+            } else {
+              S* d = padded + channel * padded_plane + (first + i) * wp;
+              for (Index j = 0; j < wp; ++j) d[j] += row[j];
+            }
+          }
         }
-        for (Index c = 0; c < s.in_channels; ++c) {
-          fold_padding(padded_grad_input.data() + c * padded_plane_size, g.padded_cols(), g,
-                       grad_input.data() + (n * s.in_channels + c) * in_plane_size, g.in_cols);
-        }
-      });
+      }
+    });
+  };
+  run(0);
+  if (bands > 1) run(1);
 }
 
 /// The input gradient plane by plane with the tap loops of `detail/plane.hpp` (few channels, any
@@ -226,17 +276,54 @@ void grad_input_planes(const Tensor<S>& grad_output, const Tensor<S>& weight, co
 // ---------------------------------------------------------------------------------------------
 // Weight gradient
 
-/// Output rows of the output gradient per weight-gradient work item: about this many output
-/// samples, so that the item's transposed output gradient stays in the L1/L2 cache.
+/// How a weight gradient is cut: blocks of `c_block` input channels (`c_blocks` of them, over all
+/// groups when `per_group` is false, else within each group) x `chunks` ranges of the batch's
+/// `units` (image, band) pairs.
+struct GradWeightSplit {
+  Index c_block = 1;
+  Index c_blocks = 1;
+  Index band_rows = 1;
+  Index bands = 1;
+  Index units = 1;
+  Index chunks = 1;
+};
+
+/// The split for `channels` channels in blocks (`blocks_of`(c_block) blocks) and `threads`
+/// threads: bands within `kBandBytes` of copy, then, until there are `kItemsPerThread` items per
+/// thread, smaller channel blocks, then ranges of (image, band) pairs with their own partial sums.
+template <class BlocksOf>
+GradWeightSplit grad_weight_split(const Conv2dGeometry& g, Index batch, Index channels,
+                                  Index elem_bytes, int threads, BlocksOf&& blocks_of) {
+  GradWeightSplit s;
+  const Index want = threads > 1 ? kItemsPerThread * threads : 1;
+  const Index row_bytes =
+      elem_bytes * channels * g.stride.cols * ((g.padded_cols() + g.stride.cols - 1) / g.stride.cols);
+  s.band_rows = g.out_rows;
+  while (s.band_rows > 8 && band_input_rows(g, s.band_rows) * row_bytes > kBandBytes) {
+    s.band_rows = (s.band_rows + 1) / 2;
+  }
+  s.c_block = channels;
+  s.c_blocks = blocks_of(s.c_block);
+  while (s.c_blocks < want && s.c_block > 1) {
+    s.c_block = (s.c_block + 1) / 2;
+    s.c_blocks = blocks_of(s.c_block);
+  }
+  s.bands = (g.out_rows + s.band_rows - 1) / s.band_rows;
+  s.units = batch * s.bands;
+  s.chunks = std::min(s.units, std::max<Index>(1, (want + s.c_blocks - 1) / s.c_blocks));
+  return s;
+}
+
+/// Output rows of grad_output per transposed chunk in `grad_weight_rows`: about this many output samples,
+/// so that the chunk's transposed grad_output stays in the L1/L2 cache.
 constexpr Index kGradWeightSamples = 128;
 
-/// dW^T (K x C_out/groups per group) = sum over images of col (K x P) * dy^T (P x C_out/groups),
-/// dy the output gradient: the im2col rows are read in place (broadcast) from the shifted layout
-/// of each image, dy is
-/// transposed one row chunk at a time; per-thread partial sums are added at the end.
+/// dW^T (K x C_out/groups per group) = sum over images of col (K x P) * grad_output^T (P x C_out/groups):
+/// the im2col rows are read in place (broadcast) from a band copy of the input, or from the input
+/// itself for stride 1 without padding; grad_output is transposed one chunk of rows at a time.
 template <class S>
 void grad_weight_gemm(const Tensor<S>& x, const Tensor<S>& grad_output, const Conv2dShape& s,
-                      Tensor<S>& grad_weight) {
+                      Tensor<S>& grad_weight, int threads) {
   using Block = GemmBlock<S>;
   using Packet = typename PacketOf<S>::type;
   constexpr int MR = Block::mr;
@@ -244,145 +331,205 @@ void grad_weight_gemm(const Tensor<S>& x, const Tensor<S>& grad_output, const Co
   constexpr Index NR = Block::nr;
   constexpr int P = PacketOf<S>::size;
   const Conv2dGeometry& g = s.geometry;
-  const ShiftedLayout layout = shifted_layout(g, s.in_channels, NR);
-  const ShiftedFill<S> fill(g, layout);
-  const std::vector<Index> offsets = tap_offsets(layout, g, s.in_per_group);
-  const Index depth = static_cast<Index>(offsets.size());
+  const Index in_per_group = s.in_per_group;
   const Index out_per_group = s.out_per_group;
-  const Index transposed_cols =
-      (out_per_group + NR - 1) / NR * NR;  // dy^T's row length: whole blocks
-  const Index rows_per_item = std::max<Index>(1, kGradWeightSamples / g.out_cols);
-  const Index row_chunks = (g.out_rows + rows_per_item - 1) / rows_per_item;
+  const Index taps = g.kernel_rows * g.kernel_cols;
+  const Index depth = in_per_group * taps;
+  const Index transposed_cols = (out_per_group + NR - 1) / NR * NR;  // grad_output^T row length, padded to whole blocks
+  const GradWeightSplit split = grad_weight_split(
+      g, s.batch, in_per_group, Index(sizeof(S)), threads,
+      [&](Index block) { return s.groups * ((in_per_group + block - 1) / block); });
+  const Index per_group = (in_per_group + split.c_block - 1) / split.c_block;
+  const ShiftedLayout band = band_layout(g, split.c_block, split.band_rows, NR);
+  const Index tail = in_per_group - (per_group - 1) * split.c_block;
+  const ShiftedFill<S> fill(g, shifted_layout(g, split.c_block, NR));
+  const ShiftedFill<S> fill_tail(g, shifted_layout(g, tail, NR));
+  const std::vector<Index> offsets = tap_offsets(band, g, split.c_block);
+  const bool in_place = reads_input_in_place(g);
+  const std::vector<Index> whole_offsets =
+      in_place ? tap_offsets(shifted_layout(g, split.c_block, NR), g, split.c_block)
+               : std::vector<Index>();
+  const Index rows_per_chunk = std::max<Index>(1, kGradWeightSamples / g.out_cols);
   const Index out_plane_size = g.out_rows * g.out_cols;
-  const Index x_image = s.in_channels * g.in_rows * g.in_cols;
   const Index in_plane_size = g.in_rows * g.in_cols;
+  const Index partial_size = s.groups * depth * transposed_cols;
+  std::vector<S> partials(static_cast<std::size_t>(split.chunks * partial_size));
+  const Index items = split.c_blocks * split.chunks;
 
-  const BatchSchedule sched = batch_schedule(s.batch);
-  std::vector<VectorX<S>> sources(static_cast<std::size_t>(sched.slots()));
-  std::vector<VectorX<S>> sums(static_cast<std::size_t>(sched.threads));
-  std::vector<VectorX<S>> transposed_grad_outputs(static_cast<std::size_t>(sched.threads));
-
-  run_batch(
-      sched, s.batch, s.groups * row_chunks,
-      [&](Index n, int slot) {
-        VectorX<S>& buf = sources[slot];
-        if (buf.size() != layout.size) buf.setZero(layout.size);
-        fill(x.data() + n * x_image, in_plane_size, buf.data());
-      },
-      [&](Index n, Index item, int slot, int thread) {
-        const Index grp = item / row_chunks;
-        const Index r0 = (item % row_chunks) * rows_per_item;
-        const Index r1 = std::min(g.out_rows, r0 + rows_per_item);
-        VectorX<S>& sum = sums[thread];
-        if (sum.size() != s.groups * depth * transposed_cols)
-          sum.setZero(s.groups * depth * transposed_cols);
-        VectorX<S>& transposed = transposed_grad_outputs[thread];
-        if (transposed.size() != rows_per_item * g.out_cols * transposed_cols) {
-          transposed.setZero(rows_per_item * g.out_cols * transposed_cols);
+  parallel_blocks(items, threads, [&](Index begin, Index end, int) {
+    VectorX<S> buf = in_place ? VectorX<S>() : VectorX<S>::Zero(band.size);
+    VectorX<S> transposed = VectorX<S>::Zero(std::min(rows_per_chunk, split.band_rows) * g.out_cols * transposed_cols);
+    for (Index item = begin; item < end; ++item) {
+      const Index chunk = item / split.c_blocks;
+      const Index block = item % split.c_blocks;
+      const Index grp = block / per_group;
+      const Index c0 = (block % per_group) * split.c_block;
+      const Index c1 = std::min(in_per_group, c0 + split.c_block);
+      const Index k_rows = (c1 - c0) * taps;
+      S* sum = partials.data() + chunk * partial_size + (grp * depth + c0 * taps) * transposed_cols;
+      std::fill(sum, sum + k_rows * transposed_cols, S(0));
+      const Index u0 = chunk * split.units / split.chunks;
+      const Index u1 = (chunk + 1) * split.units / split.chunks;
+      for (Index u = u0; u < u1; ++u) {
+        const Index n = u / split.bands;
+        const Index r0 = (u % split.bands) * split.band_rows;
+        const Index rows = std::min(split.band_rows, g.out_rows - r0);
+        const S* image = x.data() + (n * s.in_channels + grp * in_per_group + c0) * in_plane_size;
+        const S* src;
+        const Index* offs;
+        if (in_place) {
+          src = image + r0 * g.in_cols;
+          offs = whole_offsets.data();
+        } else {
+          (c1 - c0 == split.c_block ? fill : fill_tail)
+              .rows(image, in_plane_size, buf.data(), band, r0 * g.stride.rows,
+                    r0 * g.stride.rows + band_input_rows(g, rows));
+          src = buf.data();
+          offs = offsets.data();
         }
-        // dy^T for rows [r0, r1): sample-major, out_per_group values (zero-padded to
-        // transposed_cols) per sample.
-        // The rows of the out_per_group planes are short runs far apart: each is requested from
-        // memory two planes ahead of its use.
-        const Index samples = (r1 - r0) * g.out_cols;
-        const S* d0 = grad_output.data() +
-                      (n * s.out_channels + grp * out_per_group) * out_plane_size + r0 * g.out_cols;
-        constexpr Index line = 64 / sizeof(S) > 0 ? Index(64 / sizeof(S)) : 1;
-        for (Index o = 0; o < out_per_group; ++o) {
-          if (o + 2 < out_per_group) {
-            for (Index p = 0; p < samples; p += line) {
-              Eigen::internal::prefetch(d0 + (o + 2) * out_plane_size + p);
+        for (Index rr = 0; rr < rows; rr += rows_per_chunk) {
+          const Index rr1 = std::min(rows, rr + rows_per_chunk);
+          // grad_output^T for rows [r0 + rr, r0 + rr1): sample-major, out_per_group (padded to transposed_cols with zeros) per
+          // sample. The rows of the out_per_group planes are short runs far apart: each is requested from
+          // memory two planes ahead of its use.
+          const Index samples = (rr1 - rr) * g.out_cols;
+          const S* d0 =
+              grad_output.data() + (n * s.out_channels + grp * out_per_group) * out_plane_size + (r0 + rr) * g.out_cols;
+          constexpr Index line = 64 / sizeof(S) > 0 ? Index(64 / sizeof(S)) : 1;
+          for (Index o = 0; o < out_per_group; ++o) {
+            if (o + 2 < out_per_group) {
+              for (Index p = 0; p < samples; p += line) {
+                Eigen::internal::prefetch(d0 + (o + 2) * out_plane_size + p);
+              }
             }
+            const S* d = d0 + o * out_plane_size;
+            for (Index p = 0; p < samples; ++p) transposed[p * transposed_cols + o] = d[p];
           }
-          const S* d = d0 + o * out_plane_size;
-          for (Index p = 0; p < samples; ++p) transposed[p * transposed_cols + o] = d[p];
-        }
-        const S* src = sources[slot].data() + grp * s.in_per_group * layout.channel_size;
-        S* acc_out = sum.data() + grp * depth * transposed_cols;
-        for (Index k0 = 0; k0 < depth; k0 += MR) {
-          const S* rows[MR];
-          for (int i = 0; i < MR; ++i) rows[i] = src + offsets[std::min(k0 + i, depth - 1)];
-          for (Index ob = 0; ob < transposed_cols; ob += NR) {
-            Packet acc[MR][NP];
-            unroll<MR>([&](auto i) {
-              unroll<NP>([&](auto j) { acc[i][j] = Eigen::internal::pset1<Packet>(S(0)); });
-            });
-            for (Index r = r0; r < r1; ++r) {
-              const S* shifted[MR];
-              for (int i = 0; i < MR; ++i) shifted[i] = rows[i] + r * layout.phase_cols;
-              rows_block<S, MR, NP>(
-                  g.out_cols, shifted,
-                  transposed.data() + (r - r0) * g.out_cols * transposed_cols + ob, transposed_cols,
-                  acc);
+          for (Index k0 = 0; k0 < k_rows; k0 += MR) {
+            const S* row_of[MR];
+            for (int i = 0; i < MR; ++i) {
+              row_of[i] = src + offs[std::min(k0 + i, k_rows - 1)] + rr * band.phase_cols;
             }
-            const Index valid = std::min<Index>(MR, depth - k0);
-            unroll<MR>([&](auto i) {
-              if (i >= valid) return;
-              S* dst = acc_out + (k0 + i) * transposed_cols + ob;
-              unroll<NP>([&](auto j) {
-                using Eigen::internal::ploadu;
-                Eigen::internal::pstoreu(
-                    dst + j * P, Eigen::internal::padd(ploadu<Packet>(dst + j * P), acc[i][j]));
+            for (Index ob = 0; ob < transposed_cols; ob += NR) {
+              Packet acc[MR][NP];
+              unroll<MR>([&](auto i) {
+                unroll<NP>([&](auto j) { acc[i][j] = Eigen::internal::pset1<Packet>(S(0)); });
               });
-            });
+              for (Index r = rr; r < rr1; ++r) {
+                const S* shifted[MR];
+                for (int i = 0; i < MR; ++i) shifted[i] = row_of[i] + (r - rr) * band.phase_cols;
+                rows_block<S, MR, NP>(g.out_cols, shifted,
+                                      transposed.data() + (r - rr) * g.out_cols * transposed_cols + ob, transposed_cols, acc);
+              }
+              const Index valid = std::min<Index>(MR, k_rows - k0);
+              unroll<MR>([&](auto i) {
+                if (i >= valid) return;
+                S* dst = sum + (k0 + i) * transposed_cols + ob;
+                unroll<NP>([&](auto j) {
+                  using Eigen::internal::ploadu;
+                  Eigen::internal::pstoreu(
+                      dst + j * P, Eigen::internal::padd(ploadu<Packet>(dst + j * P), acc[i][j]));
+                });
+              });
+            }
           }
         }
-      },
-      [](Index, int) {});
-
-  for (Index grp = 0; grp < s.groups; ++grp) {
-    for (Index o = 0; o < out_per_group; ++o) {
-      for (Index k = 0; k < depth; ++k) {
-        S total(0);
-        for (const VectorX<S>& sum : sums) {
-          if (sum.size() != 0) total += sum[(grp * depth + k) * transposed_cols + o];
-        }
-        grad_weight.data()[(grp * out_per_group + o) * depth + k] = total;
       }
     }
-  }
+  });
+
+  // dW[o, k] of group grp = sum over the chunks, in order, of the partial dW^T[k, o].
+  parallel_blocks(s.groups * out_per_group, threads, [&](Index begin, Index end, int) {
+    for (Index row = begin; row < end; ++row) {
+      const Index grp = row / out_per_group;
+      const Index o = row % out_per_group;
+      S* out = grad_weight.data() + row * depth;
+      for (Index k = 0; k < depth; ++k) {
+        S total = partials[(grp * depth + k) * transposed_cols + o];
+        for (Index c = 1; c < split.chunks; ++c) {
+          total += partials[c * partial_size + (grp * depth + k) * transposed_cols + o];
+        }
+        out[k] = total;
+      }
+    }
+  });
 }
 
 /// dW as dot products, for few output channels per group (where a GEMM block along the output
-/// channels would be mostly padding): for every image and input channel, the channel's shifted
-/// plane is built once and every tap's gradient for each output channel of its group is the dot
-/// product of that output's gradient with the plane shifted by the tap (`tap_dots`). Images run in
-/// parallel, each thread summing into its own copy of dW.
+/// channels would be mostly padding): for every input channel and band, the channel's band is
+/// copied once and every tap's gradient for each output channel of its group is the dot product
+/// of that output's grad_output with the band shifted by the tap (`tap_dots`).
 template <class S>
 void grad_weight_dots(const Tensor<S>& x, const Tensor<S>& grad_output, const Conv2dShape& s,
-                      Tensor<S>& grad_weight) {
+                      Tensor<S>& grad_weight, int threads) {
   const Conv2dGeometry& g = s.geometry;
-  const ShiftedLayout layout = shifted_layout(g, 1, PacketOf<S>::size);
-  const ShiftedFill<S> fill(g, layout);
-  const std::vector<Index> offsets = tap_offsets(layout, g, 1);
+  const GradWeightSplit split =
+      grad_weight_split(g, s.batch, 1, Index(sizeof(S)), threads,
+                        [&](Index block) { return (s.in_channels + block - 1) / block; });
+  // One channel per band copy (the split's block is a range of channels handled one by one).
+  const ShiftedLayout band = band_layout(g, 1, split.band_rows, PacketOf<S>::size);
+  const ShiftedFill<S> fill(g, shifted_layout(g, 1, PacketOf<S>::size));
+  const std::vector<Index> offsets = tap_offsets(band, g, 1);
   const Index taps = static_cast<Index>(offsets.size());
   const Index in_plane_size = g.in_rows * g.in_cols;
   const Index out_plane_size = g.out_rows * g.out_cols;
-  const int threads = available_threads();
-  std::vector<VectorX<S>> sources(static_cast<std::size_t>(threads));
-  std::vector<VectorX<S>> sums(static_cast<std::size_t>(threads));
-  // Items: (image, input channel) pairs, so that batch 1 still spreads over the threads.
-  parallel_for(s.batch * s.in_channels, threads, [&](Index item, int thread) {
-    const Index n = item / s.in_channels;
-    const Index c = item % s.in_channels;
-    VectorX<S>& buf = sources[thread];
-    if (buf.size() != layout.size) buf.setZero(layout.size);
-    VectorX<S>& sum = sums[thread];
-    if (sum.size() != grad_weight.size()) sum.setZero(grad_weight.size());
-    fill(x.data() + (n * s.in_channels + c) * in_plane_size, in_plane_size, buf.data());
-    const Index group = c / s.in_per_group;
-    const Index ci = c % s.in_per_group;
-    for (Index o = group * s.out_per_group; o < (group + 1) * s.out_per_group; ++o) {
-      tap_dots(buf.data(), layout.phase_cols, offsets.data(), taps,
-               grad_output.data() + (n * s.out_channels + o) * out_plane_size, g.out_rows,
-               g.out_cols, sum.data() + (o * s.in_per_group + ci) * taps);
+  std::vector<S> partials(static_cast<std::size_t>(split.chunks * grad_weight.size()));
+  const Index items = split.c_blocks * split.chunks;
+  parallel_blocks(items, threads, [&](Index begin, Index end, int) {
+    VectorX<S> buf = VectorX<S>::Zero(band.size);
+    for (Index item = begin; item < end; ++item) {
+      const Index chunk = item / split.c_blocks;
+      const Index c0 = (item % split.c_blocks) * split.c_block;
+      const Index c1 = std::min(s.in_channels, c0 + split.c_block);
+      S* sum = partials.data() + chunk * grad_weight.size();
+      const Index u0 = chunk * split.units / split.chunks;
+      const Index u1 = (chunk + 1) * split.units / split.chunks;
+      for (Index c = c0; c < c1; ++c) {
+        const Index group = c / s.in_per_group;
+        const Index ci = c % s.in_per_group;
+        for (Index o = group * s.out_per_group; o < (group + 1) * s.out_per_group; ++o) {
+          std::fill(sum + (o * s.in_per_group + ci) * taps,
+                    sum + (o * s.in_per_group + ci + 1) * taps, S(0));
+        }
+        for (Index u = u0; u < u1; ++u) {
+          const Index n = u / split.bands;
+          const Index r0 = (u % split.bands) * split.band_rows;
+          const Index rows = std::min(split.band_rows, g.out_rows - r0);
+          fill.rows(x.data() + (n * s.in_channels + c) * in_plane_size, in_plane_size, buf.data(), band,
+                    r0 * g.stride.rows, r0 * g.stride.rows + band_input_rows(g, rows));
+          for (Index o = group * s.out_per_group; o < (group + 1) * s.out_per_group; ++o) {
+            tap_dots(buf.data(), band.phase_cols, offsets.data(), taps,
+                     grad_output.data() + (n * s.out_channels + o) * out_plane_size + r0 * g.out_cols, rows,
+                     g.out_cols, sum + (o * s.in_per_group + ci) * taps);
+          }
+        }
+      }
     }
   });
-  Eigen::Map<VectorX<S>> out(grad_weight.data(), grad_weight.size());
-  out.setZero();
-  for (const VectorX<S>& sum : sums) {
-    if (sum.size() != 0) out += sum;
-  }
+  parallel_blocks(grad_weight.size(), threads, [&](Index begin, Index end, int) {
+    for (Index k = begin; k < end; ++k) {
+      S total = partials[k];
+      for (Index c = 1; c < split.chunks; ++c) total += partials[c * grad_weight.size() + k];
+      grad_weight.data()[k] = total;
+    }
+  });
+}
+
+/// grad_bias[o] = the sum of grad_output's planes o over the batch, output channels in parallel.
+template <class S>
+void grad_bias_sums(const Tensor<S>& grad_output, VectorX<S>& grad_bias, int threads) {
+  const Index batch = grad_output.dim(0);
+  const Index channels = grad_output.dim(1);
+  const Index plane = grad_output.dim(2) * grad_output.dim(3);
+  parallel_blocks(channels, threads, [&](Index begin, Index end, int) {
+    for (Index o = begin; o < end; ++o) {
+      S total(0);
+      for (Index n = 0; n < batch; ++n) {
+        total += packet_sum(grad_output.data() + (n * channels + o) * plane, plane);
+      }
+      grad_bias[o] = total;
+    }
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -403,16 +550,11 @@ Conv2dGrads<S> conv2d_backward_path(const Tensor<S>& x, const Tensor<S>& weight,
                                     const Tensor<S>& grad_output, const Conv2dShape& s,
                                     Conv2dPath path, Conv2dOutputMask mask = {}) {
   const Conv2dGeometry& g = s.geometry;
-  const Index out_plane_size = g.out_rows * g.out_cols;
+  const int threads = available_threads();
   Conv2dGrads<S> grads;
   if (mask.grad_bias) {
-    grads.bias = VectorX<S>::Zero(s.out_channels);
-    for (Index n = 0; n < s.batch; ++n) {
-      for (Index o = 0; o < s.out_channels; ++o) {
-        grads.bias[o] += packet_sum(grad_output.data() + (n * s.out_channels + o) * out_plane_size,
-                                    out_plane_size);
-      }
-    }
+    grads.bias.resize(s.out_channels);
+    grad_bias_sums(grad_output, grads.bias, threads);
   }
   if (mask.grad_weight) grads.weight = Tensor<S>(weight.shape());
   if (path == Conv2dPath::planes) {
@@ -451,9 +593,9 @@ Conv2dGrads<S> conv2d_backward_path(const Tensor<S>& x, const Tensor<S>& weight,
   }
   if (mask.grad_weight) {
     if (grad_weight_by_dots<S>(s, path)) {
-      grad_weight_dots(x, grad_output, s, grads.weight);
+      grad_weight_dots(x, grad_output, s, grads.weight, threads);
     } else {
-      grad_weight_gemm(x, grad_output, s, grads.weight);
+      grad_weight_gemm(x, grad_output, s, grads.weight, threads);
     }
   }
   if (!mask.grad_input) return grads;
@@ -462,16 +604,25 @@ Conv2dGrads<S> conv2d_backward_path(const Tensor<S>& x, const Tensor<S>& weight,
       // Overwrites every element when the correlation is the input gradient itself.
       grads.input = flipped_input_is_interior(g) ? Tensor<S>(x.shape(), UninitializedTag())
                                                  : Tensor<S>(x.shape());
-      grad_input_flipped(grad_output, weight, s, path == Conv2dPath::winograd, grads.input);
+      grad_input_flipped(grad_output, weight, s, path == Conv2dPath::winograd, grads.input,
+                         threads);
       break;
     case GradInputAlgorithm::tap_loops:
       grads.input = Tensor<S>(x.shape());
       grad_input_planes(grad_output, weight, s, grads.input);
       break;
-    case GradInputAlgorithm::col2im:
+    case GradInputAlgorithm::col2im: {
       grads.input = Tensor<S>(x.shape());
-      grad_input_col2im(grad_output, weight, s, grads.input);
+      // Padding modes other than zeros fold borders onto samples of other bands: the padded
+      // gradient of the whole batch first, folded once all bands are in.
+      std::vector<S> padded(static_cast<std::size_t>(
+          g.mode == PaddingMode::zeros
+              ? 0
+              : s.batch * s.in_channels * g.padded_rows() * g.padded_cols()));
+      grad_input_col2im(grad_output, weight, s, grads.input, padded.data(), threads);
+      if (!padded.empty()) fold_batch(padded.data(), s, grads.input, threads);
       break;
+    }
   }
   return grads;
 }

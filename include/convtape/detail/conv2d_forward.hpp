@@ -8,11 +8,12 @@
 // (`im2col_gemm`). The path comes from `conv2d_dispatch.hpp`. Not for direct inclusion.
 
 #include "convtape/core.hpp"
+#include "convtape/detail/shifted_conv.hpp"
 #include "convtape/detail/conv2d_dispatch.hpp"
 #include "convtape/detail/conv2d_shape.hpp"
 #include "convtape/detail/gemm.hpp"
+#include "convtape/detail/parallel.hpp"
 #include "convtape/detail/plane.hpp"
-#include "convtape/detail/shifted_conv.hpp"
 #include "convtape/detail/winograd.hpp"
 #include "convtape/tensor.hpp"
 
@@ -43,34 +44,35 @@ Tensor<S> conv2d_forward(const Tensor<S>& x, const Tensor<S>& weight, const Vect
   }
   const Index depth = s.in_per_group * g.kernel_rows * g.kernel_cols;
   const S* w = weight.data();
-  const Index m = s.out_per_group;
-  auto weight_at = [w, m, depth](Index grp, Index i, Index k) {
-    return w[(grp * m + i) * depth + k];
-  };
+  const Index out_per_group = s.out_per_group;
   const Index out_plane_size = g.out_rows * g.out_cols;
-  S* out = y.data();
-  const Index out_image_size = s.out_channels * out_plane_size;
-  auto target = [=](Index n, int) {
-    return OutputPlanes<S>{out + n * out_image_size, out_plane_size, g.out_cols};
-  };
   const Index x_image_size = s.in_channels * g.in_rows * g.in_cols;
+  const BatchPlanes<S> out{y.data(), s.out_channels * out_plane_size, out_plane_size, g.out_cols};
   const S* b = bias.size() != 0 ? bias.data() : nullptr;
-  auto nothing = [](Index, int) {};
-  const bool packed = path == Conv2dPath::im2col_gemm;
+  const int threads = available_threads();
   if constexpr (winograd_exact_for<S>()) {
     if (path == Conv2dPath::winograd && winograd_fits(g)) {
-      winograd_conv<S>(x.data(), x_image_size, g, s.batch, s.groups, s.in_per_group, m, weight_at,
-                       b, target, nothing);
+      auto weight_at = [w, out_per_group, depth](Index grp, Index i, Index k) {
+        return w[(grp * out_per_group + i) * depth + k];
+      };
+      winograd_conv<S>(x.data(), x_image_size, g, s.batch, s.groups, s.in_per_group, out_per_group,
+                       weight_at, b, out, threads);
       return y;
     }
   }
+  // The weights as stored: one OIHW row per output channel.
+  const StridedRows<S> rows{w, depth, 1};
+  const Index x_size = s.batch * x_image_size;
   if (path == Conv2dPath::direct) {
-    shifted_conv<S, 1, GemmBlock<S>::np>(x.data(), x_image_size, g, s.batch, s.groups,
-                                         s.in_per_group, m, false, weight_at, b, target, nothing);
+    shifted_conv<S, 1, GemmBlock<S>::np>(x.data(), x_image_size, x_size, g, s.batch, s.groups,
+                                        s.in_per_group, out_per_group, ConvKernel::rows, rows,
+                                        out_per_group * depth, b, out, threads);
   } else {
-    shifted_conv<S, GemmBlock<S>::mr, GemmBlock<S>::np>(x.data(), x_image_size, g, s.batch,
-                                                        s.groups, s.in_per_group, m, packed,
-                                                        weight_at, b, target, nothing);
+    const ConvKernel kernel =
+        path == Conv2dPath::im2col_gemm ? ConvKernel::packed : ConvKernel::grid;
+    shifted_conv<S, GemmBlock<S>::mr, GemmBlock<S>::np>(
+        x.data(), x_image_size, x_size, g, s.batch, s.groups, s.in_per_group, out_per_group,
+        kernel, rows, out_per_group * depth, b, out, threads);
   }
   return y;
 }

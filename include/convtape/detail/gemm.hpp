@@ -10,7 +10,7 @@
 // registers and, per step of the reduction, load NP packets of one operand and broadcast MR
 // scalars of the other: MR * NP multiply-adds for MR + NP loads. They differ in where the operands
 // come from:
-// - `shifted_block`: C(i, j) += A(i, k) B(k, j), A packed by `pack_rows`, row k of B starting at
+// - `shifted_block`: C(i, j) += A(i, k) B(k, j), A read in place (MR row pointers), row k of B at
 //   `b + offsets[k]` — the im2col matrix read in place from a shifted layout (`im2col.hpp`) or
 //   any row-major matrix (offsets k * ld).
 // - `rows_block`: C(i, j) += sum_t row_i[t] B(t, j) — MR rows read in place (im2col rows again,
@@ -75,39 +75,31 @@ S packet_sum(const S* data, Index n) {
   return sum;
 }
 
-/// The m x depth matrix w(i, k) packed for `shifted_block`: blocks of MR rows, each block
-/// depth-major (for each k the MR values w(b * MR + i, k), zero past row m).
-template <class S, int MR, class W>
-std::vector<S> pack_rows(Index m, Index depth, W&& w) {
-  const Index blocks = (m + MR - 1) / MR;
-  std::vector<S> packed(static_cast<std::size_t>(blocks * MR * depth), S(0));
-  for (Index b = 0; b < blocks; ++b) {
-    S* dst = packed.data() + b * MR * depth;
-    for (Index k = 0; k < depth; ++k) {
-      for (Index i = 0; i < MR; ++i) {
-        const Index row = b * MR + i;
-        dst[k * MR + i] = row < m ? w(row, k) : S(0);
-      }
-    }
-  }
-  return packed;
-}
+/// The left operand of `shifted_product`, read in place: A(i, k) = data[i * row + k * col]. A
+/// row-major matrix has col = 1 (its transpose row = 1), so weights are used as they are stored,
+/// with no per-call packing.
+template <class S>
+struct StridedRows {
+  const S* data;
+  Index row;
+  Index col;
+};
 
-/// acc(i, j) += sum_k a[k * MR + i] * b[offsets[k] + j], for i < MR, j < NP * packet.
+/// acc(i, j) += sum_k a[i][k * a_col] * b[offsets[k] + j], for i < MR, j < NP * packet.
 template <class S, int MR, int NP, class Packet>
-EIGEN_ALWAYS_INLINE void shifted_block(Index depth, const S* a, const S* b, const Index* offsets,
-                                       Packet (&acc)[MR][NP]) {
+EIGEN_ALWAYS_INLINE void shifted_block(Index depth, const S* const (&a)[MR], Index a_col,
+                                       const S* b, const Index* offsets, Packet (&acc)[MR][NP]) {
   using namespace Eigen::internal;
   constexpr int P = PacketOf<S>::size;
   for (Index k = 0; k < depth; ++k) {
     const S* bk = b + offsets[k];
+    const Index ak = k * a_col;
     Packet bv[NP];
     unroll<NP>([&](auto j) { bv[j] = ploadu<Packet>(bk + j * P); });
     unroll<MR>([&](auto i) {
-      const Packet av = pset1<Packet>(a[i]);
+      const Packet av = pset1<Packet>(a[i][ak]);
       unroll<NP>([&](auto j) { acc[i][j] = pmadd(av, bv[j], acc[i][j]); });
     });
-    a += MR;
   }
 }
 
@@ -143,7 +135,7 @@ struct DenseStore {
 };
 
 /// C = A * B for the columns [q_begin, q_end) of B, one MR x NR block at a time: A (m x depth)
-/// packed by `pack_rows<S, MR>`, row k of B at `b + offsets[k]` (its columns q_begin ... read up
+/// read in place (`StridedRows`; a last block of fewer than MR rows repeats row m - 1), row k of B at `b + offsets[k]` (its columns q_begin ... read up
 /// to the next multiple of NR past q_end, so the caller provides that slack). Each block is handed
 /// to `sink(row0, rows, col0, cols, tile, ld)` as a row-major MR x NR `tile` holding
 /// C(row0 + i, col0 + j) for i < rows, j < cols; the sink stores it wherever C lives.
@@ -152,8 +144,8 @@ struct DenseStore {
 /// chunk's part of B (read in place, possibly scattered) stays in the L1 cache while every block
 /// of A uses it; partial sums wait in a small m x NR buffer between chunks.
 template <class S, int MR, int NP, class Sink>
-void shifted_product(Index m, Index depth, const S* a_packed, const S* b, const Index* offsets,
-                     Index q_begin, Index q_end, Index chunk, Sink&& sink) {
+void shifted_product(Index m, Index depth, const StridedRows<S>& a, const S* b,
+                     const Index* offsets, Index q_begin, Index q_end, Index chunk, Sink&& sink) {
   using Packet = typename PacketOf<S>::type;
   using Eigen::internal::ploadu;
   using Eigen::internal::pstoreu;
@@ -186,8 +178,11 @@ void shifted_product(Index m, Index depth, const S* a_packed, const S* b, const 
                                   : ploadu<Packet>(part + i * NR + j * P);
             });
           });
-          shifted_block<S, MR, NP>(k1 - k0, a_packed + m0 * depth + k0 * MR, b + q0, offsets + k0,
-                                   acc);
+          const S* rows[MR];
+          unroll<MR>([&](auto i) {
+            rows[i] = a.data + std::min<Index>(m0 + i, m - 1) * a.row + k0 * a.col;
+          });
+          shifted_block<S, MR, NP>(k1 - k0, rows, a.col, b + q0, offsets + k0, acc);
           if constexpr (std::is_same_v<std::decay_t<Sink>, DenseStore<S>>) {
             S* out = k1 == depth ? sink.c + m0 * sink.ld + q0 : part;
             const Index ld = k1 == depth ? sink.ld : Index(NR);

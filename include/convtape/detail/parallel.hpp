@@ -7,8 +7,9 @@
 // inside a parallel region the caller already opened, they run on the calling thread. Exactly one
 // level of parallelism is ever active: nothing inside a `parallel_for` body may open another team
 // (the kernels below never call Eigen's own multi-threaded GEMM), so threads are never
-// oversubscribed. The batched kernels schedule their work over the images of a batch through
-// `run_batch`. Not for direct inclusion.
+// oversubscribed. Not for direct inclusion.
+
+#include <algorithm>
 
 #include "convtape/core.hpp"
 
@@ -47,43 +48,27 @@ void parallel_for(Index n, int threads, F&& f) {
   for (Index i = 0; i < n; ++i) f(i, 0);
 }
 
-/// How a batched kernel uses the threads: whole images per thread when there are enough images,
-/// else the work of one image at a time cut into `chunks` pieces shared by the threads.
-struct BatchSchedule {
-  int threads = 1;
-  bool per_image = true;
-  Index chunks = 1;
-  /// Image workspaces needed: one per thread, or one shared.
-  int slots() const { return per_image ? threads : 1; }
-};
-
-inline BatchSchedule batch_schedule(Index batch) {
-  BatchSchedule b;
-  b.threads = available_threads();
-  b.per_image = b.threads == 1 || batch % b.threads == 0 || batch >= Index{4} * b.threads;
-  b.chunks = b.per_image ? 1 : 4 * b.threads;
-  return b;
-}
-
-/// For every image n: `prepare(n, slot)`, `work(n, item, slot, thread)` for every item in
-/// [0, items), then `finish(n, slot)`; `slot` names the image workspace, `thread` the calling
-/// thread. Images run in parallel in the per-image schedule, the items of an image otherwise.
-template <class Prepare, class Work, class Finish>
-void run_batch(const BatchSchedule& b, Index batch, Index items, Prepare&& prepare, Work&& work,
-               Finish&& finish) {
-  if (b.per_image) {
-    parallel_for(batch, b.threads, [&](Index n, int thread) {
-      prepare(n, thread);
-      for (Index i = 0; i < items; ++i) work(n, i, thread, thread);
-      finish(n, thread);
-    });
+/// Calls `f(begin, end, thread)` once on each of `threads` threads, thread t taking the items
+/// [t * n / threads, (t + 1) * n / threads): OpenMP's static schedule by hand, so that a thread
+/// can set up its workspace once before its items and the assignment of items to threads (and so
+/// the order of every per-thread partial sum) is the same on every run. Threads beyond `n` are
+/// not started. With `threads <= 1` it is one call on the calling thread.
+template <class F>
+void parallel_blocks(Index n, int threads, F&& f) {
+  const int team = static_cast<int>(std::min<Index>(std::max(threads, 1), std::max<Index>(n, 1)));
+#ifdef _OPENMP
+  if (team > 1) {
+#pragma omp parallel num_threads(team)
+    {
+      const Index t = omp_get_thread_num();
+      const Index size = omp_get_num_threads();  // the runtime may give fewer than asked
+      f(t * n / size, (t + 1) * n / size, static_cast<int>(t));
+    }
     return;
   }
-  for (Index n = 0; n < batch; ++n) {
-    prepare(n, 0);
-    parallel_for(items, b.threads, [&](Index i, int thread) { work(n, i, 0, thread); });
-    finish(n, 0);
-  }
+#endif
+  (void)team;
+  f(Index(0), n, 0);
 }
 
 }  // namespace convtape::detail

@@ -32,11 +32,11 @@
 #include <vector>
 
 #include "convtape/core.hpp"
+#include "convtape/detail/shifted_conv.hpp"
 #include "convtape/detail/disable_warnings.hpp"
 #include "convtape/detail/gemm.hpp"
 #include "convtape/detail/im2col.hpp"
 #include "convtape/detail/parallel.hpp"
-#include "convtape/detail/shifted_conv.hpp"
 
 namespace convtape::detail {
 
@@ -162,14 +162,15 @@ void winograd_output_transform(const S* m, Index m_stride, Index q0, Index count
 /// input and GEMM output (16 x channels x positions each) then stay in the L2 cache.
 constexpr Index kWinogradChunk = 64;
 
-/// The interface of `shifted_conv` for 3x3, stride-1, undilated geometries, computed with
-/// Winograd's F(2x2, 3x3) (`detail/winograd.hpp`): per image and chunk of tile rows, the input
-/// tiles of every channel are transformed, the 16 GEMMs run on the packet kernel of `gemm.hpp`,
-/// and the output transform writes the 2x2 output tiles.
-template <class S, class WeightAt, class Target, class Finish>
+/// `shifted_conv`'s correlation for 3x3, stride-1, undilated geometries, computed with Winograd's
+/// F(2x2, 3x3): items are (image, group, chunk of tile rows), all of them in one parallel loop on
+/// at most `threads` threads; per item the input tiles of every channel are transformed, the 16
+/// GEMMs run on the packet kernel of `gemm.hpp`, and the output transform writes the 2x2 output
+/// tiles into `out` (dense rows: out.ld == g.out_cols).
+template <class S, class WeightAt>
 void winograd_conv(const S* src_images, Index src_image, const Conv2dGeometry& g, Index batch,
                    Index groups, Index in_per_group, Index out_per_group, WeightAt&& weight_at,
-                   const S* bias, Target&& target, Finish&& finish) {
+                   const S* bias, const BatchPlanes<S>& out, int threads) {
   using Block = GemmBlock<S>;
   constexpr int MR = Block::mr;
   constexpr Index NR = Block::nr;
@@ -194,77 +195,68 @@ void winograd_conv(const S* src_images, Index src_image, const Conv2dGeometry& g
   std::vector<Index> v_offsets(static_cast<std::size_t>(in_per_group));
   for (Index c = 0; c < in_per_group; ++c) v_offsets[c] = c * ld;
 
-  // U = G k G^T for every kernel, packed per (group, xi) for the GEMMs.
-  std::vector<S> u(static_cast<std::size_t>(groups * out_per_group * in_per_group * 16));
-  for (Index grp = 0; grp < groups; ++grp) {
-    for (Index o = 0; o < out_per_group; ++o) {
+  // U = G k G^T for every kernel, stored per (group, xi) as a row-major out_per_group x
+  // in_per_group matrix: the left operands of the 16 GEMMs, read in place. In parallel for large
+  // weights.
+  const Index u_size = out_per_group * in_per_group;
+  std::vector<S> u(static_cast<std::size_t>(groups * 16 * u_size));
+  const int team = groups * u_size >= (Index{1} << 12) ? threads : 1;
+  parallel_blocks(groups * out_per_group, team, [&](Index begin, Index end, int) {
+    for (Index row = begin; row < end; ++row) {
+      const Index grp = row / out_per_group;
+      const Index o = row % out_per_group;
       for (Index c = 0; c < in_per_group; ++c) {
         S k[9];
+        S transformed[16];
         for (Index tap = 0; tap < 9; ++tap) k[tap] = weight_at(grp, o, c * 9 + tap);
-        winograd_kernel_transform(k,
-                                  u.data() + ((grp * out_per_group + o) * in_per_group + c) * 16);
+        winograd_kernel_transform(k, transformed);
+        for (Index xi = 0; xi < 16; ++xi) {
+          u[(grp * 16 + xi) * u_size + o * in_per_group + c] = transformed[xi];
+        }
       }
     }
-  }
-  const Index a_size = (out_per_group + MR - 1) / MR * MR * in_per_group;
-  std::vector<S> a(static_cast<std::size_t>(groups * 16 * a_size));
-  for (Index grp = 0; grp < groups; ++grp) {
-    for (Index xi = 0; xi < 16; ++xi) {
-      const std::vector<S> packed =
-          pack_rows<S, MR>(out_per_group, in_per_group, [&](Index o, Index c) {
-            return u[((grp * out_per_group + o) * in_per_group + c) * 16 + xi];
-          });
-      std::copy(packed.begin(), packed.end(), a.begin() + (grp * 16 + xi) * a_size);
-    }
-  }
+  });
 
-  const BatchSchedule sched = batch_schedule(batch);
   const Index chunks = (t.out_rows + rows_per_item - 1) / rows_per_item;
   const Index m_rows = (out_per_group + MR - 1) / MR * MR;  // M's rows, whole register blocks
-  std::vector<VectorX<S>> bands(static_cast<std::size_t>(sched.threads));
-  std::vector<VectorX<S>> vs(static_cast<std::size_t>(sched.threads));
-  std::vector<VectorX<S>> ms(static_cast<std::size_t>(sched.threads));
   const Index in_plane_size = g.in_rows * g.in_cols;
 
-  run_batch(
-      sched, batch, groups * chunks, [](Index, int) {},
-      [&](Index n, Index item, int slot, int thread) {
-        const Index grp = item / chunks;
-        const Index ti0 = (item % chunks) * rows_per_item;
-        const Index ti1 = std::min(t.out_rows, ti0 + rows_per_item);
-        const Index cols = (ti1 - ti0 - 1) * pitch + t.out_cols;  // up to the last real tile
-        VectorX<S>& src = bands[thread];
-        if (src.size() != band.size) src.setZero(band.size);
-        VectorX<S>& v = vs[thread];
-        if (v.size() != 16 * in_per_group * ld + NR) v.setZero(16 * in_per_group * ld + NR);
-        VectorX<S>& m = ms[thread];
-        if (m.size() != 16 * m_rows * ld + P) m.setZero(16 * m_rows * ld + P);
-
-        fill.rows(src_images + n * src_image + grp * in_per_group * in_plane_size, in_plane_size,
-                  src.data(), band, 2 * ti0, 2 * ti1 + 2);
-        for (Index c = 0; c < in_per_group; ++c) {
-          winograd_input_transform(src.data() + c * band.channel_size, tile_offsets.data(),
-                                   (cols + P - 1) / P * P, v.data() + c * ld, in_per_group * ld);
+  // Items: (image, group, chunk of tile rows), all images in one parallel loop.
+  parallel_blocks(batch * groups * chunks, threads, [&](Index begin, Index end, int) {
+    VectorX<S> src = VectorX<S>::Zero(band.size);
+    VectorX<S> v = VectorX<S>::Zero(16 * in_per_group * ld + NR);
+    VectorX<S> m = VectorX<S>::Zero(16 * m_rows * ld + P);
+    for (Index item = begin; item < end; ++item) {
+      const Index n = item / (groups * chunks);
+      const Index grp = item / chunks % groups;
+      const Index ti0 = (item % chunks) * rows_per_item;
+      const Index ti1 = std::min(t.out_rows, ti0 + rows_per_item);
+      const Index cols = (ti1 - ti0 - 1) * pitch + t.out_cols;  // up to the last real tile
+      fill.rows(src_images + n * src_image + grp * in_per_group * in_plane_size, in_plane_size,
+                src.data(), band, 2 * ti0, 2 * ti1 + 2);
+      for (Index c = 0; c < in_per_group; ++c) {
+        winograd_input_transform(src.data() + c * band.channel_size, tile_offsets.data(),
+                                 (cols + P - 1) / P * P, v.data() + c * ld, in_per_group * ld);
+      }
+      for (Index xi = 0; xi < 16; ++xi) {
+        shifted_product<S, MR, Block::np>(
+            out_per_group, in_per_group,
+            StridedRows<S>{u.data() + (grp * 16 + xi) * u_size, in_per_group, 1},
+            v.data() + xi * in_per_group * ld, v_offsets.data(), 0, cols, 0,
+            DenseStore<S>{m.data() + xi * m_rows * ld, ld});
+      }
+      S* image = out.data + n * out.image_size;
+      for (Index o = 0; o < out_per_group; ++o) {
+        const Index channel = grp * out_per_group + o;
+        for (Index ti = ti0; ti < ti1; ++ti) {
+          winograd_output_transform(m.data() + o * ld, m_rows * ld, (ti - ti0) * pitch, t.out_cols,
+                                    bias == nullptr ? S(0) : bias[channel],
+                                    image + channel * out.plane_size + 2 * ti * out.ld, out.ld,
+                                    std::min<Index>(2, g.out_rows - 2 * ti), g.out_cols);
         }
-        for (Index xi = 0; xi < 16; ++xi) {
-          shifted_product<S, MR, Block::np>(
-              out_per_group, in_per_group, a.data() + (grp * 16 + xi) * a_size,
-              v.data() + xi * in_per_group * ld, v_offsets.data(), 0, cols, 0,
-              DenseStore<S>{m.data() + xi * m_rows * ld, ld});
-        }
-        const OutputPlanes<S> out = target(n, slot);
-        CONVTAPE_ASSERT(out.ld == g.out_cols);
-        for (Index o = 0; o < out_per_group; ++o) {
-          const Index channel = grp * out_per_group + o;
-          for (Index ti = ti0; ti < ti1; ++ti) {
-            winograd_output_transform(m.data() + o * ld, m_rows * ld, (ti - ti0) * pitch,
-                                      t.out_cols, bias == nullptr ? S(0) : bias[channel],
-                                      out.data + channel * out.plane_size + 2 * ti * out.ld, out.ld,
-                                      std::min<Index>(2, g.out_rows - 2 * ti), g.out_cols);
-          }
-        }
-      },
-      finish);
+      }
+    }
+  });
 }
 
 }  // namespace convtape::detail
