@@ -26,6 +26,8 @@ py=/usr/bin/python3  # Debian's python: PyTorch lives there
 # scheduler time slice. Override by setting it yourself.
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 peers="$root/benchmarks/peers"
+# shellcheck source-path=SCRIPTDIR source=peers/machine.sh
+. "$peers/machine.sh"
 log() { echo "[$(date +%T)] $*" >&2; }
 
 log "configure and build ($build)"
@@ -50,8 +52,6 @@ peer_list+="; OpenCV filter2D: $([ "$opencv" = none ] && echo "not built (needs 
 [ ${#corr2d_bins[@]} -eq 0 ] && peer_list+="; no corr2d benchmark built"
 # Built with OpenMP, the benchmarks register their 2-thread cases.
 openmp=$("$bench/conv2d_bench" --benchmark_list_tests=true | grep -Eq '/t2(/|$)' && echo yes || echo no)
-loads=()
-load_sample() { loads+=("$(cut -d' ' -f1 /proc/loadavg)"); }
 
 gbench() {  # binary, filter, output file
   "$1" --benchmark_filter="$2" --benchmark_min_time=$min_time --benchmark_repetitions=$reps \
@@ -91,14 +91,7 @@ for r in $(seq 1 "$rounds"); do
 done
 load_sample
 
-cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
-flags=$(grep -m1 '^flags' /proc/cpuinfo)
-isa=$(for f in avx512f avx2 fma; do [[ " $flags " == *" $f "* ]] && printf '%s ' "$f"; done)
-cat > "$results/meta.json" <<EOF
-{"date": "$(date -u '+%Y-%m-%d %H:%M UTC')", "cpu": "$cpu (${isa% })", "cores": "$(nproc)",
- "compiler": "$(c++ --version | head -1), -O3 -march=native", "openmp": "$openmp",
- "peers": "$peer_list", "rounds": "$rounds", "wait_policy": "$OMP_WAIT_POLICY",
- "load": "min $(printf '%s\n' "${loads[@]}" | sort -n | head -1), max $(printf '%s\n' "${loads[@]}" | sort -n | tail -1)"}
-EOF
+machine_meta "$results/meta.json" "\"openmp\": \"$openmp\", \"peers\": \"$peer_list\",
+ \"rounds\": \"$rounds\", \"wait_policy\": \"$OMP_WAIT_POLICY\""
 $py "$peers/report.py" "$results" | tee "$results/table.md"
 log "raw results and table.md in $results"
