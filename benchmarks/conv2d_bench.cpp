@@ -110,7 +110,7 @@ void bm_convtape(benchmark::State& state, const Layer& l, Pass pass, int threads
   set_counters(state, mult * l.forward_flops(l.n), l.n);
   const convtape::detail::Conv2dShape s =
       convtape::detail::conv2d_shape(d.x, d.weight, d.bias.size(), opts, "bench");
-  state.SetLabel(convtape::detail::to_string(convtape::detail::conv2d_path(s)));
+  state.SetLabel(convtape::detail::to_string(convtape::detail::conv2d_path<float>(s)));
 }
 
 /// The reference loops on one image: the textbook baseline, so ratios stay honest without

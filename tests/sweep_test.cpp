@@ -4,10 +4,10 @@
 // Randomized differential sweeps: thousands of tiny random configurations (batch, channels,
 // groups incl. depthwise, plane and kernel sizes, stride, dilation, every padding kind and mode,
 // bias or none), in float and double, each checked against the reference loops evaluated in
-// double: conv2d forward and backward on the automatic path and on every forced path, the
-// backward pass also against central finite differences of the reference forward (double), a
-// subset through the tape with `gradcheck`; and the plane functions corr2d, corr2d_grad_input
-// and corr2d_grad_kernel on row- and column-major matrices.
+// double: conv2d forward and backward on the automatic path and on every forced path (its work
+// cut for a random thread count), the backward pass also against central finite differences of
+// the reference forward (double), a subset through the tape with `gradcheck`; and the plane
+// functions corr2d, corr2d_grad_input and corr2d_grad_kernel on row- and column-major matrices.
 //
 // Reproduce a failure with the seed and configuration index it prints:
 //   CONVTAPE_SWEEP_SEED=<seed> CONVTAPE_SWEEP_COUNT=<count> convtape_tests "[sweep]"
@@ -240,9 +240,13 @@ Verdict check_conv2d(const Config& c, support::Rng& rng, bool with_gradcheck) {
   check_output(convtape::conv2d(x, weight, bias, c.opts), "conv2d");
   const Conv2dGrads<S> grads = convtape::conv2d_backward(x, weight, dy, c.opts);
   check_grads(grads, "conv2d_backward");
+  // Each forced path's work is also cut for a random thread count (1 to 16): the items of every
+  // split (bands, blocks of channels and images, partial sums) meet the reference too.
+  const int threads = static_cast<int>(rng.index(1, 16));
   for (const Conv2dPath path : kAllPaths) {
-    const std::string name = std::string("path ") + support::path_name(path);
-    const support::ForcePath force(path);
+    const std::string name = std::string("path ") + support::path_name(path) + ", work cut for " +
+                             std::to_string(threads) + " threads";
+    const support::ForcePath force(path, threads);
     check_output(convtape::conv2d(x, weight, bias, c.opts), name);
     check_grads(convtape::conv2d_backward(x, weight, dy, c.opts), name);
   }

@@ -13,25 +13,33 @@
 ///
 ///     y[n, o] = bias[o] + sum_{i < C_in/groups} corr2d(x[n, g*C_in/groups + i], weight[o, i])
 ///
-/// Algorithms: chosen from the shape, never by the caller (per-plane loops for tiny problems, a
-/// direct kernel for depthwise layers, an implicit GEMM that reads the im2col matrix in place,
-/// explicit im2col tiles, Winograd F(2x2, 3x3)); `detail/conv2d_dispatch.hpp` lists them and
-/// makes the choice. Every one computes the same function; the tests hold each to the loops of
+/// Algorithms: chosen from the shape, never by the caller (per-plane loops, a direct kernel for
+/// depthwise layers, an implicit GEMM that reads the im2col matrix in place, explicit im2col
+/// tiles that may span images, Winograd F(2x2, 3x3)): a cost model estimates each one's time
+/// from the shape and the cheapest runs. `detail/conv2d_dispatch.hpp` lists them and holds the
+/// model. Every one computes the same function; the tests hold each to the loops of
 /// `reference.hpp`.
 ///
-/// Threads: compiled with OpenMP, images run in parallel when there are enough of them, else the
-/// tiles of one image; the team is OpenMP's (`OMP_NUM_THREADS`, `omp_set_num_threads`). One level
-/// only: called from inside a parallel region it runs on the calling thread, and it never calls
-/// Eigen's threaded GEMM. Without OpenMP everything runs on the calling thread. Results are the
-/// same to the bit for a given thread count.
+/// Threads: compiled with OpenMP, the work of a call is cut into independent items (image x
+/// block of groups x band of output rows x block of output channels; for the weight gradient,
+/// blocks of input channels x ranges of images and bands, their partial sums added once), all
+/// run in one parallel loop, so batch 1 has work for many threads too. The team is OpenMP's
+/// (`OMP_NUM_THREADS`, `omp_set_num_threads`), capped at what the estimated work and the number
+/// of items can feed. One level only: called from inside a parallel region it runs on the calling
+/// thread, and it never calls Eigen's threaded GEMM. Without OpenMP everything runs on the calling
+/// thread. Results are the same to the bit for a given thread count.
 ///
-/// Workspace (besides the returned tensors), per thread: one padded copy of one image's input
-/// channels (about C_in * (H + pads) * (W + pads) samples), or for Winograd a band of it and the
-/// transformed tiles of two tile rows (16 * (C_in + C_out) * 64 samples); for explicit im2col
-/// tiles one K x 64 tile (K = C_in / groups * kh * kw). The backward pass adds per thread a
-/// K x C_out partial weight gradient, the output gradient transposed for about 128 output
-/// samples, and for stride > 1 a copy of one image's output gradient and the padded input
-/// gradient (`benchmarks/conv2d_memory.cpp` measures the peak).
+/// Workspace (besides the returned tensors), per thread: a band copy of the input (at most about
+/// 1 MiB, or the images of one block of a tiny plane), a gathered im2col panel (K x 64 samples,
+/// K = C_in / groups * kh * kw), for large weights a chunk of it over one item's columns and
+/// those columns' outputs; for Winograd a band and the transformed tiles of a few tile rows (16 *
+/// (C_in + C_out) * 64 samples). The backward pass adds partial weight gradients (K x C_out per
+/// range of images, few ranges unless the channels are few), the output gradient of about 128
+/// samples transposed, and for stride > 1 the band of the padded input gradient and a dcol tile.
+/// With a padding mode other than zeros (or zero padding wider than the kernel), the input
+/// gradient goes through a padded copy of the whole batch. Buffers up to 2 MiB stay with their
+/// thread between calls (`detail/scratch.hpp`), so small calls do not pay page faults
+/// (`benchmarks/conv2d_memory.cpp` measures the peak).
 ///
 /// NaN and Inf propagate as IEEE arithmetic on the loops of `reference.hpp` says, except in which
 /// non-finite value comes out in two documented cases (Winograd's transforms, and the stride-1
@@ -61,7 +69,7 @@ template <class S>
 Tensor<S> conv2d(const Tensor<S>& x, const Tensor<S>& weight,
                  const detail::non_deduced<VectorX<S>>& bias, const Conv2dOptions& opts = {}) {
   const detail::Conv2dShape s = detail::conv2d_shape(x, weight, bias.size(), opts, "conv2d");
-  return detail::conv2d_forward(x, weight, bias, s, detail::conv2d_path(s));
+  return detail::conv2d_forward(x, weight, bias, s, detail::conv2d_path<S>(s));
 }
 
 /// `conv2d` without a bias.
@@ -90,7 +98,7 @@ Conv2dGrads<S> conv2d_backward(const Tensor<S>& x, const Tensor<S>& weight,
   }
   detail::Conv2dOutputMask mask;
   mask.grad_input = compute_grad_input;
-  return detail::conv2d_backward_path(x, weight, grad_out, s, detail::conv2d_path(s), mask);
+  return detail::conv2d_backward_path(x, weight, grad_out, s, detail::conv2d_path<S>(s), mask);
 }
 
 }  // namespace convtape

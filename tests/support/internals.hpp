@@ -6,11 +6,11 @@
 // API. What is here, and why:
 // - conv2d's paths: the list (`kAllPaths`), the hook that forces one (`ForcePath`, a guard read
 //   by the dispatch, so the public conv2d / conv2d_backward / tape run that path), the path the
-//   dispatch would choose (`chosen_path`), and the resolved shape (`shape_of`: the effective
-//   stride, the channels per group) that the tests size tolerances and expectations with;
-// - the few selection thresholds that tests straddle on purpose, and the blocking constants and
-//   kernel entry points the corr2d kernel tests build their shapes around (`internals::`),
-//   each used where its name says.
+//   dispatch would choose (`chosen_path`) and the cost model's estimates behind it
+//   (`choice_inputs`), and the resolved shape (`shape_of`: the effective stride, the channels per
+//   group) that the tests size tolerances and expectations with;
+// - the blocking constants and kernel entry points the corr2d kernel tests build their shapes
+//   around (`internals::`), each used where its name says.
 // When a kernel or a threshold changes, this file lists the tests that know about it.
 
 #include <sstream>
@@ -33,7 +33,8 @@ using Conv2dShape = convtape::detail::Conv2dShape;
 /// channels.
 inline constexpr const auto& kAllPaths = convtape::detail::kConv2dPaths;
 /// While alive, `conv2d`, `conv2d_backward` and the tape's `conv2d` on this thread run the given
-/// path whatever the shape.
+/// path whatever the shape, and with a thread count > 0 also cut their work for (and start) that
+/// many threads: `ForcePath guard(path)` or `ForcePath guard(path, threads)`.
 using ForcePath = convtape::detail::ForceConv2dPath;
 
 /// Name of a path, for INFO messages.
@@ -50,17 +51,19 @@ Conv2dShape shape_of(const convtape::Tensor<S>& x, const convtape::Tensor<S>& we
 template <class S>
 Conv2dPath chosen_path(const convtape::Tensor<S>& x, const convtape::Tensor<S>& weight,
                        const convtape::Conv2dOptions& opts) {
-  return convtape::detail::conv2d_path(shape_of(x, weight, opts));
+  return convtape::detail::conv2d_path<S>(shape_of(x, weight, opts));
 }
 
-/// The quantities the choice reads, for INFO messages: multiply-adds and grid waste.
+/// What the choice reads, for INFO messages: each path's estimated seconds (the cost model).
 template <class S>
 std::string choice_inputs(const convtape::Tensor<S>& x, const convtape::Tensor<S>& weight,
                           const convtape::Conv2dOptions& opts) {
   const Conv2dShape s = shape_of(x, weight, opts);
   std::ostringstream os;
-  os << "macs " << convtape::detail::conv2d_macs(s) << ", grid waste "
-     << convtape::detail::grid_waste(s.geometry);
+  os << "estimated seconds:";
+  for (Conv2dPath path : kAllPaths) {
+    os << " " << path_name(path) << " " << convtape::detail::conv2d_cost<S>(s, path);
+  }
   return os.str();
 }
 
@@ -69,11 +72,6 @@ std::string choice_inputs(const convtape::Tensor<S>& x, const convtape::Tensor<S
 inline bool runs_winograd(Conv2dPath path, const Conv2dShape& s) {
   return path == Conv2dPath::winograd && convtape::detail::winograd_fits(s.geometry);
 }
-
-/// The selection thresholds that conv2d_fast_test.cpp places shapes on both sides of.
-inline constexpr convtape::Index kPlanesMaxMacs = convtape::detail::kPlanesMaxMacs;
-inline constexpr convtape::Index kDirectMaxOutPerGroup = convtape::detail::kDirectMaxOutPerGroup;
-inline constexpr convtape::Index kWinogradMinChannels = convtape::detail::kWinogradMinChannels;
 
 // ---- corr2d kernel internals --------------------------------------------------------------------
 

@@ -54,7 +54,7 @@ template <class S>
 Var<S> record_conv2d(Op<S>& op, bool with_bias, const Conv2dOptions& opts) {
   const VectorX<S> b = with_bias ? VectorX<S>(op.input(2).flat()) : VectorX<S>();
   const Conv2dShape s = conv2d_shape(op.input(0), op.input(1), b.size(), opts, "conv2d");
-  const Conv2dPath path = conv2d_path(s);
+  const Conv2dPath path = conv2d_path<S>(s);
   // An empty bias is no bias (as in the plain conv2d): it gets no gradient.
   const bool has_bias = with_bias && b.size() != 0;
   return op.record(

@@ -20,6 +20,7 @@
 #include "convtape/detail/im2col.hpp"
 #include "convtape/detail/parallel.hpp"
 #include "convtape/detail/plane.hpp"
+#include "convtape/detail/scratch.hpp"
 #include "convtape/detail/shifted_conv.hpp"
 #include "convtape/detail/unroll.hpp"
 #include "convtape/detail/winograd.hpp"
@@ -124,7 +125,7 @@ void grad_input_flipped(const Tensor<S>& grad_output, const Tensor<S>& weight, c
   if (!done) {
     using Block = GemmBlock<S>;
     const StridedRows<S> rows{flipped.data(), depth, 1};
-    if (one_row_block(in_per_group)) {
+    if (flipped_by_rows<S>(s, gi)) {
       shifted_conv<S, 1, Block::np>(grad_output.data(), out_image_size, grad_output.size(), gi,
                                     s.batch, s.groups, out_per_group, in_per_group,
                                     ConvKernel::rows, rows, in_per_group * depth, no_bias, target,
@@ -195,9 +196,15 @@ void grad_input_col2im(const Tensor<S>& grad_output, const Tensor<S>& weight, co
   auto run = [&](Index parity) {
     const Index per_image = s.groups * ((bands - parity + 1) / 2);
     parallel_blocks(s.batch * per_image, threads, [&](Index begin, Index end, int) {
-      VectorX<S> grad_output_band = VectorX<S>::Zero(out_per_group * band_samples + NR);
-      VectorX<S> padded_band(in_per_group * band_in * wp);
-      VectorX<S> col(depth * tile);
+      // The band's output gradient (with a tile of slack: garbage only reaches discarded
+      // columns), the band of the padded input gradient, and one tile of dcol.
+      const Scratch<S, ScratchSlot::grad_output_rows> grad_output_memory(
+          out_per_group * band_samples + NR);
+      S* grad_output_band = grad_output_memory.data();
+      const Scratch<S, ScratchSlot::grad_input_rows> padded_memory(in_per_group * band_in * wp);
+      S* padded_band = padded_memory.data();
+      const Scratch<S, ScratchSlot::panel> col_memory(depth * tile);
+      S* col = col_memory.data();
       for (Index item = begin; item < end; ++item) {
         const Index n = item / per_image;
         const Index grp = (item % per_image) / ((bands - parity + 1) / 2);
@@ -207,28 +214,28 @@ void grad_input_col2im(const Tensor<S>& grad_output, const Tensor<S>& weight, co
         const Index samples = rows * g.out_cols;
         for (Index o = 0; o < out_per_group; ++o) {
           const S* from = grad_output.data() + (n * s.out_channels + grp * out_per_group + o) * out_plane_size + r0 * g.out_cols;
-          std::copy(from, from + samples, grad_output_band.data() + o * band_samples);
+          std::copy(from, from + samples, grad_output_band + o * band_samples);
         }
-        padded_band.setZero();
+        std::fill(padded_band, padded_band + in_per_group * band_in * wp, S(0));
         Conv2dGeometry gi = gb;
         gi.out_rows = rows;
         for (Index p0 = 0; p0 < samples; p0 += tile) {
           const Index n_cols = std::min(tile, samples - p0);
           shifted_product<S, MR, Block::np>(
-              depth, out_per_group, StridedRows<S>{w + grp * out_per_group * depth, 1, depth}, grad_output_band.data(),
+              depth, out_per_group, StridedRows<S>{w + grp * out_per_group * depth, 1, depth}, grad_output_band,
               offsets.data(), p0, p0 + n_cols, 0,
               [&](Index m0, Index n_rows, Index q0, Index cols, const S* t, Index ld) {
                 for (Index i = 0; i < n_rows; ++i) {
-                  std::copy(t + i * ld, t + i * ld + cols, col.data() + (m0 + i) * tile + q0 - p0);
+                  std::copy(t + i * ld, t + i * ld + cols, col + (m0 + i) * tile + q0 - p0);
                 }
               });
-          col2im_add(col.data(), tile, p0, n_cols, gi, in_per_group, padded_band.data());
+          col2im_add(col, tile, p0, n_cols, gi, in_per_group, padded_band);
         }
         // Padded rows [r0 * stride, + band_input_rows(rows)) of the band's channels.
         const Index first = r0 * g.stride.rows;
         const Index count = std::min(band_input_rows(g, rows), g.padded_rows() - first);
         for (Index c = 0; c < in_per_group; ++c) {
-          const S* from = padded_band.data() + c * band_in * wp;
+          const S* from = padded_band + c * band_in * wp;
           const Index channel = n * s.in_channels + grp * in_per_group + c;
           for (Index i = 0; i < count; ++i) {
             const S* row = from + i * wp;
@@ -357,8 +364,16 @@ void grad_weight_gemm(const Tensor<S>& x, const Tensor<S>& grad_output, const Co
   const Index items = split.c_blocks * split.chunks;
 
   parallel_blocks(items, threads, [&](Index begin, Index end, int) {
-    VectorX<S> buf = in_place ? VectorX<S>() : VectorX<S>::Zero(band.size);
-    VectorX<S> transposed = VectorX<S>::Zero(std::min(rows_per_chunk, split.band_rows) * g.out_cols * transposed_cols);
+    // The band copy (zero padding never written, so zeroed once) and the transposed output
+    // gradient (its lanes past out_per_group stay zero).
+    const Scratch<S, ScratchSlot::band> band_memory(in_place ? 0 : band.size);
+    S* buf = band_memory.data();
+    std::fill(buf, buf + (in_place ? 0 : band.size), S(0));
+    const Index transposed_size =
+        std::min(rows_per_chunk, split.band_rows) * g.out_cols * transposed_cols;
+    const Scratch<S, ScratchSlot::grad_output_rows> transposed_memory(transposed_size);
+    S* transposed = transposed_memory.data();
+    std::fill(transposed, transposed + transposed_size, S(0));
     for (Index item = begin; item < end; ++item) {
       const Index chunk = item / split.c_blocks;
       const Index block = item % split.c_blocks;
@@ -382,9 +397,9 @@ void grad_weight_gemm(const Tensor<S>& x, const Tensor<S>& grad_output, const Co
           offs = whole_offsets.data();
         } else {
           (c1 - c0 == split.c_block ? fill : fill_tail)
-              .rows(image, in_plane_size, buf.data(), band, r0 * g.stride.rows,
+              .rows(image, in_plane_size, buf, band, r0 * g.stride.rows,
                     r0 * g.stride.rows + band_input_rows(g, rows));
-          src = buf.data();
+          src = buf;
           offs = offsets.data();
         }
         for (Index rr = 0; rr < rows; rr += rows_per_chunk) {
@@ -419,7 +434,7 @@ void grad_weight_gemm(const Tensor<S>& x, const Tensor<S>& grad_output, const Co
                 const S* shifted[MR];
                 for (int i = 0; i < MR; ++i) shifted[i] = row_of[i] + (r - rr) * band.phase_cols;
                 rows_block<S, MR, NP>(g.out_cols, shifted,
-                                      transposed.data() + (r - rr) * g.out_cols * transposed_cols + ob, transposed_cols, acc);
+                                      transposed + (r - rr) * g.out_cols * transposed_cols + ob, transposed_cols, acc);
               }
               const Index valid = std::min<Index>(MR, k_rows - k0);
               unroll<MR>([&](auto i) {
@@ -476,7 +491,9 @@ void grad_weight_dots(const Tensor<S>& x, const Tensor<S>& grad_output, const Co
   std::vector<S> partials(static_cast<std::size_t>(split.chunks * grad_weight.size()));
   const Index items = split.c_blocks * split.chunks;
   parallel_blocks(items, threads, [&](Index begin, Index end, int) {
-    VectorX<S> buf = VectorX<S>::Zero(band.size);
+    const Scratch<S, ScratchSlot::band> band_memory(band.size);
+    S* buf = band_memory.data();
+    std::fill(buf, buf + band.size, S(0));  // the zero padding is never written
     for (Index item = begin; item < end; ++item) {
       const Index chunk = item / split.c_blocks;
       const Index c0 = (item % split.c_blocks) * split.c_block;
@@ -495,10 +512,10 @@ void grad_weight_dots(const Tensor<S>& x, const Tensor<S>& grad_output, const Co
           const Index n = u / split.bands;
           const Index r0 = (u % split.bands) * split.band_rows;
           const Index rows = std::min(split.band_rows, g.out_rows - r0);
-          fill.rows(x.data() + (n * s.in_channels + c) * in_plane_size, in_plane_size, buf.data(), band,
+          fill.rows(x.data() + (n * s.in_channels + c) * in_plane_size, in_plane_size, buf, band,
                     r0 * g.stride.rows, r0 * g.stride.rows + band_input_rows(g, rows));
           for (Index o = group * s.out_per_group; o < (group + 1) * s.out_per_group; ++o) {
-            tap_dots(buf.data(), band.phase_cols, offsets.data(), taps,
+            tap_dots(buf, band.phase_cols, offsets.data(), taps,
                      grad_output.data() + (n * s.out_channels + o) * out_plane_size + r0 * g.out_cols, rows,
                      g.out_cols, sum + (o * s.in_per_group + ci) * taps);
           }
@@ -550,11 +567,14 @@ Conv2dGrads<S> conv2d_backward_path(const Tensor<S>& x, const Tensor<S>& weight,
                                     const Tensor<S>& grad_output, const Conv2dShape& s,
                                     Conv2dPath path, Conv2dOutputMask mask = {}) {
   const Conv2dGeometry& g = s.geometry;
-  const int threads = available_threads();
+  // Each gradient costs about one forward pass; the bias gradient one read of grad_output.
+  const int threads = useful_threads(conv2d_cost<S>(s, path));
   Conv2dGrads<S> grads;
   if (mask.grad_bias) {
     grads.bias.resize(s.out_channels);
-    grad_bias_sums(grad_output, grads.bias, threads);
+    grad_bias_sums(grad_output, grads.bias,
+                   useful_threads(kConv2dCost.moved_packet * double(grad_output.size()) /
+                                  double(PacketOf<S>::size)));
   }
   if (mask.grad_weight) grads.weight = Tensor<S>(weight.shape());
   if (path == Conv2dPath::planes) {

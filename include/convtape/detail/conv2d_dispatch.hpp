@@ -3,25 +3,44 @@
 #pragma once
 
 // Which algorithm computes a batched convolution: the list of algorithms (`Conv2dPath`, each
-// described once, here), the choice among them from the shape alone (`conv2d_path`), the
-// backward pass's own choices (`grad_weight_by_dots`, `grad_input_algorithm`), and the constants
-// these use. The caller never picks (a test may, with `ForceConv2dPath`); every algorithm computes
-// the same function, and the tests hold each to the loops of `reference.hpp`. Not for direct
-// inclusion.
+// described once, here), the cost model that estimates each one's time from the shape
+// (`conv2d_work`, `kConv2dCost`), the choice of the cheapest (`conv2d_path`), the backward pass's
+// own choices (`grad_weight_by_dots`, `grad_input_algorithm`, `flipped_kernel_rows`), and how
+// many threads a call is worth (`conv2d_threads`). The caller never picks (a test may, with
+// `ForceConv2dPath`); every algorithm computes the same function, and the tests hold each to the
+// loops of `reference.hpp`. Not for direct inclusion.
+//
+// The cost model: each path's work on a shape is counted in a few units (`Conv2dWork`: packet
+// multiply-adds of the register-blocked GEMM, register tiles, samples moved by copies and
+// gathers, Winograd transform packets, direct-kernel packet taps, plane-loop multiply-adds, one
+// call's setup), each priced by one constant of `kConv2dCost`, in seconds per unit on one thread.
+// The counts include what each kernel wastes (a register block only partly filled by the output
+// channels, the wide grid's discarded columns, a last tile only partly filled), so the model
+// prefers what fits the shape without a table of shapes or cut-offs. The constants are measured:
+// `benchmarks/cost_model_bench.cpp` times every path on a grid of synthetic shapes and fits them
+// (non-negative least squares on relative error; `--fit` prints the new values for this file),
+// and `--validate` reports how often the model's choice is the measured-fastest path on layers
+// that are in no list (its file comment says how to refit). The packet counts make the prices
+// independent of the vector width: one set serves SSE, AVX2 and AVX-512 builds, and a build
+// for a narrower vector counts more packets for the same shape.
 //
 // Backward: `planes` runs the plane tap loops for both gradients. On the other paths the weight
 // gradient is a GEMM of the in-place im2col rows with the output gradient (`grad_weight_gemm`),
-// or dot products when few output channels per group would leave the GEMM block mostly empty
-// (`grad_weight_dots`, always on `direct`); the input gradient is, for stride 1, the forward
-// correlation of the padded output gradient with the flipped kernel (`grad_input_flipped`, on
-// `shifted_conv`, or Winograd again on `winograd`), else GEMM W^T dy + col2im
+// or dot products (`grad_weight_dots`, always on `direct`), whichever the model prices lower;
+// the input gradient is, for stride 1, the forward correlation of the padded output gradient
+// with the flipped kernel (`grad_input_flipped`, by `shifted_conv`'s GEMM or direct kernel,
+// whichever is cheaper, or by Winograd again on `winograd`), else GEMM W^T dy + col2im
 // (`grad_input_col2im`), except on `direct` with a stride, which takes the plane tap loops
 // (`grad_input_planes`); `im2col_gemm` always uses col2im. The drivers that run the choice are
 // `conv2d_forward.hpp` and `conv2d_backward.hpp`.
 
+#include <algorithm>
+#include <cmath>
+
 #include "convtape/core.hpp"
 #include "convtape/detail/conv2d_shape.hpp"
 #include "convtape/detail/gemm.hpp"
+#include "convtape/detail/parallel.hpp"
 #include "convtape/detail/winograd.hpp"
 
 namespace convtape::detail {
@@ -32,22 +51,24 @@ enum class Conv2dPath {
   /// Tiny problems: per-plane tap loops (`detail/plane.hpp`), nothing to set up.
   planes,
   /// Few output channels per group (depthwise layers): per output channel, every tap multiplied
-  /// into a register strip of outputs read in place from a padded copy of the input
+  /// into a register strip of outputs read in place from a padded copy of the input band
   /// (`depthwise_rows`); weight gradient by vectorized dot products (`tap_dots`).
   direct,
-  /// GEMM of the weights with the im2col matrix, read in place from a padded, stride-phase-split
-  /// copy of one image (`detail/im2col.hpp`) by a register-blocked packet kernel
-  /// (`detail/gemm.hpp`); backward as GEMMs too (input gradient as the correlation of the padded
-  /// output gradient with the flipped kernel for stride 1, else GEMM + col2im).
+  /// GEMM of the weights (as stored) with the im2col matrix, read in place from a padded,
+  /// stride-phase-split copy of a band of one image (`detail/im2col.hpp`), or from the input
+  /// itself for stride 1 without padding (a 1x1 layer is then a plain GEMM on the NCHW planes),
+  /// by a register-blocked packet kernel (`detail/gemm.hpp`); backward as GEMMs too (input
+  /// gradient as the correlation of the padded output gradient with the flipped kernel for
+  /// stride 1, else GEMM + col2im).
   implicit_gemm,
-  /// As `implicit_gemm`, but on explicitly gathered im2col tiles (`pack_panel`), for shapes where
-  /// the in-place grid would compute too many discarded columns (kernels nearly as wide as the
-  /// input); input gradient by GEMM + col2im.
+  /// As `implicit_gemm`, but on explicitly gathered im2col tiles of real output samples, which
+  /// may span several images: no discarded columns of the wide grid and full tiles even for tiny
+  /// planes (a 7x7 or 1x1 output); input gradient by GEMM + col2im.
   im2col_gemm,
-  /// 3x3, stride 1, no dilation, enough channels: Winograd's F(2x2, 3x3) (`detail/winograd.hpp`)
-  /// for the forward pass and the input gradient (2.25 times fewer multiplications), the weight
-  /// gradient as in `implicit_gemm`. Integer scalars, and (when forced) geometries it does not
-  /// fit, compute through `implicit_gemm`.
+  /// 3x3, stride 1, no dilation: Winograd's F(2x2, 3x3) (`detail/winograd.hpp`) for the forward
+  /// pass and the input gradient (2.25 times fewer multiplications, for transforms of the input,
+  /// the output and, per call, the weights), the weight gradient as in `implicit_gemm`. Integer
+  /// scalars, and (when forced) geometries it does not fit, compute through `implicit_gemm`.
   winograd,
 };
 
@@ -74,19 +95,6 @@ inline const char* to_string(Conv2dPath path) {
   return "?";
 }
 
-/// Below this many multiply-adds (N * C_out * out_rows * out_cols * C_in / groups * kh * kw) the
-/// setup of the other paths (a padded copy, packed weights) costs more than it saves.
-constexpr Index kPlanesMaxMacs = Index(1) << 13;
-/// Up to this many output channels per group, `direct` replaces the GEMM paths: a GEMM register
-/// block of 6 rows would be mostly padding.
-constexpr Index kDirectMaxOutPerGroup = 2;
-/// Above this ratio of computed to real output samples (see `grid_waste`), `im2col_gemm`
-/// replaces `implicit_gemm`.
-constexpr double kMaxGridWaste = 1.25;
-/// Input and output channels per group from which `winograd` is chosen for 3x3 stride-1 layers:
-/// its 16 GEMMs have these as their sizes and need a few register blocks' worth to run at speed.
-constexpr Index kWinogradMinChannels = 16;
-
 /// Samples the in-place wide grid computes per real output sample: each output row is computed
 /// over the full (stride-phase) width of the padded input.
 inline double grid_waste(const Conv2dGeometry& g) {
@@ -100,60 +108,268 @@ inline Index conv2d_macs(const Conv2dShape& s) {
          s.geometry.kernel_rows * s.geometry.kernel_cols;
 }
 
-/// The path forced on the calling thread by the innermost live `ForceConv2dPath`, or null.
-inline const Conv2dPath*& forced_conv2d_path() {
-  thread_local const Conv2dPath* forced = nullptr;
+/// What the innermost live `ForceConv2dPath` on the calling thread forces: a path, and a thread
+/// count (0: not forced).
+struct ForcedConv2d {
+  Conv2dPath path;
+  int threads;
+};
+
+/// The innermost live `ForceConv2dPath` on the calling thread, or null.
+inline const ForcedConv2d*& forced_conv2d() {
+  thread_local const ForcedConv2d* forced = nullptr;
   return forced;
 }
 
 /// The one hook that overrides the choice, for tests: while a guard lives, `conv2d_path` returns
 /// `path` on the guard's thread, whatever the shape, so `conv2d`, `conv2d_backward` and the
-/// tape's `conv2d` run that path. Every path computes every shape (`winograd`, on a geometry it
-/// does not fit or on integers, computes through `implicit_gemm`). Guards nest, the innermost
-/// wins; other threads choose as usual.
+/// tape's `conv2d` run that path; with `threads` > 0 they also cut their work for that many
+/// threads and start that many (without OpenMP the cut is the same and all of it runs on the
+/// calling thread), whatever the work is worth. Every path computes every shape (`winograd`, on a
+/// geometry it does not fit or on integers, computes through `implicit_gemm`). Guards nest, the
+/// innermost wins; other threads choose as usual.
 class ForceConv2dPath {
  public:
-  explicit ForceConv2dPath(Conv2dPath path) : path_(path), outer_(forced_conv2d_path()) {
-    forced_conv2d_path() = &path_;
+  explicit ForceConv2dPath(Conv2dPath path, int threads = 0)
+      : forced_{path, threads}, outer_(forced_conv2d()) {
+    forced_conv2d() = &forced_;
   }
-  ~ForceConv2dPath() { forced_conv2d_path() = outer_; }
+  ~ForceConv2dPath() { forced_conv2d() = outer_; }
   ForceConv2dPath(const ForceConv2dPath&) = delete;
   ForceConv2dPath& operator=(const ForceConv2dPath&) = delete;
 
  private:
-  Conv2dPath path_;
-  const Conv2dPath* outer_;
+  ForcedConv2d forced_;
+  const ForcedConv2d* outer_;
 };
 
-/// Whether `shifted_conv` runs with a one-row register block (the `direct` kernel) rather than
-/// the GEMM block for `out_per_group` output channels per group: in the forward pass (the
-/// `direct` path), and in the stride-1 input gradient, whose output channels are the forward's
-/// input channels.
-inline bool one_row_block(Index out_per_group) { return out_per_group <= kDirectMaxOutPerGroup; }
+/// The work of one algorithm on one shape, in the units `kConv2dCost` prices. Packets: a
+/// multiply-add or copy of up to P scalars at once, P the packet size of the scalar type (a row
+/// shorter than a packet still takes one).
+struct Conv2dWork {
+  double gemm_packets = 0;       ///< packet multiply-adds of the register-blocked GEMM kernel
+  double gemm_tiles = 0;         ///< register tiles started and stored (per reduction chunk)
+  double moved_packets = 0;      ///< packets copied: band fills, im2col gathers, output stores
+  double transform_packets = 0;  ///< Winograd transform packets (input, output) and weights
+  double direct_packets = 0;     ///< packet x tap steps of the direct kernel
+  double plane_macs = 0;         ///< multiply-adds of the plane tap loops (scalars, x stride)
+  double plane_calls = 0;        ///< plane copies and tap loop calls (per image and plane pair)
+  double plane_rows = 0;         ///< output rows the tap loops compute (per call)
+};
 
-/// The path `conv2d` and `conv2d_backward` take for shape `s`: `planes` below `kPlanesMaxMacs`;
-/// else `direct` for at most `kDirectMaxOutPerGroup` output channels per group; else `winograd`
-/// for 3x3, stride-1, undilated kernels with at least `kWinogradMinChannels` input and output
-/// channels per group; else `im2col_gemm` when `grid_waste` exceeds `kMaxGridWaste`; else
-/// `implicit_gemm`. A live `ForceConv2dPath` on the calling thread overrides all of this.
-inline Conv2dPath conv2d_path(const Conv2dShape& s) {
-  if (const Conv2dPath* forced = forced_conv2d_path()) return *forced;
-  if (conv2d_macs(s) < kPlanesMaxMacs) return Conv2dPath::planes;
-  if (one_row_block(s.out_per_group)) return Conv2dPath::direct;
-  if (winograd_fits(s.geometry) && s.in_per_group >= kWinogradMinChannels &&
-      s.out_per_group >= kWinogradMinChannels) {
-    return Conv2dPath::winograd;
+/// The price of each unit of `Conv2dWork`, in seconds on one thread, and the least work worth
+/// giving to one more thread.
+struct Conv2dCostModel {
+  double gemm_packet;
+  double gemm_tile;
+  double moved_packet;
+  double transform_packet;
+  double direct_packet;
+  double plane_mac;
+  double plane_call;
+  double plane_row;
+  /// Estimated seconds of work a thread must get for a team to beat one thread: starting and
+  /// joining a team (waking sleeping threads) costs about half this much.
+  double thread_min;
+};
+
+/// The measured prices: `benchmarks/cost_model_bench --fit --clock=cpu` (one core of a 2-vCPU
+/// AMD EPYC Zen 5 guest with AVX-512, float32, g++ 12 -O3 -march=native, medians of
+/// repetitions; median error of the fit 20%, 90th percentile 43%), rounded. `thread_min` is
+/// not fitted (that machine's team start ranged from 4 us to a scheduler slice of 20 ms under
+/// load): it is a few times what a team start and join costs on an idle machine.
+inline constexpr Conv2dCostModel kConv2dCost = {
+    /*gemm_packet=*/1.9e-10,
+    /*gemm_tile=*/4.9e-08,
+    /*moved_packet=*/3.1e-09,
+    /*transform_packet=*/2.1e-09,
+    /*direct_packet=*/6.2e-10,
+    /*plane_mac=*/6.1e-11,
+    /*plane_call=*/3.9e-08,
+    /*plane_row=*/9.6e-09,
+    /*thread_min=*/2e-05,
+};
+
+/// The register block of the GEMM kernels and the packet size, as numbers (see `GemmBlock`).
+struct KernelShape {
+  Index packet;
+  Index mr;
+  Index nr;
+};
+
+/// `KernelShape` of scalar type S.
+template <class S>
+constexpr KernelShape kernel_shape() {
+  return {PacketOf<S>::size, GemmBlock<S>::mr, GemmBlock<S>::nr};
+}
+
+/// Reduction rows per chunk of the GEMM kernel (`shifted_product`): each chunk starts and ends
+/// every register tile once.
+inline constexpr Index kGemmChunk = 144;
+
+/// v rounded up to a multiple of `to`.
+inline double round_up(double v, double to) { return std::ceil(v / to) * to; }
+
+/// The work of `path` on shape `s` for a kernel of shape `k` (the forward pass; see the file
+/// comment). `winograd` on a geometry it does not fit counts as `implicit_gemm`.
+inline Conv2dWork conv2d_work(const Conv2dShape& s, Conv2dPath path, const KernelShape& k) {
+  const Conv2dGeometry& g = s.geometry;
+  const double P = double(k.packet);
+  const double batch = double(s.batch);
+  const double groups = double(s.groups);
+  const double taps = double(g.kernel_rows * g.kernel_cols);
+  const double depth = double(s.in_per_group) * taps;
+  const double m_blocks = std::ceil(double(s.out_per_group) / double(k.mr));
+  const double m_pad = m_blocks * double(k.mr);
+  const double out_rows = double(g.out_rows);
+  const double plane = out_rows * double(g.out_cols);
+  const double row_packets = std::ceil(double(g.out_cols) / P);  // per output row
+  const double pitch = double((g.padded_cols() + g.stride.cols - 1) / g.stride.cols);
+  const bool in_place = g.stride == Size2(1, 1) && g.pad.top == 0 && g.pad.bottom == 0 &&
+                        g.pad.left == 0 && g.pad.right == 0;
+  // The band copies: every padded row of every input channel, split into stride phases.
+  const double fill = in_place ? 0.0
+                               : batch * double(s.in_channels) * double(g.padded_rows()) *
+                                     double(g.stride.cols) * std::ceil(pitch / P);
+  const double store = batch * double(s.out_channels) * out_rows * row_packets;
+  const double chunks = std::ceil(depth / double(kGemmChunk));
+  Conv2dWork w;
+  if (path == Conv2dPath::winograd && !winograd_fits(g)) path = Conv2dPath::implicit_gemm;
+  switch (path) {
+    case Conv2dPath::planes:
+      // The strided loops gather every row they read, a stride times longer than the output.
+      w.plane_macs = double(conv2d_macs(s)) * double(g.stride.rows * g.stride.cols);
+      // A padded copy of every input plane, then one loop call per output plane it feeds.
+      w.plane_calls = batch * double(s.in_channels) * double(1 + s.out_per_group);
+      w.plane_rows = batch * double(s.in_channels) * double(s.out_per_group) * out_rows;
+      w.moved_packets = fill + store;
+      break;
+    case Conv2dPath::direct: {
+      // Along the rows, or along the wide grid when that takes a fifth fewer packets.
+      const double grid_packets = std::ceil(((out_rows - 1) * pitch + double(g.out_cols)) / P);
+      const double packets =
+          5 * grid_packets < 4 * out_rows * row_packets ? grid_packets : out_rows * row_packets;
+      w.direct_packets = batch * double(s.out_channels) * packets * depth;
+      w.moved_packets = fill + store;
+      break;
+    }
+    case Conv2dPath::implicit_gemm: {
+      const double grid = round_up((out_rows - 1) * pitch + double(g.out_cols), double(k.nr));
+      w.gemm_packets = batch * groups * m_pad * depth * grid / P;
+      w.gemm_tiles = batch * groups * m_blocks * (grid / double(k.nr)) * chunks;
+      w.moved_packets = fill + store;
+      break;
+    }
+    case Conv2dPath::im2col_gemm: {
+      const double cols = round_up(batch * plane, double(k.nr));
+      w.gemm_packets = groups * m_pad * depth * cols / P;
+      w.gemm_tiles = groups * m_blocks * (cols / double(k.nr)) * chunks;
+      // The gathers copy each output row's run of every im2col row.
+      w.moved_packets = fill + groups * depth * batch * out_rows * row_packets + store;
+      break;
+    }
+    case Conv2dPath::winograd: {
+      const double tile_rows = std::ceil(out_rows / 2);
+      const double positions = round_up(tile_rows * std::ceil((pitch + 1) / 2), double(k.nr));
+      w.gemm_packets = 16 * batch * groups * m_pad * double(s.in_per_group) * positions / P;
+      w.gemm_tiles = 16 * batch * groups * m_blocks * (positions / double(k.nr)) *
+                     std::ceil(double(s.in_per_group) / double(kGemmChunk));
+      w.transform_packets = 16 * batch * double(s.in_channels + s.out_channels) * positions / P +
+                            16 * groups * double(s.out_per_group * s.in_per_group);
+      w.moved_packets = fill + store;
+      break;
+    }
   }
-  if (grid_waste(s.geometry) > kMaxGridWaste) return Conv2dPath::im2col_gemm;
-  return Conv2dPath::implicit_gemm;
+  return w;
+}
+
+/// Estimated seconds of `w` on one thread.
+inline double conv2d_seconds(const Conv2dWork& w, const Conv2dCostModel& c = kConv2dCost) {
+  return c.gemm_packet * w.gemm_packets + c.gemm_tile * w.gemm_tiles +
+         c.moved_packet * w.moved_packets + c.transform_packet * w.transform_packets +
+         c.direct_packet * w.direct_packets + c.plane_mac * w.plane_macs +
+         c.plane_call * w.plane_calls + c.plane_row * w.plane_rows;
+}
+
+/// Estimated seconds of the forward pass along `path` on one thread, for scalar type S.
+template <class S>
+double conv2d_cost(const Conv2dShape& s, Conv2dPath path) {
+  return conv2d_seconds(conv2d_work(s, path, kernel_shape<S>()));
+}
+
+/// The path `conv2d` and `conv2d_backward` take for shape `s` and scalar type S: the one whose
+/// forward pass the cost model prices lowest (`winograd` only where it fits and S is not an
+/// integer type). A live `ForceConv2dPath` on the calling thread overrides the choice.
+template <class S>
+Conv2dPath conv2d_path(const Conv2dShape& s) {
+  if (const ForcedConv2d* forced = forced_conv2d()) return forced->path;
+  Conv2dPath best = Conv2dPath::planes;
+  double best_cost = conv2d_cost<S>(s, best);
+  for (Conv2dPath path : kConv2dPaths) {
+    if (path == Conv2dPath::winograd && !(winograd_exact_for<S>() && winograd_fits(s.geometry))) {
+      continue;
+    }
+    const double cost = conv2d_cost<S>(s, path);
+    if (cost < best_cost) {
+      best = path;
+      best_cost = cost;
+    }
+  }
+  return best;
+}
+
+/// Threads worth using for about `seconds` of work (one thread's estimate): at most the team
+/// `available_threads` offers, and no more than one per `kConv2dCost.thread_min` of work, so that
+/// a small call never waits on a team it cannot feed (a live `ForceConv2dPath` with a thread count
+/// decides instead).
+inline int useful_threads(double seconds) {
+  if (const ForcedConv2d* forced = forced_conv2d(); forced != nullptr && forced->threads > 0) {
+    return forced->threads;
+  }
+  const int team = available_threads();
+  if (team <= 1) return 1;
+  const double worth = seconds / kConv2dCost.thread_min;
+  return worth >= double(team) ? team : std::max(1, static_cast<int>(worth));
 }
 
 /// Whether the weight gradient on `path` (not `planes`) goes through `grad_weight_dots` rather
-/// than `grad_weight_gemm`: on `direct`, and where fewer than half the lanes of the GEMM's
-/// output-channel block would be used.
+/// than `grad_weight_gemm`: always on `direct`, else when the model prices the dot products (one
+/// per tap, output channel, input channel) lower than the GEMM, whose output-channel block of NR
+/// lanes is mostly empty for few output channels per group.
 template <class S>
 bool grad_weight_by_dots(const Conv2dShape& s, Conv2dPath path) {
-  return path == Conv2dPath::direct || 2 * s.out_per_group <= GemmBlock<S>::nr;
+  if (path == Conv2dPath::direct) return true;
+  const KernelShape k = kernel_shape<S>();
+  const Conv2dGeometry& g = s.geometry;
+  const double P = double(k.packet);
+  const double taps = double(g.kernel_rows * g.kernel_cols);
+  const double depth = double(s.in_per_group) * taps;
+  const double samples = double(s.batch) * double(g.out_rows * g.out_cols);
+  const double lanes = round_up(double(s.out_per_group), double(k.nr));
+  Conv2dWork gemm;
+  gemm.gemm_packets = double(s.groups) * round_up(depth, double(k.mr)) * lanes * samples / P;
+  gemm.gemm_tiles = double(s.groups) * std::ceil(depth / double(k.mr)) * (lanes / double(k.nr)) *
+                    double(s.batch) * double(g.out_rows);
+  gemm.moved_packets = double(s.out_channels) * samples / P;
+  Conv2dWork dots;
+  dots.direct_packets = double(s.batch) * double(s.in_channels) * double(s.out_per_group) * taps *
+                        double(g.out_rows) * std::ceil(double(g.out_cols) / P);
+  return conv2d_seconds(dots) < conv2d_seconds(gemm);
+}
+
+/// Whether the stride-1 input gradient of shape `s`, the correlation of the output gradient with
+/// the flipped kernel on geometry `flipped` (its output channels are the forward's input
+/// channels), runs `shifted_conv`'s direct kernel rather than its GEMM: whichever the model
+/// prices lower.
+template <class S>
+bool flipped_by_rows(const Conv2dShape& s, const Conv2dGeometry& flipped) {
+  Conv2dShape f = s;
+  f.in_channels = s.out_channels;
+  f.out_channels = s.in_channels;
+  f.in_per_group = s.out_per_group;
+  f.out_per_group = s.in_per_group;
+  f.geometry = flipped;
+  return conv2d_cost<S>(f, Conv2dPath::direct) < conv2d_cost<S>(f, Conv2dPath::implicit_gemm);
 }
 
 /// How the input gradient is computed on a path other than `planes`.

@@ -49,7 +49,7 @@ Tensor<S> conv2d_forward(const Tensor<S>& x, const Tensor<S>& weight, const Vect
   const Index x_image_size = s.in_channels * g.in_rows * g.in_cols;
   const BatchPlanes<S> out{y.data(), s.out_channels * out_plane_size, out_plane_size, g.out_cols};
   const S* b = bias.size() != 0 ? bias.data() : nullptr;
-  const int threads = available_threads();
+  const int threads = useful_threads(conv2d_cost<S>(s, path));
   if constexpr (winograd_exact_for<S>()) {
     if (path == Conv2dPath::winograd && winograd_fits(g)) {
       auto weight_at = [w, out_per_group, depth](Index grp, Index i, Index k) {

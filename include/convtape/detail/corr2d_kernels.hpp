@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "convtape/core.hpp"
+#include "convtape/detail/scratch.hpp"
 #include "convtape/detail/unroll.hpp"
 
 #ifdef _OPENMP
@@ -350,32 +351,6 @@ Index panel_rows(Index width, Index halo, Index stride) {
   const Index rows = std::max(fit, amortized);
   return (rows + kPanelGrain - 1) / kPanelGrain * kPanelGrain;
 }
-
-/// Scratch buffers up to this size are kept by their thread between calls; larger ones are
-/// allocated per call.
-constexpr Index kScratchKeepBytes = Index(2) << 20;
-
-/// Which of a thread's kept scratch buffers a caller uses: those in use at the same time differ.
-enum class ScratchSlot { padded_rows, separable_rows };
-
-/// Memory for `size` samples for the panels of one call on this thread. A buffer allocated per
-/// call would cost page faults whenever malloc returns the memory to the system in between (it
-/// does for buffers of a few hundred KiB), so buffers up to kScratchKeepBytes are kept.
-template <class S, ScratchSlot Slot>
-class Scratch {
- public:
-  explicit Scratch(Index size) {
-    thread_local std::vector<S> kept;
-    std::vector<S>& buffer = Index(sizeof(S)) * size <= kScratchKeepBytes ? kept : own_;
-    if (Index(buffer.size()) < size) buffer.resize(static_cast<std::size_t>(size));
-    data_ = buffer.data();
-  }
-  S* data() const { return data_; }
-
- private:
-  std::vector<S> own_;
-  S* data_ = nullptr;
-};
 
 /// A rank-one kernel takes two passes (kh + kw multiply-adds per output instead of kh * kw) only
 /// when that saves at least this factor: the one-dimensional passes run at well under half the

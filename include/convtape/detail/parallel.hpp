@@ -52,12 +52,13 @@ void parallel_for(Index n, int threads, F&& f) {
 /// [t * n / threads, (t + 1) * n / threads): OpenMP's static schedule by hand, so that a thread
 /// can set up its workspace once before its items and the assignment of items to threads (and so
 /// the order of every per-thread partial sum) is the same on every run. Threads beyond `n` are
-/// not started. With `threads <= 1` it is one call on the calling thread.
+/// not started. With `threads <= 1`, or inside a parallel region (one level of parallelism only),
+/// it is one call on the calling thread.
 template <class F>
 void parallel_blocks(Index n, int threads, F&& f) {
   const int team = static_cast<int>(std::min<Index>(std::max(threads, 1), std::max<Index>(n, 1)));
 #ifdef _OPENMP
-  if (team > 1) {
+  if (team > 1 && !omp_in_parallel()) {
 #pragma omp parallel num_threads(team)
     {
       const Index t = omp_get_thread_num();

@@ -27,6 +27,7 @@
 #include "convtape/detail/gemm.hpp"
 #include "convtape/detail/im2col.hpp"
 #include "convtape/detail/parallel.hpp"
+#include "convtape/detail/scratch.hpp"
 
 namespace convtape::detail {
 
@@ -301,18 +302,40 @@ void shifted_conv(const S* src, Index src_image, Index src_size, const Conv2dGeo
       kernel == ConvKernel::rows
           ? direct_spans(split.band_rows, g.out_cols, band.phase_cols, out.ld, P)
           : std::vector<DirectSpan>();
+  // Rows much narrower than a packet waste most lanes: the direct kernel then runs along the wide
+  // grid itself (packets across row ends, into a buffer), and the real columns are copied out.
+  const Index band_grid = (split.band_rows - 1) * band.phase_cols + g.out_cols;
+  const bool along_grid = kernel == ConvKernel::rows && band_grid >= P &&
+                          5 * ((band_grid + P - 1) / P) < 4 * split.band_rows * per_row;
+  const std::vector<DirectSpan> grid_spans =
+      along_grid ? direct_spans(1, band_grid, band_grid, band_grid, P) : std::vector<DirectSpan>();
   const bool packed = kernel == ConvKernel::packed;
+  // Weights too large for the L2 cache: products in chunks of the reduction (see kWeightBytes),
+  // over items of at most max_cols columns.
+  const bool chunked = split.m_block * depth * Index(sizeof(S)) > kWeightBytes;
+  const Index max_cols =
+      (packed ? split.image_block * split.band_rows * g.out_cols
+              : (split.band_rows - 1) * band.phase_cols + g.out_cols) /
+          NR * NR + NR;
   std::vector<Index> panel_offsets(static_cast<std::size_t>(packed ? depth : 0));
   for (Index k = 0; k < Index(panel_offsets.size()); ++k) panel_offsets[k] = k * NR;
 
   parallel_blocks(split.items(), threads, [&](Index begin, Index end, int) {
-    VectorX<S> buf;  // this thread's band copies (one per image of a block)
-    VectorX<S> panel = packed ? VectorX<S>::Zero(depth * NR + P) : VectorX<S>();
+    // This thread's band copies (one per image of a block), zeroed on first use (the zero
+    // padding is never written); the gathered panel (a tile of all rows, or a chunk of rows of
+    // all of an item's columns) and a chunked product's outputs.
+    const Scratch<S, ScratchSlot::band> copies(in_place && packed ? 0 : split.image_block * band.size);
+    S* buf = copies.data();
+    bool zeroed = false;
+    const Scratch<S, ScratchSlot::panel> panel_memory(
+        packed ? std::max(depth * NR, chunked ? kChunkDepth * max_cols : Index(0)) + P : 0);
+    S* panel = panel_memory.data();
+    const Scratch<S, ScratchSlot::sums> sums_memory(chunked ? split.m_block * max_cols : 0);
+    S* sums = sums_memory.data();
+    const Scratch<S, ScratchSlot::sums> grid_memory(along_grid ? band_grid + P : 0);
+    S* grid_out = grid_memory.data();
     ColumnRun runs[NR];
-    // Chunked products: the outputs, the panel of a chunk and its runs, the chunk's row offsets.
-    std::vector<S> sums;
-    VectorX<S> chunk_panel;
-    std::vector<ColumnRun> all_runs;
+    std::vector<ColumnRun> all_runs(static_cast<std::size_t>(chunked && packed ? max_cols : 0));
     std::vector<Index> chunk_offsets(static_cast<std::size_t>(kChunkDepth + 1));
     Index filled = -1;  // the (image block, group block, band) whose copies buf holds
     for (Index item = begin; item < end; ++item) {
@@ -350,16 +373,19 @@ void shifted_conv(const S* src, Index src_image, Index src_size, const Conv2dGeo
       }
       if (b == nullptr) {
         const Index key = (ib * split.group_blocks + gb) * split.bands + bi;
-        if (buf.size() == 0) buf.setZero(split.image_block * band.size);
+        if (!zeroed) {
+          std::fill(buf, buf + split.image_block * band.size, S(0));
+          zeroed = true;
+        }
         if (key != filled) {
           for (Index i = 0; i < images; ++i) {
             (g1 - g0 == split.group_block ? fill : fill_tail)
-                .rows(first + i * src_image, in_plane_size, buf.data() + i * band.size, band,
+                .rows(first + i * src_image, in_plane_size, buf + i * band.size, band,
                       r0 * g.stride.rows, r0 * g.stride.rows + band_input_rows(g, rows));
           }
           filled = key;
         }
-        b = buf.data();
+        b = buf;
       }
       const Index m0 = mb * split.m_block;
       const Index m1 = std::min(out_per_group, m0 + split.m_block);
@@ -371,9 +397,21 @@ void shifted_conv(const S* src, Index src_image, Index src_size, const Conv2dGeo
         const S* bias_g = bias == nullptr ? nullptr : bias + grp * out_per_group;
         if constexpr (MR == 1) {
           for (Index m = m0; m < m1; ++m) {
-            depthwise_rows(bg, offs, ag + m * weights.row, depth,
-                        bias_g == nullptr ? S(0) : bias_g[m], spans.data(), rows * per_row,
-                        dst + m * out.plane_size);
+            const S bias_m = bias_g == nullptr ? S(0) : bias_g[m];
+            S* plane = dst + m * out.plane_size;
+            if (!along_grid) {
+              depthwise_rows(bg, offs, ag + m * weights.row, depth, bias_m, spans.data(),
+                             rows * per_row, plane);
+              continue;
+            }
+            // The band's grid (a shorter last band: its prefix, in whole packets).
+            const Index count = std::min<Index>(Index(grid_spans.size()), (grid_end + P - 1) / P);
+            depthwise_rows(bg, offs, ag + m * weights.row, depth, bias_m, grid_spans.data(), count,
+                           grid_out);
+            for (Index r = 0; r < rows; ++r) {
+              std::copy(grid_out + r * band.phase_cols, grid_out + r * band.phase_cols + g.out_cols,
+                        plane + r * out.ld);
+            }
           }
         } else {
           const Index pitch = in_place ? g.in_cols : band.phase_cols;
@@ -385,7 +423,7 @@ void shifted_conv(const S* src, Index src_image, Index src_size, const Conv2dGeo
             // room (band copies have a tile of slack; the input tensor ends somewhere): the extra
             // lanes land on the next run's columns, written after it, or in the slack.
             const Index count = column_runs(p0, cols, rows, g.out_cols, runs_out);
-            const S* safe_end = b == buf.data() ? buf.data() + buf.size() : src + src_size;
+            const S* safe_end = b == buf ? buf + split.image_block * band.size : src + src_size;
             for (Index k = k0; k < k1; ++k) {
               const S* row = bg + offs[k];
               S* dst_row = to + (k - k0) * ld;
@@ -417,15 +455,10 @@ void shifted_conv(const S* src, Index src_image, Index src_size, const Conv2dGeo
           };
           GridStore<S> store{dst + m0 * out.plane_size, out.plane_size, out.ld, pitch, g.out_cols,
                              bias_g == nullptr ? nullptr : bias_g + m0};
-          if ((m1 - m0) * depth * Index(sizeof(S)) > kWeightBytes && total > NR) {
+          if (chunked && total > NR) {
             // Chunked: each chunk of the reduction over all the item's columns, the outputs
             // accumulating in `sums` (weights streamed once per item, not once per tile).
             const Index cols_r = (total + NR - 1) / NR * NR;
-            if (sums.size() < (m1 - m0) * cols_r) sums.resize((m1 - m0) * cols_r);
-            if (packed && chunk_panel.size() < kChunkDepth * cols_r + P) {
-              chunk_panel.setZero(kChunkDepth * cols_r + P);
-            }
-            if (packed && Index(all_runs.size()) < total) all_runs.resize(total);
             const Index passes = (depth + kChunkDepth - 1) / kChunkDepth;
             Index count = 0;
             for (Index pass = 0; pass < passes; ++pass) {
@@ -435,7 +468,7 @@ void shifted_conv(const S* src, Index src_image, Index src_size, const Conv2dGeo
               auto accumulate = [&](Index i0, Index n_rows, Index q0, Index cols, const S* tile,
                                     Index ld) {
                 for (Index i = 0; i < n_rows; ++i) {
-                  S* to = sums.data() + (i0 + i) * cols_r + q0;
+                  S* to = sums + (i0 + i) * cols_r + q0;
                   const S* from = tile + i * ld;
                   if (pass == 0) {
                     std::copy(from, from + cols, to);
@@ -445,9 +478,9 @@ void shifted_conv(const S* src, Index src_image, Index src_size, const Conv2dGeo
                 }
               };
               if (packed) {
-                count = gather(0, total, k0, k1, chunk_panel.data(), cols_r, all_runs.data());
+                count = gather(0, total, k0, k1, panel, cols_r, all_runs.data());
                 for (Index k = k0; k < k1; ++k) chunk_offsets[k - k0] = (k - k0) * cols_r;
-                shifted_product<S, MR, NP>(m1 - m0, k1 - k0, ak, chunk_panel.data(),
+                shifted_product<S, MR, NP>(m1 - m0, k1 - k0, ak, panel,
                                            chunk_offsets.data(), 0, total, k1 - k0, accumulate);
               } else {
                 shifted_product<S, MR, NP>(m1 - m0, k1 - k0, ak, bg, offs + k0, 0, total,
@@ -455,9 +488,9 @@ void shifted_conv(const S* src, Index src_image, Index src_size, const Conv2dGeo
               }
             }
             if (packed) {
-              store_runs(all_runs.data(), count, 0, m1 - m0, sums.data(), cols_r);
+              store_runs(all_runs.data(), count, 0, m1 - m0, sums, cols_r);
             } else {
-              store(0, m1 - m0, 0, total, sums.data(), cols_r);
+              store(0, m1 - m0, 0, total, sums, cols_r);
             }
           } else if (!packed) {
             shifted_product<S, MR, NP>(m1 - m0, depth, a, bg, offs, 0, grid_end, kDepthChunk,
@@ -467,9 +500,9 @@ void shifted_conv(const S* src, Index src_image, Index src_size, const Conv2dGeo
             // into the panel and stored run by run.
             for (Index p0 = 0; p0 < total; p0 += NR) {
               const Index cols = std::min(NR, total - p0);
-              const Index count = gather(p0, cols, 0, depth, panel.data(), NR, runs);
+              const Index count = gather(p0, cols, 0, depth, panel, NR, runs);
               shifted_product<S, MR, NP>(
-                  m1 - m0, depth, a, panel.data(), panel_offsets.data(), 0, cols, kDepthChunk,
+                  m1 - m0, depth, a, panel, panel_offsets.data(), 0, cols, kDepthChunk,
                   [&](Index i0, Index n_rows, Index, Index, const S* tile, Index ld) {
                     store_runs(runs, count, i0, n_rows, tile, ld);
                   });

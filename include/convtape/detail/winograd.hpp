@@ -37,6 +37,7 @@
 #include "convtape/detail/gemm.hpp"
 #include "convtape/detail/im2col.hpp"
 #include "convtape/detail/parallel.hpp"
+#include "convtape/detail/scratch.hpp"
 
 namespace convtape::detail {
 
@@ -223,9 +224,15 @@ void winograd_conv(const S* src_images, Index src_image, const Conv2dGeometry& g
 
   // Items: (image, group, chunk of tile rows), all images in one parallel loop.
   parallel_blocks(batch * groups * chunks, threads, [&](Index begin, Index end, int) {
-    VectorX<S> src = VectorX<S>::Zero(band.size);
-    VectorX<S> v = VectorX<S>::Zero(16 * in_per_group * ld + NR);
-    VectorX<S> m = VectorX<S>::Zero(16 * m_rows * ld + P);
+    // The band copy (zeroed: its zero padding is never written), the transformed input tiles
+    // and the 16 products; the last two hold garbage past the real tiles, which nothing reads.
+    const Scratch<S, ScratchSlot::band> band_memory(band.size);
+    S* src = band_memory.data();
+    std::fill(src, src + band.size, S(0));
+    const Scratch<S, ScratchSlot::winograd_input> v_memory(16 * in_per_group * ld + NR);
+    S* v = v_memory.data();
+    const Scratch<S, ScratchSlot::winograd_products> m_memory(16 * m_rows * ld + P);
+    S* m = m_memory.data();
     for (Index item = begin; item < end; ++item) {
       const Index n = item / (groups * chunks);
       const Index grp = item / chunks % groups;
@@ -233,23 +240,23 @@ void winograd_conv(const S* src_images, Index src_image, const Conv2dGeometry& g
       const Index ti1 = std::min(t.out_rows, ti0 + rows_per_item);
       const Index cols = (ti1 - ti0 - 1) * pitch + t.out_cols;  // up to the last real tile
       fill.rows(src_images + n * src_image + grp * in_per_group * in_plane_size, in_plane_size,
-                src.data(), band, 2 * ti0, 2 * ti1 + 2);
+                src, band, 2 * ti0, 2 * ti1 + 2);
       for (Index c = 0; c < in_per_group; ++c) {
-        winograd_input_transform(src.data() + c * band.channel_size, tile_offsets.data(),
-                                 (cols + P - 1) / P * P, v.data() + c * ld, in_per_group * ld);
+        winograd_input_transform(src + c * band.channel_size, tile_offsets.data(),
+                                 (cols + P - 1) / P * P, v + c * ld, in_per_group * ld);
       }
       for (Index xi = 0; xi < 16; ++xi) {
         shifted_product<S, MR, Block::np>(
             out_per_group, in_per_group,
             StridedRows<S>{u.data() + (grp * 16 + xi) * u_size, in_per_group, 1},
-            v.data() + xi * in_per_group * ld, v_offsets.data(), 0, cols, 0,
-            DenseStore<S>{m.data() + xi * m_rows * ld, ld});
+            v + xi * in_per_group * ld, v_offsets.data(), 0, cols, 0,
+            DenseStore<S>{m + xi * m_rows * ld, ld});
       }
       S* image = out.data + n * out.image_size;
       for (Index o = 0; o < out_per_group; ++o) {
         const Index channel = grp * out_per_group + o;
         for (Index ti = ti0; ti < ti1; ++ti) {
-          winograd_output_transform(m.data() + o * ld, m_rows * ld, (ti - ti0) * pitch, t.out_cols,
+          winograd_output_transform(m + o * ld, m_rows * ld, (ti - ti0) * pitch, t.out_cols,
                                     bias == nullptr ? S(0) : bias[channel],
                                     image + channel * out.plane_size + 2 * ti * out.ld, out.ld,
                                     std::min<Index>(2, g.out_rows - 2 * ti), g.out_cols);
