@@ -19,6 +19,7 @@
 //   --clock=cpu                   CPU time of the process instead of wall-clock time (steadier on
 //                                 a busy machine; the runs are single-threaded either way)
 //   --quick                       fewer shapes and repetitions (a smoke run)
+//   --benchmark_min_time=X        the CI smoke run: --fit --quick
 //   --verbose                     --fit also prints every timing beside the fitted model's
 //
 // How to refit: build with -O3 -march=native on the machine of interest, run with
@@ -90,7 +91,9 @@ struct Problem {
 
   Problem(Index n, Index c_in, Index c_out, Index rows, Index cols, Index kh, Index kw,
           const Conv2dOptions& o, bool first_layer = false)
-      : x(n, c_in, rows, cols), weight(c_out, c_in / o.groups(), kh, kw), opts(o),
+      : x(n, c_in, rows, cols),
+        weight(c_out, c_in / o.groups(), kh, kw),
+        opts(o),
         first(first_layer) {
     sweep::Rng rng(3);
     auto next = [&rng] { return float(2.0 * rng.unit() - 1.0); };
@@ -112,8 +115,7 @@ struct Problem {
     mask.grad_input = !first;
     return median_seconds([&] {
       const Tensor<float> y = convtape::detail::conv2d_forward(x, weight, bias, shape, path);
-      const auto g =
-          convtape::detail::conv2d_backward_path(x, weight, grad_out, shape, path, mask);
+      const auto g = convtape::detail::conv2d_backward_path(x, weight, grad_out, shape, path, mask);
       if (y.size() == 0 || g.weight.size() == 0) std::abort();
     });
   }
@@ -179,9 +181,8 @@ double team_seconds() {
   // Wall-clock time: with the CPU clock, spinning idle threads would count.
   const bool cpu = g_cpu_clock;
   g_cpu_clock = false;
-  const double t = median_seconds([] {
-    convtape::detail::parallel_blocks(2, 2, [](Index, Index, int) {});
-  });
+  const double t =
+      median_seconds([] { convtape::detail::parallel_blocks(2, 2, [](Index, Index, int) {}); });
   g_cpu_clock = cpu;
   return t;
 #else
@@ -241,14 +242,12 @@ int fit(bool quick) {
       a.push_back(units(convtape::detail::conv2d_work(p.shape, path, k)));
       t.push_back(seconds);
       const Conv2dShape& s = p.shape;
-      labels.push_back(std::string(convtape::detail::to_string(path)) + " n" +
-                       std::to_string(s.batch) + " " + std::to_string(s.in_channels) + "->" +
-                       std::to_string(s.out_channels) + " g" + std::to_string(s.groups) + " " +
-                       std::to_string(s.geometry.in_rows) + "x" +
-                       std::to_string(s.geometry.in_cols) + " k" +
-                       std::to_string(s.geometry.kernel_rows) + "x" +
-                       std::to_string(s.geometry.kernel_cols) + " s" +
-                       std::to_string(s.geometry.stride.rows));
+      labels.push_back(
+          std::string(convtape::detail::to_string(path)) + " n" + std::to_string(s.batch) + " " +
+          std::to_string(s.in_channels) + "->" + std::to_string(s.out_channels) + " g" +
+          std::to_string(s.groups) + " " + std::to_string(s.geometry.in_rows) + "x" +
+          std::to_string(s.geometry.in_cols) + " k" + std::to_string(s.geometry.kernel_rows) + "x" +
+          std::to_string(s.geometry.kernel_cols) + " s" + std::to_string(s.geometry.stride.rows));
     }
   }
   const std::vector<double> c = fit_nonnegative(a, t);
@@ -306,11 +305,12 @@ int validate(Index count, std::uint64_t seed) {
     std::cout << std::left << std::setw(26) << c.name() << " pick " << std::setw(13)
               << convtape::detail::to_string(pick) << " fastest fwd " << std::setw(13)
               << convtape::detail::to_string(oracle_fwd) << std::right << std::fixed
-              << std::setprecision(2) << " x" << pick_fwd / best_fwd << "  fwd+bwd "
-              << std::left << std::setw(13) << convtape::detail::to_string(oracle_train)
-              << std::right << " x" << pick_train / best_train << std::defaultfloat << "\n";
+              << std::setprecision(2) << " x" << pick_fwd / best_fwd << "  fwd+bwd " << std::left
+              << std::setw(13) << convtape::detail::to_string(oracle_train) << std::right << " x"
+              << pick_train / best_train << std::defaultfloat << "\n";
   }
-  std::cout << "\n" << cases << " cases (" << count << " generated layers, seed " << seed
+  std::cout << "\n"
+            << cases << " cases (" << count << " generated layers, seed " << seed
             << "): the model picks the fastest forward path in " << agree_fwd << " ("
             << 100 * agree_fwd / std::max(cases, 1) << "%), geometric-mean slowdown "
             << std::exp(log_fwd / cases) << "; forward+backward: " << agree_train << " ("
@@ -340,6 +340,8 @@ int main(int argc, char** argv) {
       quick = true;
     } else if (a == "--clock=cpu") {
       g_cpu_clock = true;
+    } else if (a.rfind("--benchmark_min_time", 0) == 0) {
+      do_fit = quick = true;  // the CI smoke run: a quick fit
     } else if (a.rfind("--random=", 0) == 0) {
       count = std::atol(a.c_str() + 9);
     } else if (a.rfind("--seed=", 0) == 0) {

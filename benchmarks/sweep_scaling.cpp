@@ -32,12 +32,14 @@
 //                      measure that a busy machine disturbs less (it is the sum over threads)
 //   --list             print the cases as CSV (benchmarks/peers/sweep_torch.py reads it) and exit
 //   --out=FILE         the JSON (default: stdout)
+//   --benchmark_min_time=X   a smoke run (batch-1 cases up to 0.1 GFLOP, one short round at 1 and
+//                      2 threads, no JSON)
 #include <algorithm>
 #include <chrono>
-#include <ctime>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
+#include <ctime>
 #include <fstream>
 #include <iostream>
 #include <regex>
@@ -91,11 +93,11 @@ enum class Direction { fwd, fwdbwd };
 
 struct Task {
   std::string name;
-  const Case* c;
-  const Data* data;
-  Direction direction;
-  int threads;
-  double flops;
+  const Case* c = nullptr;
+  const Data* data = nullptr;
+  Direction direction = Direction::fwd;
+  int threads = 1;
+  double flops = 0;
   int inner = 1;
   std::vector<double> samples;  // seconds per call
 };
@@ -115,8 +117,8 @@ void run_once(const Task& t) {
   const auto opts = l.options();
   Tensor<float> y = convtape::conv2d(t.data->x, t.data->weight, t.data->bias, opts);
   if (t.direction == Direction::fwdbwd) {
-    const auto g = convtape::conv2d_backward(t.data->x, t.data->weight, t.data->grad_out, opts,
-                                             !l.first);
+    const auto g =
+        convtape::conv2d_backward(t.data->x, t.data->weight, t.data->grad_out, opts, !l.first);
     if (g.weight.size() == 0) std::abort();
   }
   if (y.size() == 0) std::abort();
@@ -143,11 +145,11 @@ bool check_threads(const Case& c, const Data& d, const std::vector<int>& threads
     use_threads(threads[k]);
     const Tensor<float> y = convtape::conv2d(d.x, d.weight, d.bias, opts);
     const auto g = convtape::conv2d_backward(d.x, d.weight, d.grad_out, opts, !l.first);
-    const double gaps[] = {relative_gap(y.data(), y0.data(), y.size()),
-                           relative_gap(g.weight.data(), g0.weight.data(), g.weight.size()),
-                           relative_gap(g.bias.data(), g0.bias.data(), g.bias.size()),
-                           l.first ? 0.0 : relative_gap(g.input.data(), g0.input.data(),
-                                                        g.input.size())};
+    const double gaps[] = {
+        relative_gap(y.data(), y0.data(), y.size()),
+        relative_gap(g.weight.data(), g0.weight.data(), g.weight.size()),
+        relative_gap(g.bias.data(), g0.bias.data(), g.bias.size()),
+        l.first ? 0.0 : relative_gap(g.input.data(), g0.input.data(), g.input.size())};
     const char* what[] = {"output", "grad_weight", "grad_bias", "grad_input"};
     for (int i = 0; i < 4; ++i) {
       if (!(gaps[i] <= 1e-4)) {
@@ -170,6 +172,7 @@ struct Flags {
   double budget = 0.15;
   double sample_ms = 2;
   bool list = false;
+  double max_flops = 0;  // forward flops of a case at most (0: no limit)
 };
 
 Flags parse(int argc, char** argv) {
@@ -205,6 +208,16 @@ Flags parse(int argc, char** argv) {
       f.list = true;
     } else if (key == "--out") {
       f.out = v;
+    } else if (key == "--benchmark_min_time") {
+      // The CI smoke run (it passes Google Benchmark's flag to every benchmark): batch-1 cases of
+      // at most 0.1 GFLOP, one short round, 1 and 2 threads (which also checks that they agree).
+      f.batch = "1";
+      f.max_flops = 1e8;
+      f.rounds = 1;
+      f.budget = 0.0;
+      f.sample_ms = 0.0;
+      f.threads = {1, 2};
+      if (f.out.empty()) f.out = "/dev/null";
     } else {
       std::cerr << "sweep_scaling: unknown flag " << a << " (see the file comment)\n";
       std::exit(2);
@@ -220,9 +233,8 @@ Flags parse(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   const Flags flags = parse(argc, argv);
-  std::vector<Case> all = sweep::cases_of(flags.random > 0
-                                              ? sweep::random_layers(flags.random, flags.seed)
-                                              : sweep::listed_layers());
+  std::vector<Case> all = sweep::cases_of(
+      flags.random > 0 ? sweep::random_layers(flags.random, flags.seed) : sweep::listed_layers());
   std::vector<Case> cases;
   const std::regex pattern(flags.filter);
   for (const Case& c : all) {
@@ -231,6 +243,7 @@ int main(int argc, char** argv) {
     if (!flags.filter.empty() && !std::regex_search(line, pattern)) continue;
     if (flags.batch == "1" && c.batch != 1) continue;
     if (flags.batch == "train" && c.batch == 1) continue;
+    if (flags.max_flops > 0 && c.forward_flops() > flags.max_flops) continue;
     cases.push_back(c);
   }
   if (flags.list) {
@@ -249,9 +262,15 @@ int main(int argc, char** argv) {
       for (Direction d : {Direction::fwd, Direction::fwdbwd}) {
         const bool fwd = d == Direction::fwd;
         if (!flags.direction.empty() && flags.direction != (fwd ? "fwd" : "fwdbwd")) continue;
-        tasks.push_back({std::string(fwd ? "sweep_fwd" : "sweep_fwdbwd") + "/convtape/" +
-                             c.name() + "/t" + std::to_string(t),
-                         &c, &data.back(), d, t, fwd ? c.forward_flops() : c.train_flops()});
+        Task task;
+        task.name = std::string(fwd ? "sweep_fwd" : "sweep_fwdbwd") + "/convtape/" + c.name() +
+                    "/t" + std::to_string(t);
+        task.c = &c;
+        task.data = &data.back();
+        task.direction = d;
+        task.threads = t;
+        task.flops = fwd ? c.forward_flops() : c.train_flops();
+        tasks.push_back(task);
       }
     }
   }

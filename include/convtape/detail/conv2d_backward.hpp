@@ -108,8 +108,8 @@ void grad_input_flipped(const Tensor<S>& grad_output, const Tensor<S>& weight, c
   const BatchPlanes<S> target =
       interior ? BatchPlanes<S>{grad_input.data(), s.in_channels * in_plane_size, in_plane_size,
                                 g.in_cols}
-               : BatchPlanes<S>{padded.data(), s.in_channels * padded_plane_size,
-                                padded_plane_size, g.padded_cols()};
+               : BatchPlanes<S>{padded.data(), s.in_channels * padded_plane_size, padded_plane_size,
+                                g.padded_cols()};
   const S* no_bias = nullptr;
   bool done = false;
   if constexpr (winograd_exact_for<S>()) {
@@ -140,13 +140,13 @@ void grad_input_flipped(const Tensor<S>& grad_output, const Tensor<S>& weight, c
   if (!interior) fold_batch(padded.data(), s, grad_input, threads);
 }
 
-/// grad_input (zero on entry) for any stride as the GEMM dcol = W^T * grad_output, one tile of a band's output
-/// samples at a time, scattered (col2im) into a band-local padded gradient that is then added
-/// into grad_input: straight onto the input for zero padding, else into `padded` (the padded gradient of
-/// the whole batch, zero on entry), which the caller folds back onto grad_input.
+/// grad_input (zero on entry) for any stride as the GEMM dcol = W^T * grad_output, one tile of a
+/// band's output samples at a time, scattered (col2im) into a band-local padded gradient that is
+/// then added into grad_input: straight onto the input for zero padding, else into `padded` (the
+/// padded gradient of the whole batch, zero on entry), which the caller folds back onto grad_input.
 template <class S>
 void grad_input_col2im(const Tensor<S>& grad_output, const Tensor<S>& weight, const Conv2dShape& s,
-                      Tensor<S>& grad_input, S* padded, int threads) {
+                       Tensor<S>& grad_input, S* padded, int threads) {
   using Block = GemmBlock<S>;
   constexpr int MR = Block::mr;
   constexpr Index NR = Block::nr;
@@ -159,9 +159,9 @@ void grad_input_col2im(const Tensor<S>& grad_output, const Tensor<S>& weight, co
   // Bands of at least two output rows' worth of stride beyond the kernel's extent: bands two
   // apart never touch the same input row.
   const Index extent = g.dilation.rows * (g.kernel_rows - 1);
-  const Index min_rows = std::min(
-      g.out_rows, std::max({Index(1), (extent + 1 + g.stride.rows - 1) / g.stride.rows - 1,
-                            (kBandMinTiles * NR + g.out_cols - 1) / g.out_cols}));
+  const Index min_rows =
+      std::min(g.out_rows, std::max({Index(1), (extent + 1 + g.stride.rows - 1) / g.stride.rows - 1,
+                                     (kBandMinTiles * NR + g.out_cols - 1) / g.out_cols}));
   const Index want = threads > 1 ? kItemsPerThread * threads : 1;
   const Index wp = g.padded_cols();
   Index band_rows = g.out_rows;
@@ -174,6 +174,14 @@ void grad_input_col2im(const Tensor<S>& grad_output, const Tensor<S>& weight, co
     band_rows = std::max(min_rows, (band_rows + 1) / 2);
   }
   const Index bands = bands_of(band_rows);
+  // Blocks of the group's input channels: they touch different planes, so any two may run at once.
+  Index c_block = in_per_group;
+  auto c_blocks_of = [&](Index block) { return (in_per_group + block - 1) / block; };
+  while (s.batch * s.groups * c_blocks_of(c_block) * ((bands + 1) / 2) < want && c_block > 1) {
+    c_block = (c_block + 1) / 2;
+  }
+  const Index c_blocks = c_blocks_of(c_block);
+  const Index taps = g.kernel_rows * g.kernel_cols;
   const Index band_in = band_input_rows(g, band_rows);
   // The geometry of one band: its output rows over a padded plane of band_in rows.
   Conv2dGeometry gb = g;
@@ -190,63 +198,75 @@ void grad_input_col2im(const Tensor<S>& grad_output, const Tensor<S>& weight, co
   std::vector<Index> offsets(static_cast<std::size_t>(out_per_group));
   for (Index o = 0; o < out_per_group; ++o) offsets[o] = o * band_samples;
   const Index in_plane_size = g.in_rows * g.in_cols;
-  const Index padded_plane = g.padded_rows() * wp;
+  const Index padded_plane_size = g.padded_rows() * wp;
   const bool zeros = g.mode == PaddingMode::zeros;
 
+  // Items: (image, group, channel block, band of the given parity).
   auto run = [&](Index parity) {
-    const Index per_image = s.groups * ((bands - parity + 1) / 2);
+    const Index parity_bands = (bands - parity + 1) / 2;
+    const Index per_image = s.groups * c_blocks * parity_bands;
     parallel_blocks(s.batch * per_image, threads, [&](Index begin, Index end, int) {
       // The band's output gradient (with a tile of slack: garbage only reaches discarded
       // columns), the band of the padded input gradient, and one tile of dcol.
       const Scratch<S, ScratchSlot::grad_output_rows> grad_output_memory(
           out_per_group * band_samples + NR);
       S* grad_output_band = grad_output_memory.data();
-      const Scratch<S, ScratchSlot::grad_input_rows> padded_memory(in_per_group * band_in * wp);
+      const Scratch<S, ScratchSlot::grad_input_rows> padded_memory(c_block * band_in * wp);
       S* padded_band = padded_memory.data();
-      const Scratch<S, ScratchSlot::panel> col_memory(depth * tile);
+      const Scratch<S, ScratchSlot::panel> col_memory(c_block * taps * tile);
       S* col = col_memory.data();
       for (Index item = begin; item < end; ++item) {
-        const Index n = item / per_image;
-        const Index grp = (item % per_image) / ((bands - parity + 1) / 2);
-        const Index bi = 2 * ((item % per_image) % ((bands - parity + 1) / 2)) + parity;
+        Index rest = item;
+        const Index bi = 2 * (rest % parity_bands) + parity;
+        rest /= parity_bands;
+        const Index cb = rest % c_blocks;
+        rest /= c_blocks;
+        const Index grp = rest % s.groups;
+        const Index n = rest / s.groups;
+        const Index c0 = cb * c_block;
+        const Index channels = std::min(c_block, in_per_group - c0);
         const Index r0 = bi * band_rows;
         const Index rows = std::min(band_rows, g.out_rows - r0);
         const Index samples = rows * g.out_cols;
         for (Index o = 0; o < out_per_group; ++o) {
-          const S* from = grad_output.data() + (n * s.out_channels + grp * out_per_group + o) * out_plane_size + r0 * g.out_cols;
+          const S* from = grad_output.data() +
+                          (n * s.out_channels + grp * out_per_group + o) * out_plane_size +
+                          r0 * g.out_cols;
           std::copy(from, from + samples, grad_output_band + o * band_samples);
         }
-        std::fill(padded_band, padded_band + in_per_group * band_in * wp, S(0));
+        std::fill(padded_band, padded_band + channels * band_in * wp, S(0));
         Conv2dGeometry gi = gb;
         gi.out_rows = rows;
+        // dcol rows of the block's channels: W^T read in place (column k of the OIHW rows).
+        const StridedRows<S> weights_t{w + grp * out_per_group * depth + c0 * taps, 1, depth};
         for (Index p0 = 0; p0 < samples; p0 += tile) {
           const Index n_cols = std::min(tile, samples - p0);
           shifted_product<S, MR, Block::np>(
-              depth, out_per_group, StridedRows<S>{w + grp * out_per_group * depth, 1, depth}, grad_output_band,
-              offsets.data(), p0, p0 + n_cols, 0,
+              channels * taps, out_per_group, weights_t, grad_output_band, offsets.data(), p0,
+              p0 + n_cols, 0,
               [&](Index m0, Index n_rows, Index q0, Index cols, const S* t, Index ld) {
                 for (Index i = 0; i < n_rows; ++i) {
                   std::copy(t + i * ld, t + i * ld + cols, col + (m0 + i) * tile + q0 - p0);
                 }
               });
-          col2im_add(col, tile, p0, n_cols, gi, in_per_group, padded_band);
+          col2im_add(col, tile, p0, n_cols, gi, channels, padded_band);
         }
-        // Padded rows [r0 * stride, + band_input_rows(rows)) of the band's channels.
+        // Padded rows [r0 * stride, + band_input_rows(rows)) of the block's channels.
         const Index first = r0 * g.stride.rows;
         const Index count = std::min(band_input_rows(g, rows), g.padded_rows() - first);
-        for (Index c = 0; c < in_per_group; ++c) {
+        for (Index c = 0; c < channels; ++c) {
           const S* from = padded_band + c * band_in * wp;
-          const Index channel = n * s.in_channels + grp * in_per_group + c;
+          const Index channel = n * s.in_channels + grp * in_per_group + c0 + c;
           for (Index i = 0; i < count; ++i) {
             const S* row = from + i * wp;
             if (zeros) {
               const Index r = first + i - g.pad.top;
               if (r < 0 || r >= g.in_rows) continue;
-              S* d = grad_input.data() + channel * in_plane_size + r * g.in_cols;
-              for (Index j = 0; j < g.in_cols; ++j) d[j] += row[g.pad.left + j];
+              S* to = grad_input.data() + channel * in_plane_size + r * g.in_cols;
+              for (Index j = 0; j < g.in_cols; ++j) to[j] += row[g.pad.left + j];
             } else {
-              S* d = padded + channel * padded_plane + (first + i) * wp;
-              for (Index j = 0; j < wp; ++j) d[j] += row[j];
+              S* to = padded + channel * padded_plane_size + (first + i) * wp;
+              for (Index j = 0; j < wp; ++j) to[j] += row[j];
             }
           }
         }
@@ -297,14 +317,15 @@ struct GradWeightSplit {
 
 /// The split for `channels` channels in blocks (`blocks_of`(c_block) blocks) and `threads`
 /// threads: bands within `kBandBytes` of copy, then, until there are `kItemsPerThread` items per
-/// thread, smaller channel blocks, then ranges of (image, band) pairs with their own partial sums.
+/// thread, smaller channel blocks, thinner bands, and ranges of (image, band) pairs with their
+/// own partial sums.
 template <class BlocksOf>
 GradWeightSplit grad_weight_split(const Conv2dGeometry& g, Index batch, Index channels,
                                   Index elem_bytes, int threads, BlocksOf&& blocks_of) {
   GradWeightSplit s;
   const Index want = threads > 1 ? kItemsPerThread * threads : 1;
-  const Index row_bytes =
-      elem_bytes * channels * g.stride.cols * ((g.padded_cols() + g.stride.cols - 1) / g.stride.cols);
+  const Index row_bytes = elem_bytes * channels * g.stride.cols *
+                          ((g.padded_cols() + g.stride.cols - 1) / g.stride.cols);
   s.band_rows = g.out_rows;
   while (s.band_rows > 8 && band_input_rows(g, s.band_rows) * row_bytes > kBandBytes) {
     s.band_rows = (s.band_rows + 1) / 2;
@@ -315,19 +336,29 @@ GradWeightSplit grad_weight_split(const Conv2dGeometry& g, Index batch, Index ch
     s.c_block = (s.c_block + 1) / 2;
     s.c_blocks = blocks_of(s.c_block);
   }
+  // Few channels and few images: thinner bands (down to twice the kernel's extent in rows and
+  // 8 output rows), so that there are enough (image, band) ranges for the threads.
+  const Index extent = g.dilation.rows * (g.kernel_rows - 1);
+  const Index min_rows =
+      std::min(g.out_rows, std::max<Index>(8, (2 * extent + g.stride.rows - 1) / g.stride.rows));
+  auto units_of = [&](Index rows) { return batch * ((g.out_rows + rows - 1) / rows); };
+  while (s.c_blocks * units_of(s.band_rows) < want && s.band_rows > min_rows) {
+    s.band_rows = std::max(min_rows, (s.band_rows + 1) / 2);
+  }
   s.bands = (g.out_rows + s.band_rows - 1) / s.band_rows;
   s.units = batch * s.bands;
   s.chunks = std::min(s.units, std::max<Index>(1, (want + s.c_blocks - 1) / s.c_blocks));
   return s;
 }
 
-/// Output rows of grad_output per transposed chunk in `grad_weight_rows`: about this many output samples,
-/// so that the chunk's transposed grad_output stays in the L1/L2 cache.
+/// Output rows of grad_output per transposed chunk in `grad_weight_rows`: about this many output
+/// samples, so that the chunk's transposed grad_output stays in the L1/L2 cache.
 constexpr Index kGradWeightSamples = 128;
 
-/// dW^T (K x C_out/groups per group) = sum over images of col (K x P) * grad_output^T (P x C_out/groups):
-/// the im2col rows are read in place (broadcast) from a band copy of the input, or from the input
-/// itself for stride 1 without padding; grad_output is transposed one chunk of rows at a time.
+/// dW^T (K x C_out/groups per group) = sum over images of col (K x P) * grad_output^T (P x
+/// C_out/groups): the im2col rows are read in place (broadcast) from a band copy of the input, or
+/// from the input itself for stride 1 without padding; grad_output is transposed one chunk of rows
+/// at a time.
 template <class S>
 void grad_weight_gemm(const Tensor<S>& x, const Tensor<S>& grad_output, const Conv2dShape& s,
                       Tensor<S>& grad_weight, int threads) {
@@ -342,7 +373,8 @@ void grad_weight_gemm(const Tensor<S>& x, const Tensor<S>& grad_output, const Co
   const Index out_per_group = s.out_per_group;
   const Index taps = g.kernel_rows * g.kernel_cols;
   const Index depth = in_per_group * taps;
-  const Index transposed_cols = (out_per_group + NR - 1) / NR * NR;  // grad_output^T row length, padded to whole blocks
+  const Index transposed_cols =
+      (out_per_group + NR - 1) / NR * NR;  // grad_output^T row length, padded to whole blocks
   const GradWeightSplit split = grad_weight_split(
       g, s.batch, in_per_group, Index(sizeof(S)), threads,
       [&](Index block) { return s.groups * ((in_per_group + block - 1) / block); });
@@ -404,12 +436,13 @@ void grad_weight_gemm(const Tensor<S>& x, const Tensor<S>& grad_output, const Co
         }
         for (Index rr = 0; rr < rows; rr += rows_per_chunk) {
           const Index rr1 = std::min(rows, rr + rows_per_chunk);
-          // grad_output^T for rows [r0 + rr, r0 + rr1): sample-major, out_per_group (padded to transposed_cols with zeros) per
-          // sample. The rows of the out_per_group planes are short runs far apart: each is requested from
-          // memory two planes ahead of its use.
+          // grad_output^T for rows [r0 + rr, r0 + rr1): sample-major, out_per_group (padded to
+          // transposed_cols with zeros) per sample. The rows of the out_per_group planes are short
+          // runs far apart: each is requested from memory two planes ahead of its use.
           const Index samples = (rr1 - rr) * g.out_cols;
-          const S* d0 =
-              grad_output.data() + (n * s.out_channels + grp * out_per_group) * out_plane_size + (r0 + rr) * g.out_cols;
+          const S* d0 = grad_output.data() +
+                        (n * s.out_channels + grp * out_per_group) * out_plane_size +
+                        (r0 + rr) * g.out_cols;
           constexpr Index line = 64 / sizeof(S) > 0 ? Index(64 / sizeof(S)) : 1;
           for (Index o = 0; o < out_per_group; ++o) {
             if (o + 2 < out_per_group) {
@@ -434,7 +467,8 @@ void grad_weight_gemm(const Tensor<S>& x, const Tensor<S>& grad_output, const Co
                 const S* shifted[MR];
                 for (int i = 0; i < MR; ++i) shifted[i] = row_of[i] + (r - rr) * band.phase_cols;
                 rows_block<S, MR, NP>(g.out_cols, shifted,
-                                      transposed + (r - rr) * g.out_cols * transposed_cols + ob, transposed_cols, acc);
+                                      transposed + (r - rr) * g.out_cols * transposed_cols + ob,
+                                      transposed_cols, acc);
               }
               const Index valid = std::min<Index>(MR, k_rows - k0);
               unroll<MR>([&](auto i) {
@@ -515,9 +549,10 @@ void grad_weight_dots(const Tensor<S>& x, const Tensor<S>& grad_output, const Co
           fill.rows(x.data() + (n * s.in_channels + c) * in_plane_size, in_plane_size, buf, band,
                     r0 * g.stride.rows, r0 * g.stride.rows + band_input_rows(g, rows));
           for (Index o = group * s.out_per_group; o < (group + 1) * s.out_per_group; ++o) {
-            tap_dots(buf, band.phase_cols, offsets.data(), taps,
-                     grad_output.data() + (n * s.out_channels + o) * out_plane_size + r0 * g.out_cols, rows,
-                     g.out_cols, sum + (o * s.in_per_group + ci) * taps);
+            tap_dots(
+                buf, band.phase_cols, offsets.data(), taps,
+                grad_output.data() + (n * s.out_channels + o) * out_plane_size + r0 * g.out_cols,
+                rows, g.out_cols, sum + (o * s.in_per_group + ci) * taps);
           }
         }
       }
@@ -635,10 +670,10 @@ Conv2dGrads<S> conv2d_backward_path(const Tensor<S>& x, const Tensor<S>& weight,
       grads.input = Tensor<S>(x.shape());
       // Padding modes other than zeros fold borders onto samples of other bands: the padded
       // gradient of the whole batch first, folded once all bands are in.
-      std::vector<S> padded(static_cast<std::size_t>(
-          g.mode == PaddingMode::zeros
-              ? 0
-              : s.batch * s.in_channels * g.padded_rows() * g.padded_cols()));
+      std::vector<S> padded(static_cast<std::size_t>(g.mode == PaddingMode::zeros
+                                                         ? 0
+                                                         : s.batch * s.in_channels *
+                                                               g.padded_rows() * g.padded_cols()));
       grad_input_col2im(grad_output, weight, s, grads.input, padded.data(), threads);
       if (!padded.empty()) fold_batch(padded.data(), s, grads.input, threads);
       break;

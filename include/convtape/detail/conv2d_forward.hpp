@@ -8,12 +8,12 @@
 // (`im2col_gemm`). The path comes from `conv2d_dispatch.hpp`. Not for direct inclusion.
 
 #include "convtape/core.hpp"
-#include "convtape/detail/shifted_conv.hpp"
 #include "convtape/detail/conv2d_dispatch.hpp"
 #include "convtape/detail/conv2d_shape.hpp"
 #include "convtape/detail/gemm.hpp"
 #include "convtape/detail/parallel.hpp"
 #include "convtape/detail/plane.hpp"
+#include "convtape/detail/shifted_conv.hpp"
 #include "convtape/detail/winograd.hpp"
 #include "convtape/tensor.hpp"
 
@@ -65,14 +65,14 @@ Tensor<S> conv2d_forward(const Tensor<S>& x, const Tensor<S>& weight, const Vect
   const Index x_size = s.batch * x_image_size;
   if (path == Conv2dPath::direct) {
     shifted_conv<S, 1, GemmBlock<S>::np>(x.data(), x_image_size, x_size, g, s.batch, s.groups,
-                                        s.in_per_group, out_per_group, ConvKernel::rows, rows,
-                                        out_per_group * depth, b, out, threads);
+                                         s.in_per_group, out_per_group, ConvKernel::rows, rows,
+                                         out_per_group * depth, b, out, threads);
   } else {
     const ConvKernel kernel =
         path == Conv2dPath::im2col_gemm ? ConvKernel::packed : ConvKernel::grid;
     shifted_conv<S, GemmBlock<S>::mr, GemmBlock<S>::np>(
-        x.data(), x_image_size, x_size, g, s.batch, s.groups, s.in_per_group, out_per_group,
-        kernel, rows, out_per_group * depth, b, out, threads);
+        x.data(), x_image_size, x_size, g, s.batch, s.groups, s.in_per_group, out_per_group, kernel,
+        rows, out_per_group * depth, b, out, threads);
   }
   return y;
 }

@@ -135,10 +135,11 @@ struct DenseStore {
 };
 
 /// C = A * B for the columns [q_begin, q_end) of B, one MR x NR block at a time: A (m x depth)
-/// read in place (`StridedRows`; a last block of fewer than MR rows repeats row m - 1), row k of B at `b + offsets[k]` (its columns q_begin ... read up
-/// to the next multiple of NR past q_end, so the caller provides that slack). Each block is handed
-/// to `sink(row0, rows, col0, cols, tile, ld)` as a row-major MR x NR `tile` holding
-/// C(row0 + i, col0 + j) for i < rows, j < cols; the sink stores it wherever C lives.
+/// read in place (`StridedRows`; a last block of fewer than MR rows repeats row m - 1), row k of B
+/// at `b + offsets[k]` (its columns q_begin ... read up to the next multiple of NR past q_end, so
+/// the caller provides that slack). Each block is handed to `sink(row0, rows, col0, cols, tile,
+/// ld)` as a row-major MR x NR `tile` holding C(row0 + i, col0 + j) for i < rows, j < cols; the
+/// sink stores it wherever C lives.
 ///
 /// The reduction runs in chunks of `chunk` rows of B, all row blocks of A per chunk, so that the
 /// chunk's part of B (read in place, possibly scattered) stays in the L1 cache while every block

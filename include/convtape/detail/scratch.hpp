@@ -19,15 +19,15 @@ constexpr Index kScratchKeepBytes = Index(2) << 20;
 
 /// Which of a thread's kept scratch buffers a caller uses: those in use at the same time differ.
 enum class ScratchSlot {
-  padded_rows,          ///< corr2d: padded input rows
-  separable_rows,       ///< corr2d: the rows pass of a separable kernel
-  band,                 ///< conv2d: a band copy of the input (`shifted_conv`)
-  panel,                ///< conv2d: gathered im2col columns
-  sums,                 ///< conv2d: outputs of a chunked product, partial gradient sums
-  winograd_input,       ///< conv2d: transformed input tiles
-  winograd_products,    ///< conv2d: the 16 products of the transformed tiles
-  grad_output_rows,     ///< conv2d backward: a copy or transpose of output-gradient rows
-  grad_input_rows,      ///< conv2d backward: a band of the padded input gradient
+  padded_rows,        ///< corr2d: padded input rows
+  separable_rows,     ///< corr2d: the rows pass of a separable kernel
+  band,               ///< conv2d: a band copy of the input (`shifted_conv`)
+  panel,              ///< conv2d: gathered im2col columns
+  sums,               ///< conv2d: outputs of a chunked product, partial gradient sums
+  winograd_input,     ///< conv2d: transformed input tiles
+  winograd_products,  ///< conv2d: the 16 products of the transformed tiles
+  grad_output_rows,   ///< conv2d backward: a copy or transpose of output-gradient rows
+  grad_input_rows,    ///< conv2d backward: a band of the padded input gradient
 };
 
 /// Memory for `size` samples of type S for one call on this thread (its content is whatever the

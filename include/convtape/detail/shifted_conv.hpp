@@ -96,8 +96,8 @@ enum class ConvKernel {
   rows,    ///< one output channel at a time, a packet of outputs per register (`depthwise_rows`)
 };
 
-/// Whether the shifted layout of `g` is the input itself, so that bands can be read in place: stride
-/// 1 and no padding.
+/// Whether the shifted layout of `g` is the input itself, so that bands can be read in place:
+/// stride 1 and no padding.
 inline bool reads_input_in_place(const Conv2dGeometry& g) {
   return g.stride == Size2(1, 1) && g.pad.top == 0 && g.pad.bottom == 0 && g.pad.left == 0 &&
          g.pad.right == 0;
@@ -118,10 +118,10 @@ inline ShiftedLayout band_layout(const Conv2dGeometry& g, Index channels, Index 
   l.phase_rows = std::min(l.phase_rows, (band_input_rows(g, band_rows) + sr - 1) / sr);
   l.channel_size = sr * g.stride.cols * l.phase_rows * l.phase_cols;
   l.out_rows = std::min(band_rows, g.out_rows);
-  l.max_offset = ((sr * g.stride.cols - 1) * l.phase_rows +
-                  g.dilation.rows * (g.kernel_rows - 1) / sr) *
-                     l.phase_cols +
-                 g.dilation.cols * (g.kernel_cols - 1) / g.stride.cols;
+  l.max_offset =
+      ((sr * g.stride.cols - 1) * l.phase_rows + g.dilation.rows * (g.kernel_rows - 1) / sr) *
+          l.phase_cols +
+      g.dilation.cols * (g.kernel_cols - 1) / g.stride.cols;
   const Index tiles_end = (l.grid_end() + tile_cols - 1) / tile_cols * tile_cols;
   l.size = std::max(channels * l.channel_size,
                     (channels - 1) * l.channel_size + l.max_offset + tiles_end + tile_cols);
@@ -177,7 +177,8 @@ constexpr Index kItemsPerThread = 4;
 /// there are `kItemsPerThread` items per thread, fewer images per item, smaller blocks of groups,
 /// thinner bands (down to `kBandMinTiles` GEMM tiles of columns and twice the kernel's extent in
 /// rows, so that the halo stays at most half the copy), and blocks of output channels (down to
-/// two register blocks).
+/// two register blocks); and while there are fewer than two items per thread, single register
+/// blocks and bands of half that height.
 inline ConvSplit conv_split(const Conv2dGeometry& g, Index batch, Index groups, Index in_per_group,
                             Index out_per_group, ConvKernel kernel, Index mr, Index nr,
                             Index elem_bytes, int threads) {
@@ -206,7 +207,8 @@ inline ConvSplit conv_split(const Conv2dGeometry& g, Index batch, Index groups, 
   // with its outputs waiting in a buffer (`kWeightBytes`): items of at most `kChunkedTiles` tiles.
   if (out_per_group * in_per_group * g.kernel_rows * g.kernel_cols * elem_bytes > kWeightBytes) {
     const Index max_cols = kChunkedTiles * nr;
-    while (s.image_block > 1 && s.image_block * plane > max_cols) s.image_block = (s.image_block + 1) / 2;
+    while (s.image_block > 1 && s.image_block * plane > max_cols)
+      s.image_block = (s.image_block + 1) / 2;
     while (s.band_rows > min_rows && s.image_block * s.band_rows * cols_per_row > max_cols) {
       s.band_rows = std::max(min_rows, (s.band_rows + 1) / 2);
     }
@@ -233,6 +235,17 @@ inline ConvSplit conv_split(const Conv2dGeometry& g, Index batch, Index groups, 
   }
   while (s.items() < want && s.m_block > 2 * mr) {
     s.m_block = std::max(2 * mr, (s.m_block / 2 + mr - 1) / mr * mr);
+    update();
+  }
+  // Still short of two items per thread (a static split of fewer is badly balanced): single
+  // register blocks, then bands of half the tiles.
+  const Index half_rows = std::max<Index>(1, min_rows / 2);
+  while (threads > 1 && s.items() < 2 * threads && (s.m_block > mr || s.band_rows > half_rows)) {
+    if (s.m_block > mr) {
+      s.m_block = std::max(mr, (s.m_block / 2 + mr - 1) / mr * mr);
+    } else {
+      s.band_rows = std::max(half_rows, (s.band_rows + 1) / 2);
+    }
     update();
   }
   return s;
@@ -270,19 +283,20 @@ inline Index column_runs(Index p0, Index cols, Index rows, Index out_cols, Colum
 /// and the weights' rows contiguous). At most `threads` threads.
 template <class S, int MR, int NP>
 void shifted_conv(const S* src, Index src_image, Index src_size, const Conv2dGeometry& g,
-                 Index batch, Index groups, Index in_per_group, Index out_per_group,
-                 ConvKernel kernel, const StridedRows<S>& weights, Index group_stride,
-                 const S* bias, const BatchPlanes<S>& out, int threads) {
+                  Index batch, Index groups, Index in_per_group, Index out_per_group,
+                  ConvKernel kernel, const StridedRows<S>& weights, Index group_stride,
+                  const S* bias, const BatchPlanes<S>& out, int threads) {
   using Packet = typename PacketOf<S>::type;
   constexpr Index P = PacketOf<S>::size;
   constexpr Index NR = NP * P;
   CONVTAPE_ASSERT((kernel == ConvKernel::rows) == (MR == 1));
-  const ConvSplit split =
-      conv_split(g, batch, groups, in_per_group, out_per_group, kernel, MR, NR, Index(sizeof(S)), threads);
+  const ConvSplit split = conv_split(g, batch, groups, in_per_group, out_per_group, kernel, MR, NR,
+                                     Index(sizeof(S)), threads);
   const Index block_channels = split.group_block * in_per_group;
   const ShiftedLayout band = band_layout(g, block_channels, split.band_rows, NR);
   // Fills of a whole block of groups, and of the last block when it has fewer.
-  const Index tail_channels = (groups - (split.group_blocks - 1) * split.group_block) * in_per_group;
+  const Index tail_channels =
+      (groups - (split.group_blocks - 1) * split.group_block) * in_per_group;
   const ShiftedFill<S> fill(g, shifted_layout(g, block_channels, NR));
   const ShiftedFill<S> fill_tail(g, shifted_layout(g, tail_channels, NR));
   const std::vector<Index> offsets = tap_offsets(band, g, in_per_group);
@@ -313,10 +327,10 @@ void shifted_conv(const S* src, Index src_image, Index src_size, const Conv2dGeo
   // Weights too large for the L2 cache: products in chunks of the reduction (see kWeightBytes),
   // over items of at most max_cols columns.
   const bool chunked = split.m_block * depth * Index(sizeof(S)) > kWeightBytes;
-  const Index max_cols =
-      (packed ? split.image_block * split.band_rows * g.out_cols
-              : (split.band_rows - 1) * band.phase_cols + g.out_cols) /
-          NR * NR + NR;
+  const Index max_cols = (packed ? split.image_block * split.band_rows * g.out_cols
+                                 : (split.band_rows - 1) * band.phase_cols + g.out_cols) /
+                             NR * NR +
+                         NR;
   std::vector<Index> panel_offsets(static_cast<std::size_t>(packed ? depth : 0));
   for (Index k = 0; k < Index(panel_offsets.size()); ++k) panel_offsets[k] = k * NR;
 
@@ -324,7 +338,8 @@ void shifted_conv(const S* src, Index src_image, Index src_size, const Conv2dGeo
     // This thread's band copies (one per image of a block), zeroed on first use (the zero
     // padding is never written); the gathered panel (a tile of all rows, or a chunk of rows of
     // all of an item's columns) and a chunked product's outputs.
-    const Scratch<S, ScratchSlot::band> copies(in_place && packed ? 0 : split.image_block * band.size);
+    const Scratch<S, ScratchSlot::band> copies(in_place && packed ? 0
+                                                                  : split.image_block * band.size);
     S* buf = copies.data();
     bool zeroed = false;
     const Scratch<S, ScratchSlot::panel> panel_memory(
@@ -393,7 +408,8 @@ void shifted_conv(const S* src, Index src_image, Index src_size, const Conv2dGeo
         const S* bg = b + (grp - g0) * in_per_group * channel_size;
         const S* ag = weights.data + grp * group_stride;
         const StridedRows<S> a{ag + m0 * weights.row, weights.row, weights.col};
-        S* dst = out.data + n0 * out.image_size + (grp * out_per_group) * out.plane_size + r0 * out.ld;
+        S* dst =
+            out.data + n0 * out.image_size + (grp * out_per_group) * out.plane_size + r0 * out.ld;
         const S* bias_g = bias == nullptr ? nullptr : bias + grp * out_per_group;
         if constexpr (MR == 1) {
           for (Index m = m0; m < m1; ++m) {
@@ -446,14 +462,19 @@ void shifted_conv(const S* src, Index src_image, Index src_size, const Conv2dGeo
               const ColumnRun& run = rs[r];
               for (Index i = 0; i < n_rows; ++i) {
                 const Index m = m0 + i0 + i;
-                S* to = dst + run.image * out.image_size + m * out.plane_size + run.row * out.ld + run.first;
+                S* to = dst + run.image * out.image_size + m * out.plane_size + run.row * out.ld +
+                        run.first;
                 const S* from = tile + i * ld + run.col;
                 const S add = bias_g == nullptr ? S(0) : bias_g[m];
                 for (Index j = 0; j < run.length; ++j) to[j] = from[j] + add;
               }
             }
           };
-          GridStore<S> store{dst + m0 * out.plane_size, out.plane_size, out.ld, pitch, g.out_cols,
+          GridStore<S> store{dst + m0 * out.plane_size,
+                             out.plane_size,
+                             out.ld,
+                             pitch,
+                             g.out_cols,
                              bias_g == nullptr ? nullptr : bias_g + m0};
           if (chunked && total > NR) {
             // Chunked: each chunk of the reduction over all the item's columns, the outputs
@@ -480,11 +501,11 @@ void shifted_conv(const S* src, Index src_image, Index src_size, const Conv2dGeo
               if (packed) {
                 count = gather(0, total, k0, k1, panel, cols_r, all_runs.data());
                 for (Index k = k0; k < k1; ++k) chunk_offsets[k - k0] = (k - k0) * cols_r;
-                shifted_product<S, MR, NP>(m1 - m0, k1 - k0, ak, panel,
-                                           chunk_offsets.data(), 0, total, k1 - k0, accumulate);
+                shifted_product<S, MR, NP>(m1 - m0, k1 - k0, ak, panel, chunk_offsets.data(), 0,
+                                           total, k1 - k0, accumulate);
               } else {
-                shifted_product<S, MR, NP>(m1 - m0, k1 - k0, ak, bg, offs + k0, 0, total,
-                                           k1 - k0, accumulate);
+                shifted_product<S, MR, NP>(m1 - m0, k1 - k0, ak, bg, offs + k0, 0, total, k1 - k0,
+                                           accumulate);
               }
             }
             if (packed) {

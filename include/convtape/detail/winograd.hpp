@@ -32,12 +32,12 @@
 #include <vector>
 
 #include "convtape/core.hpp"
-#include "convtape/detail/shifted_conv.hpp"
 #include "convtape/detail/disable_warnings.hpp"
 #include "convtape/detail/gemm.hpp"
 #include "convtape/detail/im2col.hpp"
 #include "convtape/detail/parallel.hpp"
 #include "convtape/detail/scratch.hpp"
+#include "convtape/detail/shifted_conv.hpp"
 
 namespace convtape::detail {
 
@@ -181,7 +181,11 @@ void winograd_conv(const S* src_images, Index src_image, const Conv2dGeometry& g
 
   // Tile rows per item, and the item's row pitch in the transformed buffers.
   const Index pitch = (t.padded_cols() + 1) / 2;  // the shifted layout's phase_cols
-  const Index rows_per_item = std::max<Index>(1, kWinogradChunk / pitch);
+  // Fewer rows per item when the batch has too few items for the threads (kItemsPerThread each).
+  const Index rows_for_threads = std::max<Index>(
+      1, t.out_rows * batch * groups / std::max<Index>(1, kItemsPerThread * threads));
+  const Index rows_per_item =
+      std::max<Index>(1, std::min(kWinogradChunk / pitch, rows_for_threads));
   const Index ld = (rows_per_item * pitch + NR - 1) / NR * NR;
   // Each item fills only the band of padded rows its tiles read (2 per tile row, plus 2), for one
   // group's channels: the band stays in the cache from the fill through the input transform.
@@ -239,8 +243,8 @@ void winograd_conv(const S* src_images, Index src_image, const Conv2dGeometry& g
       const Index ti0 = (item % chunks) * rows_per_item;
       const Index ti1 = std::min(t.out_rows, ti0 + rows_per_item);
       const Index cols = (ti1 - ti0 - 1) * pitch + t.out_cols;  // up to the last real tile
-      fill.rows(src_images + n * src_image + grp * in_per_group * in_plane_size, in_plane_size,
-                src, band, 2 * ti0, 2 * ti1 + 2);
+      fill.rows(src_images + n * src_image + grp * in_per_group * in_plane_size, in_plane_size, src,
+                band, 2 * ti0, 2 * ti1 + 2);
       for (Index c = 0; c < in_per_group; ++c) {
         winograd_input_transform(src + c * band.channel_size, tile_offsets.data(),
                                  (cols + P - 1) / P * P, v + c * ld, in_per_group * ld);
