@@ -6,6 +6,17 @@
 // bias gradient, the weight gradient (`grad_weight_gemm`, `grad_weight_dots`) and the input
 // gradient (`grad_input_flipped`, `grad_input_col2im`, `grad_input_planes`), chosen as
 // `conv2d_dispatch.hpp` describes. Not for direct inclusion.
+//
+// Like the forward engine, each gradient's work is cut into independent items for the threads.
+// Weight gradient: (block of input channels, range of the batch's (image, band) pairs); each item
+// sums into its own slice of the partial gradient of its range, and the partials are added once
+// at the end, always in the same order (the cut depends on the thread count only, so results are
+// the same to the bit for a given thread count). Input gradient for strides above 1: (image,
+// group, block of input channels, band of output rows); an item scatters its columns into a
+// band-local padded gradient and adds the band into the input gradient. Bands of one channel
+// block overlap by the kernel's extent, so the even bands run first, then the odd ones: no two
+// items running at once touch the same sample, and every sample receives its sums in a fixed
+// order.
 
 #include <algorithm>
 #include <utility>
@@ -41,18 +52,21 @@ inline bool flipped_input_is_interior(const Conv2dGeometry& g) {
 }
 
 /// grad_input += the gradients of the padded inputs `padded` (one padded plane per image and
-/// channel, contiguous) folded back onto the input (`fold_padding`), planes in parallel.
+/// channel, contiguous) folded back onto the input (`fold_padding`), planes in parallel where
+/// that pays.
 template <class S>
-void fold_batch(const S* padded, const Conv2dShape& s, Tensor<S>& grad_input, int threads) {
+void fold_batch(const S* padded, const Conv2dShape& s, Tensor<S>& grad_input) {
   const Conv2dGeometry& g = s.geometry;
   const Index padded_plane_size = g.padded_rows() * g.padded_cols();
   const Index in_plane_size = g.in_rows * g.in_cols;
-  parallel_blocks(s.batch * s.in_channels, threads, [&](Index begin, Index end, int) {
-    for (Index p = begin; p < end; ++p) {
-      fold_padding(padded + p * padded_plane_size, g.padded_cols(), g,
-                   grad_input.data() + p * in_plane_size, g.in_cols);
-    }
-  });
+  parallel_blocks(s.batch * s.in_channels,
+                  copy_threads<S>(double(s.batch * s.in_channels * padded_plane_size)),
+                  [&](Index begin, Index end, int) {
+                    for (Index p = begin; p < end; ++p) {
+                      fold_padding(padded + p * padded_plane_size, g.padded_cols(), g,
+                                   grad_input.data() + p * in_plane_size, g.in_cols);
+                    }
+                  });
 }
 
 /// The input gradient for stride 1 as a forward correlation: the output gradient, zero-padded by
@@ -88,17 +102,18 @@ void grad_input_flipped(const Tensor<S>& grad_output, const Tensor<S>& weight, c
   // of w[o, c] in reverse order ((kh-1-a) * kw + (kw-1-b) for tap (a, b)). In parallel when large.
   const Index depth = out_per_group * taps;
   std::vector<S> flipped(static_cast<std::size_t>(s.groups * in_per_group * depth));
-  const int team = flipped.size() >= (std::size_t{1} << 16) ? threads : 1;
-  parallel_blocks(s.groups * in_per_group, team, [&](Index begin, Index end, int) {
-    for (Index row = begin; row < end; ++row) {
-      const Index grp = row / in_per_group;
-      const Index c = row % in_per_group;
-      for (Index o = 0; o < out_per_group; ++o) {
-        const S* from = w + ((grp * out_per_group + o) * in_per_group + c) * taps;
-        std::reverse_copy(from, from + taps, flipped.data() + row * depth + o * taps);
-      }
-    }
-  });
+  parallel_blocks(
+      s.groups * in_per_group, std::min(threads, copy_threads<S>(double(flipped.size()))),
+      [&](Index begin, Index end, int) {
+        for (Index row = begin; row < end; ++row) {
+          const Index grp = row / in_per_group;
+          const Index c = row % in_per_group;
+          for (Index o = 0; o < out_per_group; ++o) {
+            const S* from = w + ((grp * out_per_group + o) * in_per_group + c) * taps;
+            std::reverse_copy(from, from + taps, flipped.data() + row * depth + o * taps);
+          }
+        }
+      });
   const Index in_plane_size = g.in_rows * g.in_cols;
   const Index out_image_size = s.out_channels * g.out_rows * g.out_cols;
   // Not interior: the gradient of the padded input of every image, folded back below.
@@ -137,7 +152,7 @@ void grad_input_flipped(const Tensor<S>& grad_output, const Tensor<S>& weight, c
                                             target, threads);
     }
   }
-  if (!interior) fold_batch(padded.data(), s, grad_input, threads);
+  if (!interior) fold_batch(padded.data(), s, grad_input);
 }
 
 /// grad_input (zero on entry) for any stride as the GEMM dcol = W^T * grad_output, one tile of a
@@ -316,12 +331,15 @@ struct GradWeightSplit {
 };
 
 /// The split for `channels` channels in blocks (`blocks_of`(c_block) blocks) and `threads`
-/// threads: bands within `kBandBytes` of copy, then, until there are `kItemsPerThread` items per
-/// thread, smaller channel blocks, thinner bands, and ranges of (image, band) pairs with their
-/// own partial sums.
+/// threads, each range of (image, band) pairs costing a partial gradient of `partial_size`
+/// samples: bands within `kBandBytes` of copy; then, until there are `kItemsPerThread` items per
+/// thread, ranges of (image, band) pairs, as many as keep the partial sums (ranges x
+/// partial_size) within the `samples` the whole gradient reads (thinner bands where there are
+/// too few pairs), and last smaller channel blocks (each block reads every sample again).
 template <class BlocksOf>
 GradWeightSplit grad_weight_split(const Conv2dGeometry& g, Index batch, Index channels,
-                                  Index elem_bytes, int threads, BlocksOf&& blocks_of) {
+                                  Index elem_bytes, int threads, double samples,
+                                  double partial_size, BlocksOf&& blocks_of) {
   GradWeightSplit s;
   const Index want = threads > 1 ? kItemsPerThread * threads : 1;
   const Index row_bytes = elem_bytes * channels * g.stride.cols *
@@ -330,24 +348,36 @@ GradWeightSplit grad_weight_split(const Conv2dGeometry& g, Index batch, Index ch
   while (s.band_rows > 8 && band_input_rows(g, s.band_rows) * row_bytes > kBandBytes) {
     s.band_rows = (s.band_rows + 1) / 2;
   }
-  s.c_block = channels;
-  s.c_blocks = blocks_of(s.c_block);
-  while (s.c_blocks < want && s.c_block > 1) {
-    s.c_block = (s.c_block + 1) / 2;
-    s.c_blocks = blocks_of(s.c_block);
-  }
-  // Few channels and few images: thinner bands (down to twice the kernel's extent in rows and
-  // 8 output rows), so that there are enough (image, band) ranges for the threads.
+  const Index max_chunks = std::max<Index>(
+      1, std::min<Index>(want, static_cast<Index>(samples / std::max(partial_size, 1.0))));
+  // Thinner bands (down to twice the kernel's extent in rows and 8 output rows) where the images
+  // alone give too few ranges.
   const Index extent = g.dilation.rows * (g.kernel_rows - 1);
   const Index min_rows =
       std::min(g.out_rows, std::max<Index>(8, (2 * extent + g.stride.rows - 1) / g.stride.rows));
   auto units_of = [&](Index rows) { return batch * ((g.out_rows + rows - 1) / rows); };
-  while (s.c_blocks * units_of(s.band_rows) < want && s.band_rows > min_rows) {
+  while (units_of(s.band_rows) < max_chunks && s.band_rows > min_rows) {
     s.band_rows = std::max(min_rows, (s.band_rows + 1) / 2);
   }
   s.bands = (g.out_rows + s.band_rows - 1) / s.band_rows;
   s.units = batch * s.bands;
-  s.chunks = std::min(s.units, std::max<Index>(1, (want + s.c_blocks - 1) / s.c_blocks));
+  s.chunks = std::min(s.units, max_chunks);
+  s.c_block = channels;
+  s.c_blocks = blocks_of(s.c_block);
+  while (s.c_blocks * s.chunks < want && s.c_block > 1) {
+    s.c_block = (s.c_block + 1) / 2;
+    s.c_blocks = blocks_of(s.c_block);
+  }
+  // Still too few (few channels): more ranges whatever their partial sums cost.
+  if (s.c_blocks * s.chunks < want) {
+    const Index more = (want + s.c_blocks - 1) / s.c_blocks;
+    while (units_of(s.band_rows) < more && s.band_rows > min_rows) {
+      s.band_rows = std::max(min_rows, (s.band_rows + 1) / 2);
+    }
+    s.bands = (g.out_rows + s.band_rows - 1) / s.band_rows;
+    s.units = batch * s.bands;
+    s.chunks = std::min(s.units, more);
+  }
   return s;
 }
 
@@ -375,8 +405,11 @@ void grad_weight_gemm(const Tensor<S>& x, const Tensor<S>& grad_output, const Co
   const Index depth = in_per_group * taps;
   const Index transposed_cols =
       (out_per_group + NR - 1) / NR * NR;  // grad_output^T row length, padded to whole blocks
+  // Channel blocks each transpose every sample of grad_output again; ranges of images cost a
+  // partial gradient each.
   const GradWeightSplit split = grad_weight_split(
-      g, s.batch, in_per_group, Index(sizeof(S)), threads,
+      g, s.batch, in_per_group, Index(sizeof(S)), threads, double(grad_output.size()),
+      double(s.groups * depth * transposed_cols),
       [&](Index block) { return s.groups * ((in_per_group + block - 1) / block); });
   const Index per_group = (in_per_group + split.c_block - 1) / split.c_block;
   const ShiftedLayout band = band_layout(g, split.c_block, split.band_rows, NR);
@@ -488,20 +521,23 @@ void grad_weight_gemm(const Tensor<S>& x, const Tensor<S>& grad_output, const Co
   });
 
   // dW[o, k] of group grp = sum over the chunks, in order, of the partial dW^T[k, o].
-  parallel_blocks(s.groups * out_per_group, threads, [&](Index begin, Index end, int) {
-    for (Index row = begin; row < end; ++row) {
-      const Index grp = row / out_per_group;
-      const Index o = row % out_per_group;
-      S* out = grad_weight.data() + row * depth;
-      for (Index k = 0; k < depth; ++k) {
-        S total = partials[(grp * depth + k) * transposed_cols + o];
-        for (Index c = 1; c < split.chunks; ++c) {
-          total += partials[c * partial_size + (grp * depth + k) * transposed_cols + o];
-        }
-        out[k] = total;
-      }
-    }
-  });
+  parallel_blocks(s.groups * out_per_group,
+                  copy_threads<S>(double(split.chunks) * double(s.groups * depth * out_per_group)),
+                  [&](Index begin, Index end, int) {
+                    for (Index row = begin; row < end; ++row) {
+                      const Index grp = row / out_per_group;
+                      const Index o = row % out_per_group;
+                      S* out = grad_weight.data() + row * depth;
+                      for (Index k = 0; k < depth; ++k) {
+                        S total = partials[(grp * depth + k) * transposed_cols + o];
+                        for (Index c = 1; c < split.chunks; ++c) {
+                          total +=
+                              partials[c * partial_size + (grp * depth + k) * transposed_cols + o];
+                        }
+                        out[k] = total;
+                      }
+                    }
+                  });
 }
 
 /// dW as dot products, for few output channels per group (where a GEMM block along the output
@@ -512,8 +548,10 @@ template <class S>
 void grad_weight_dots(const Tensor<S>& x, const Tensor<S>& grad_output, const Conv2dShape& s,
                       Tensor<S>& grad_weight, int threads) {
   const Conv2dGeometry& g = s.geometry;
+  // Channel blocks cost nothing extra here (each reads its own channels' bands): ranges of images
+  // only where the channels are too few.
   const GradWeightSplit split =
-      grad_weight_split(g, s.batch, 1, Index(sizeof(S)), threads,
+      grad_weight_split(g, s.batch, 1, Index(sizeof(S)), threads, 0.0, 1.0,
                         [&](Index block) { return (s.in_channels + block - 1) / block; });
   // One channel per band copy (the split's block is a range of channels handled one by one).
   const ShiftedLayout band = band_layout(g, 1, split.band_rows, PacketOf<S>::size);
@@ -558,13 +596,16 @@ void grad_weight_dots(const Tensor<S>& x, const Tensor<S>& grad_output, const Co
       }
     }
   });
-  parallel_blocks(grad_weight.size(), threads, [&](Index begin, Index end, int) {
-    for (Index k = begin; k < end; ++k) {
-      S total = partials[k];
-      for (Index c = 1; c < split.chunks; ++c) total += partials[c * grad_weight.size() + k];
-      grad_weight.data()[k] = total;
-    }
-  });
+  parallel_blocks(grad_weight.size(),
+                  copy_threads<S>(double(split.chunks) * double(grad_weight.size())),
+                  [&](Index begin, Index end, int) {
+                    for (Index k = begin; k < end; ++k) {
+                      S total = partials[k];
+                      for (Index c = 1; c < split.chunks; ++c)
+                        total += partials[c * grad_weight.size() + k];
+                      grad_weight.data()[k] = total;
+                    }
+                  });
 }
 
 /// grad_bias[o] = the sum of grad_output's planes o over the batch, output channels in parallel.
@@ -607,9 +648,7 @@ Conv2dGrads<S> conv2d_backward_path(const Tensor<S>& x, const Tensor<S>& weight,
   Conv2dGrads<S> grads;
   if (mask.grad_bias) {
     grads.bias.resize(s.out_channels);
-    grad_bias_sums(grad_output, grads.bias,
-                   useful_threads(kConv2dCost.moved_packet * double(grad_output.size()) /
-                                  double(PacketOf<S>::size)));
+    grad_bias_sums(grad_output, grads.bias, copy_threads<S>(double(grad_output.size())));
   }
   if (mask.grad_weight) grads.weight = Tensor<S>(weight.shape());
   if (path == Conv2dPath::planes) {
@@ -675,7 +714,7 @@ Conv2dGrads<S> conv2d_backward_path(const Tensor<S>& x, const Tensor<S>& weight,
                                                          : s.batch * s.in_channels *
                                                                g.padded_rows() * g.padded_cols()));
       grad_input_col2im(grad_output, weight, s, grads.input, padded.data(), threads);
-      if (!padded.empty()) fold_batch(padded.data(), s, grads.input, threads);
+      if (!padded.empty()) fold_batch(padded.data(), s, grads.input);
       break;
     }
   }

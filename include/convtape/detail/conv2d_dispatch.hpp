@@ -203,10 +203,6 @@ constexpr KernelShape kernel_shape() {
   return {PacketOf<S>::size, GemmBlock<S>::mr, GemmBlock<S>::nr};
 }
 
-/// Reduction rows per chunk of the GEMM kernel (`shifted_product`): each chunk starts and ends
-/// every register tile once.
-inline constexpr Index kGemmChunk = 144;
-
 /// v rounded up to a multiple of `to`.
 inline double round_up(double v, double to) { return std::ceil(v / to) * to; }
 
@@ -224,7 +220,8 @@ inline Conv2dWork conv2d_work(const Conv2dShape& s, Conv2dPath path, const Kerne
   const double out_rows = double(g.out_rows);
   const double plane = out_rows * double(g.out_cols);
   const double row_packets = std::ceil(double(g.out_cols) / P);  // per output row
-  const double pitch = double((g.padded_cols() + g.stride.cols - 1) / g.stride.cols);
+  const Index pitch_samples = (g.padded_cols() + g.stride.cols - 1) / g.stride.cols;
+  const double pitch = double(pitch_samples);  // the wide grid's row pitch
   const bool in_place = g.stride == Size2(1, 1) && g.pad.top == 0 && g.pad.bottom == 0 &&
                         g.pad.left == 0 && g.pad.right == 0;
   // The band copies: every padded row of every input channel, split into stride phases.
@@ -232,7 +229,7 @@ inline Conv2dWork conv2d_work(const Conv2dShape& s, Conv2dPath path, const Kerne
                                : batch * double(s.in_channels) * double(g.padded_rows()) *
                                      double(g.stride.cols) * std::ceil(pitch / P);
   const double store = batch * double(s.out_channels) * out_rows * row_packets;
-  const double chunks = std::ceil(depth / double(kGemmChunk));
+  const double chunks = std::ceil(depth / double(kDepthChunk));
   Conv2dWork w;
   if (path == Conv2dPath::winograd && !winograd_fits(g)) path = Conv2dPath::implicit_gemm;
   switch (path) {
@@ -273,7 +270,7 @@ inline Conv2dWork conv2d_work(const Conv2dShape& s, Conv2dPath path, const Kerne
       const double positions = round_up(tile_rows * std::ceil((pitch + 1) / 2), double(k.nr));
       w.gemm_packets = 16 * batch * groups * m_pad * double(s.in_per_group) * positions / P;
       w.gemm_tiles = 16 * batch * groups * m_blocks * (positions / double(k.nr)) *
-                     std::ceil(double(s.in_per_group) / double(kGemmChunk));
+                     std::ceil(double(s.in_per_group) / double(kDepthChunk));
       w.transform_packets = 16 * batch * double(s.in_channels + s.out_channels) * positions / P +
                             16 * groups * double(s.out_per_group * s.in_per_group);
       w.moved_packets = fill + store;
@@ -330,6 +327,12 @@ inline int useful_threads(double seconds) {
   if (team <= 1) return 1;
   const double worth = seconds / kConv2dCost.thread_min;
   return worth >= double(team) ? team : std::max(1, static_cast<int>(worth));
+}
+
+/// Threads worth using to move `samples` samples of type S (copies, folds, sums of partials).
+template <class S>
+int copy_threads(double samples) {
+  return useful_threads(kConv2dCost.moved_packet * samples / double(PacketOf<S>::size));
 }
 
 /// Whether the weight gradient on `path` (not `planes`) goes through `grad_weight_dots` rather

@@ -3,9 +3,10 @@
 #pragma once
 
 // The forward pass of a batched convolution along a given path (`conv2d_forward`): the plane tap
-// loops for `planes`, `winograd_conv` for `winograd`, and `shifted_conv` with a one-row block
+// loops for `planes`, `winograd_conv` for `winograd`, and `shifted_conv` with the direct kernel
 // (`direct`), the GEMM block on the in-place grid (`implicit_gemm`) or on gathered im2col tiles
-// (`im2col_gemm`). The path comes from `conv2d_dispatch.hpp`. Not for direct inclusion.
+// (`im2col_gemm`), on as many threads as the cost model says the work can feed. The path comes
+// from `conv2d_dispatch.hpp`. Not for direct inclusion.
 
 #include "convtape/core.hpp"
 #include "convtape/detail/conv2d_dispatch.hpp"

@@ -122,6 +122,10 @@ EIGEN_ALWAYS_INLINE void rows_block(Index len, const S* const* rows, const S* b,
   }
 }
 
+/// Rows of B per reduction chunk that the convolution engines ask of `shifted_product`: each chunk
+/// starts and stores every register tile once.
+constexpr Index kDepthChunk = 144;
+
 /// Bytes of packed A that `shifted_product` keeps in the L1 cache at once (half of a 32 KiB L1).
 constexpr Index kAGroupBytes = Index{16} * 1024;
 

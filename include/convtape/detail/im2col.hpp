@@ -19,8 +19,8 @@
 // offset table (`tap_offsets`), so the workspace is one padded copy of the image (about 1 / (kh *
 // kw) of its im2col), and border handling (every padding mode) happens once, in the copy.
 //
-// The layout also serves shapes where the wide grid wastes too much (`pack_panel`: a tile of the
-// real im2col, gathered through the same offsets) and the backward pass (`col2im_add`).
+// The layout also serves shapes where the wide grid wastes too much (`shifted_conv.hpp` gathers
+// tiles of the real im2col through the same offsets) and the backward pass (`col2im_add`).
 
 #include <algorithm>
 #include <vector>
@@ -218,26 +218,6 @@ class ShiftedFill {
   std::vector<Index> phase_begin_;
   std::vector<Index> phase_stop_;
 };
-
-/// Gathers the im2col tile col(k, p0 + j), k < offsets.size(), j < cols (zero for p >= P) into
-/// `panel` (row-major, `cols` per row), reading the shifted-layout `buf`.
-template <class S>
-void pack_panel(const S* buf, const ShiftedLayout& l, const std::vector<Index>& offsets, Index p0,
-                Index cols, S* panel) {
-  const Index total = l.out_rows * l.out_cols;
-  std::vector<Index> grid(static_cast<std::size_t>(cols));
-  const Index real = std::min(cols, total - p0);
-  for (Index j = 0; j < real; ++j) {
-    const Index p = p0 + j;
-    grid[j] = (p / l.out_cols) * l.phase_cols + p % l.out_cols;
-  }
-  for (std::size_t k = 0; k < offsets.size(); ++k) {
-    const S* row = buf + offsets[k];
-    S* out = panel + static_cast<Index>(k) * cols;
-    for (Index j = 0; j < real; ++j) out[j] = row[grid[j]];
-    std::fill(out + real, out + cols, S(0));
-  }
-}
 
 /// The adjoint of the im2col gather for a tile: for k < kernel taps of `channels` channels and
 /// the `cols` output samples p0, p0 + 1, ..., adds col(k, p - p0) (row-major, pitch `ld`) into the

@@ -14,9 +14,12 @@
 // reads it), or, for stride 1 without padding, in place from the input tensor: the shifted layout
 // is then the input itself (a 1x1 layer is a plain GEMM on the NCHW planes, with no copy at all).
 // The item then runs one of three kernels (`ConvKernel`) on its band: the register-blocked GEMM
-// of `gemm.hpp` on the in-place wide grid (`grid`) or on gathered im2col tiles (`packed`), or one
-// output channel at a time with `direct.hpp`'s `depthwise_rows` (`rows`). Bands are also kept small
-// enough for the per-thread copy to stay in the L2 cache.
+// of `gemm.hpp` on the in-place wide grid (`grid`) or on gathered im2col tiles of real output
+// samples, which may span a block of images so that tiny planes fill whole tiles (`packed`), or
+// one output channel at a time with `direct.hpp`'s `depthwise_rows` (`rows`; along the wide grid
+// itself for planes narrower than a packet). Bands are also kept small enough for the per-thread
+// copy to stay in the L2 cache, and weights too large for it are streamed once per item in
+// chunks of the reduction, the item's outputs accumulating in a buffer (`kWeightBytes`).
 
 #include <algorithm>
 #include <vector>
@@ -76,9 +79,6 @@ struct GridStore {
   }
 };
 
-/// Rows of B per reduction chunk in `shifted_product`.
-constexpr Index kDepthChunk = 144;
-
 /// Where the output planes of a batch go: image n's plane j at data + n * image_size + j *
 /// plane_size, its row r at + r * ld.
 template <class S>
@@ -92,7 +92,7 @@ struct BatchPlanes {
 /// The kernel an item of `shifted_conv` runs on its band.
 enum class ConvKernel {
   grid,    ///< GEMM block on the in-place wide grid (`shifted_product` through the tap offsets)
-  packed,  ///< GEMM block on explicitly gathered im2col tiles (`pack_panel`)
+  packed,  ///< GEMM block on explicitly gathered im2col tiles (`ColumnRun`s, across images)
   rows,    ///< one output channel at a time, a packet of outputs per register (`depthwise_rows`)
 };
 
@@ -240,7 +240,8 @@ inline ConvSplit conv_split(const Conv2dGeometry& g, Index batch, Index groups, 
   // Still short of two items per thread (a static split of fewer is badly balanced): single
   // register blocks, then bands of half the tiles.
   const Index half_rows = std::max<Index>(1, min_rows / 2);
-  while (threads > 1 && s.items() < 2 * threads && (s.m_block > mr || s.band_rows > half_rows)) {
+  while (threads > 1 && s.items() < Index{2} * threads &&
+         (s.m_block > mr || s.band_rows > half_rows)) {
     if (s.m_block > mr) {
       s.m_block = std::max(mr, (s.m_block / 2 + mr - 1) / mr * mr);
     } else {
