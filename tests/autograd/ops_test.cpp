@@ -15,6 +15,7 @@
 #include "support/catch.hpp"
 #include "support/compare.hpp"
 #include "support/errors.hpp"
+#include "support/internals.hpp"
 #include "support/tensors.hpp"
 
 namespace {
@@ -196,8 +197,8 @@ TEST_CASE("differentiable conv2d matches the reference loops and finite differen
     const Tensor<double>& b = c.b;
     const convtape::VectorX<double> bias =
         c.bias ? convtape::VectorX<double>(b.flat()) : convtape::VectorX<double>();
-    INFO("trial " << trial << ": x " << convtape::detail::shape_str(x.shape()) << ", weight "
-                  << convtape::detail::shape_str(w.shape()) << ", groups " << c.opts.groups()
+    INFO("trial " << trial << ": x " << support::internals::shape_str(x.shape()) << ", weight "
+                  << support::internals::shape_str(w.shape()) << ", groups " << c.opts.groups()
                   << ", padding mode " << convtape::to_string(c.opts.padding_mode())
                   << (c.bias ? ", bias" : ""));
 

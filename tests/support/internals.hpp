@@ -8,9 +8,9 @@
 //   by the dispatch, so the public conv2d / conv2d_backward / tape run that path), the path the
 //   dispatch would choose (`chosen_path`), and the resolved shape (`shape_of`: the effective
 //   stride, the channels per group) that the tests size tolerances and expectations with;
-// - the few selection thresholds that tests straddle on purpose, and the blocking constants and
-//   kernel entry points the corr2d kernel tests build their shapes around (`internals::`),
-//   each used where its name says.
+// - the few selection thresholds that tests straddle on purpose, the blocking constants and
+//   kernel entry points the corr2d kernel tests build their shapes around, and two shared
+//   helpers (`internals::`), each used where its comment says.
 // When a kernel or a threshold changes, this file lists the tests that know about it.
 
 #include <sstream>
@@ -74,6 +74,16 @@ inline bool runs_winograd(Conv2dPath path, const Conv2dShape& s) {
 inline constexpr convtape::Index kPlanesMaxMacs = convtape::detail::kPlanesMaxMacs;
 inline constexpr convtape::Index kDirectMaxOutPerGroup = convtape::detail::kDirectMaxOutPerGroup;
 inline constexpr convtape::Index kWinogradMinChannels = convtape::detail::kWinogradMinChannels;
+
+// ---- shared helpers
+// ------------------------------------------------------------------------------
+
+/// What core_test.cpp and ops_test.cpp use: the one definition of every padding mode (tested
+/// directly, sample by sample) and the shape printer of error messages (for INFO lines).
+namespace internals {
+using convtape::detail::padded_index;
+using convtape::detail::shape_str;
+}  // namespace internals
 
 // ---- corr2d kernel internals --------------------------------------------------------------------
 
