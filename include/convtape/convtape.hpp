@@ -12,6 +12,7 @@
 #include "convtape/core.hpp"
 #include "convtape/corr2d.hpp"
 #include "convtape/gradcheck.hpp"
+#include "convtape/io/error.hpp"
 #include "convtape/io/npy.hpp"
 #include "convtape/io/parameters.hpp"
 #include "convtape/nn/conv2d.hpp"
