@@ -16,6 +16,7 @@
 #include "convtape/io/error.hpp"
 #include "convtape/io/idx.hpp"
 #include "convtape/io/npy.hpp"
+#include "convtape/io/npz.hpp"
 #include "convtape/io/parameters.hpp"
 #include "convtape/nn/conv2d.hpp"
 #include "convtape/nn/init.hpp"
