@@ -23,7 +23,8 @@
 ///
 /// Every reader checks the magic number, the extents and the size, and throws `io_error` naming
 /// the function, the data's name and the problem for anything else: a truncated file, bytes
-/// after the data, a gzip file not decompressed, another data type or rank. Nothing is read
+/// after the data, a gzip file not decompressed, another data type or rank, images of 0 rows or
+/// columns. Nothing is read
 /// past the end of the bytes given, and nothing is allocated from the header's extents before
 /// the size of the data confirms them (2^31 images claimed by 100 bytes throw at once). With
 /// `max_items`, only the first items are decoded, but the whole file must still be well-formed.
@@ -132,6 +133,13 @@ inline Header parse_header(const unsigned char* p, std::size_t available, unsign
                 std::to_string(h.header_size) + " bytes, there are " + std::to_string(available));
   }
   for (unsigned d = 0; d < rank; ++d) h.dims[d] = load_be32(p + 4 + 4 * d);
+  if (rank == 3 && (h.dims[1] == 0 || h.dims[2] == 0)) {
+    // Images without pixels have no data for the size check to bound N by; with a huge N not
+    // even an empty Tensor could hold them (found by idx_fuzz).
+    fail_at(fn, where,
+            "holds images of " + std::to_string(h.dims[1]) + "x" + std::to_string(h.dims[2]) +
+                " pixels; images need at least one row and one column");
+  }
   h.items = h.dims[0];
   h.item_bytes = 1;
   for (unsigned d = 1; d < rank; ++d) h.item_bytes *= h.dims[d];  // < 2^64: two 32-bit extents
@@ -190,8 +198,8 @@ struct StreamData {
 };
 
 /// Reads an IDX file from `in`: the header, then the data of the first `max_items` items into
-/// memory (grown as bytes arrive, so a header claiming more than the stream holds allocates no
-/// more than the stream delivered), then skips the rest of the data and checks that nothing
+/// memory (appended as bytes arrive, so a header claiming more than the stream holds allocates
+/// no more than the stream delivered), then skips the rest of the data and checks that nothing
 /// follows it (reading to the end of the stream).
 inline StreamData read_stream(std::istream& in, unsigned rank, const char* what, Index max_items,
                               const char* fn, const std::string& where) {
@@ -206,26 +214,24 @@ inline StreamData read_stream(std::istream& in, unsigned rank, const char* what,
   const Header& h = result.header = parse_header(header, got, rank, what, fn, where);
   result.count = items_to_read(h, max_items);
   const std::uint64_t wanted = result.count * h.item_bytes;
-  constexpr std::uint64_t kChunk = 1 << 20;
-  std::string& data = result.data;
+  constexpr std::size_t kChunk = 1 << 16;
+  std::vector<char> chunk(kChunk);
   std::uint64_t have = 0;
   while (have < h.data_bytes) {
-    const std::uint64_t n = std::min(kChunk, h.data_bytes - have);
-    if (have < wanted) {
-      const std::uint64_t keep = std::min(n, wanted - have);
-      data.resize(static_cast<std::size_t>(have + keep));
-      in.read(&data[static_cast<std::size_t>(have)], static_cast<std::streamsize>(keep));
-    } else {
-      in.ignore(static_cast<std::streamsize>(n));
-    }
+    const auto n =
+        static_cast<std::streamsize>(std::min<std::uint64_t>(kChunk, h.data_bytes - have));
+    in.read(chunk.data(), n);
     const auto arrived = static_cast<std::uint64_t>(in.gcount());
+    if (have < wanted) {
+      result.data.append(chunk.data(), static_cast<std::size_t>(std::min(arrived, wanted - have)));
+    }
     have += arrived;
-    if (arrived == 0) break;
+    if (arrived < static_cast<std::uint64_t>(n)) break;
   }
   if (have < h.data_bytes) check_data_size(h, rank, have, fn, where);
   std::uint64_t extra = 0;  // counted, so that the message is the one for bytes
   while (in.peek() != std::istream::traits_type::eof()) {
-    in.ignore(static_cast<std::streamsize>(kChunk));
+    in.read(chunk.data(), static_cast<std::streamsize>(kChunk));
     extra += static_cast<std::uint64_t>(in.gcount());
   }
   if (extra != 0) check_data_size(h, rank, h.data_bytes + extra, fn, where);
@@ -238,7 +244,8 @@ Tensor<S> decode_images(const unsigned char* p, const Header& h, std::uint64_t c
   std::array<S, 256> scale{};
   for (int v = 0; v < 256; ++v) scale[v] = static_cast<S>(v) / static_cast<S>(255);
   Tensor<S> images(Shape4{static_cast<Index>(count), 1, static_cast<Index>(h.dims[1]),
-                          static_cast<Index>(h.dims[2])});
+                          static_cast<Index>(h.dims[2])},
+                   UninitializedTag{});  // every element is written below
   S* out = images.data();
   const auto n = static_cast<std::size_t>(images.size());
   for (std::size_t i = 0; i < n; ++i) out[i] = scale[p[i]];

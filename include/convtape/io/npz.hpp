@@ -236,7 +236,9 @@ void check_state_dict(const std::vector<NamedArray<S>>& arrays,
                       const std::vector<std::pair<std::string, std::vector<Index>>>& expected) {
   constexpr const char* fn = "check_state_dict";
   using detail::npy::shape_repr;
-  for (const auto& [name, shape] : expected) {
+  for (const auto& pair : expected) {
+    const std::string& name = pair.first;
+    const std::vector<Index>& shape = pair.second;
     const auto found = std::find_if(arrays.begin(), arrays.end(),
                                     [&](const NamedArray<S>& a) { return a.name == name; });
     if (found == arrays.end()) {
