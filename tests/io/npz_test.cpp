@@ -43,7 +43,8 @@ Tensor<S> counting(const Shape4& shape, int offset = 0) {
 
 template <class S>
 bool same_values(const Tensor<S>& a, const Tensor<S>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), sizeof(S) * a.size()) == 0;
+  return a.size() == b.size() &&
+         (a.size() == 0 || std::memcmp(a.data(), b.data(), sizeof(S) * a.size()) == 0);
 }
 
 /// A small model's arrays in PyTorch's naming: every rank from 0 to 4, and an empty array.
