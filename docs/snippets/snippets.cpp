@@ -182,6 +182,29 @@ void guide_parameters() {
          "conv1_weight.npy is (8, 3, 3, 3)");
 }
 
+void guide_npz() {
+  using convtape::Conv2dOptions;
+  begin("guide-npz");
+  // [snippet guide-npz]
+  convtape::Conv2D<float> conv(1, 6, 5, Conv2dOptions().padding(2));  // nn.Conv2d(1, 6, 5, padding=2)
+  convtape::save_npz<float>("lenet.npz", {{"0.weight", conv.weight.value},     // (6, 1, 5, 5)
+                                          {"0.bias", conv.bias.value, {6}}});  // 1-D, as PyTorch's
+  const auto arrays = convtape::load_npz<float>("lenet.npz");
+  convtape::check_state_dict(arrays, {{"0.weight", {6, 1, 5, 5}}, {"0.bias", {6}}});  // or throws
+  conv.bias.value.flat() = convtape::find_array(arrays, "0.bias").value.flat();
+  // [end]
+  expect(arrays.size() == 2 && arrays[0].value.flat() == conv.weight.value.flat() &&
+             arrays[1].shape == std::vector<convtape::Index>{6},
+         "lenet.npz holds the weight (6, 1, 5, 5) and the bias as (6,)");
+  bool threw = false;
+  try {
+    convtape::check_state_dict(arrays, {{"0.weight", {6, 1, 3, 3}}, {"0.bias", {6}}});
+  } catch (const convtape::shape_error&) {
+    threw = true;
+  }
+  expect(threw, "check_state_dict throws for another shape");
+}
+
 // ---- docs/options.md ----------------------------------------------------------------------------
 
 void options_pytorch() {
@@ -303,6 +326,7 @@ int main() {
     guide_padding();
     guide_channels();
     guide_parameters();
+    guide_npz();
     options_pytorch();
     tape_record();
     tape_gradcheck();

@@ -29,4 +29,15 @@ inline void standard_normal_pair(std::mt19937_64& rng, double& z0, double& z1) {
   z1 = r * std::sin(two_pi * u2);
 }
 
+/// Uniform integer in [0, bound) for bound >= 1, without bias: engine outputs below 2^64 mod
+/// bound are rejected, so the rest splits evenly into `bound` classes
+/// (std::uniform_int_distribution is implementation-defined, this is the same on every platform).
+inline std::uint64_t uniform_below(std::mt19937_64& rng, std::uint64_t bound) {
+  const std::uint64_t threshold = (0 - bound) % bound;  // 2^64 mod bound
+  for (;;) {
+    const std::uint64_t r = rng();
+    if (r >= threshold) return r % bound;
+  }
+}
+
 }  // namespace convtape::detail
