@@ -6,7 +6,9 @@
 /// Everything in convtape, in one include (like Eigen's `<Eigen/Dense>`). Include the single
 /// headers instead where compile time matters.
 
+#include "convtape/autograd/op.hpp"
 #include "convtape/autograd/ops.hpp"
+#include "convtape/autograd/parameter.hpp"
 #include "convtape/autograd/tape.hpp"
 #include "convtape/conv2d.hpp"
 #include "convtape/core.hpp"

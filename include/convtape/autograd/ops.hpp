@@ -18,6 +18,7 @@
 
 #include <string>
 
+#include "convtape/autograd/op.hpp"
 #include "convtape/autograd/tape.hpp"
 #include "convtape/conv2d.hpp"
 #include "convtape/core.hpp"
