@@ -98,15 +98,6 @@ struct Conv2dShape {
 
 namespace detail {
 
-template <class T>
-struct type_identity {
-  using type = T;
-};
-/// Keeps an argument out of template deduction, so that `conv2d(x, w, {}, opts)` and Eigen
-/// expressions as biases deduce `S` from the tensors alone.
-template <class T>
-using non_deduced = typename type_identity<T>::type;
-
 /// Checks x, weight and bias against each other and `opts`; `fn` names the caller in messages.
 template <class S>
 Conv2dShape conv2d_shape(const Tensor<S>& x, const Tensor<S>& weight, Index bias_size,
@@ -599,7 +590,7 @@ Tensor<S> conv2d_forward(const Tensor<S>& x, const Tensor<S>& weight, const Vect
                          const Conv2dShape& s, Conv2dPath path) {
   const Conv2dGeometry& g = s.plane;
   // Every path below writes every output sample.
-  Tensor<S> y(s.output_shape(), UninitializedTag());
+  Tensor<S> y = uninitialized_tensor<S>(s.output_shape());
   if (path == Conv2dPath::planes) {
     for (Index n = 0; n < s.batch; ++n) {
       for (Index o = 0; o < s.out_channels; ++o) {
@@ -1002,7 +993,7 @@ Conv2dGrads<S> conv2d_backward_path(const Tensor<S>& x, const Tensor<S>& weight,
       path != Conv2dPath::planes && path != Conv2dPath::im2col_gemm && g.stride == Size2(1, 1);
   Conv2dGrads<S> grads{
       !input_grad                               ? Tensor<S>()
-      : flipped && flipped_input_is_interior(g) ? Tensor<S>(x.shape(), UninitializedTag())
+      : flipped && flipped_input_is_interior(g) ? uninitialized_tensor<S>(x.shape())
                                                 : Tensor<S>(x.shape()),
       Tensor<S>(weight.shape()), bias_grad ? VectorX<S>::Zero(s.out_channels) : VectorX<S>()};
   const Index out_plane = g.out_rows * g.out_cols;
@@ -1071,6 +1062,15 @@ Tensor<S> conv2d(const Tensor<S>& x, const Tensor<S>& weight,
                  const detail::non_deduced<VectorX<S>>& bias, const Conv2dOptions& opts = {}) {
   const Conv2dShape s = detail::conv2d_shape(x, weight, bias.size(), opts, "conv2d");
   return detail::conv2d_forward(x, weight, bias, s, detail::conv2d_path(s));
+}
+
+/// `conv2d` with the bias as a tensor of C_out elements, any shape (a `Conv2D` layer's is
+/// (1, C_out, 1, 1)), or empty for none: `conv2d(x, conv.weight.value, conv.bias.value, opts)`.
+/// @throws shape_error as `conv2d` with the bias as a vector.
+template <class S, class Bias, std::enable_if_t<std::is_same_v<Bias, Tensor<S>>, int> = 0>
+Tensor<S> conv2d(const Tensor<S>& x, const Tensor<S>& weight, const Bias& bias,
+                 const Conv2dOptions& opts = {}) {
+  return conv2d(x, weight, VectorX<S>(bias.flat()), opts);
 }
 
 /// `conv2d` without a bias.

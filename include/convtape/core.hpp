@@ -263,6 +263,15 @@ struct Conv2dGeometry {
 
 namespace detail {
 
+template <class T>
+struct type_identity {
+  using type = T;
+};
+/// Keeps an argument out of template deduction, so that `conv2d(x, w, {}, opts)`, Eigen
+/// expressions as biases, and `t * 2` on a float tensor or var deduce `S` from the tensors alone.
+template <class T>
+using non_deduced = typename type_identity<T>::type;
+
 /// Options beyond this are surely a mistake, and bounding them keeps every size product below
 /// 2^62, so shape arithmetic cannot overflow.
 constexpr Index kMaxOptionValue = Index(1) << 30;

@@ -23,7 +23,7 @@ namespace convtape {
 /// A tensor of shape `shape` holding the flat (NCHW-order) vector expression `flat`.
 template <class S, class Derived>
 Tensor<S> tensor_from_flat(const Shape4& shape, const Eigen::MatrixBase<Derived>& flat) {
-  Tensor<S> t(shape, detail::UninitializedTag());  // every element is assigned below
+  Tensor<S> t = detail::uninitialized_tensor<S>(shape);  // every element is assigned below
   CONVTAPE_ASSERT(flat.size() == t.size());
   t.flat() = flat;
   return t;

@@ -20,6 +20,7 @@
 /// depth. A tape is not thread-safe; use one tape per thread.
 
 #include <memory>
+#include <ostream>
 #include <string>
 #include <utility>
 
@@ -91,6 +92,19 @@ class Var {
   }
   /// The tape this var is recorded on (a handle sharing it).
   Tape<S> tape() const;
+
+  /// Prints `Var (n, c, h, w)`, `, requires_grad` if it does, then the value's planes as a
+  /// `Tensor` prints them. An empty var, or one whose tape is gone, prints as such (no throw).
+  friend std::ostream& operator<<(std::ostream& os, const Var& v) {
+    if (v.index_ < 0) return os << "Var (empty)";
+    const std::shared_ptr<detail::TapeState<S>> tape = v.tape_.lock();
+    if (!tape) return os << "Var (its tape is gone)";
+    const detail::Node<S>& n = tape->node(v.index_);
+    os << "Var " << n.value.shape();
+    if (n.requires_grad) os << ", requires_grad";
+    n.value.print_planes(os);
+    return os;
+  }
 
  private:
   friend struct detail::TapeAccess;
@@ -180,12 +194,13 @@ class Tape {
   ~Tape() = default;
 
   /// A value that needs no gradient (inputs, targets). Pass an rvalue to avoid a copy.
-  Var<S> constant(Tensor<S> value) { return leaf(std::move(value), false, nullptr); }
+  Var<S> constant(Tensor<S> value) { return leaf(std::move(value), false, {}); }
   /// A leaf whose gradient `backward` computes; read it with `v.grad()`.
-  Var<S> variable(Tensor<S> value) { return leaf(std::move(value), true, nullptr); }
+  Var<S> variable(Tensor<S> value) { return leaf(std::move(value), true, {}); }
   /// `p.value` as a leaf whose gradient `backward` adds into `p.grad`. The value is copied onto
   /// the tape, so changing `p.value` (an optimizer step) before `backward` cannot corrupt the
-  /// gradients; `p` itself must outlive every `backward` over this tape.
+  /// gradients. The tape refers to `p` by a `ParameterRef`: `p` may move before `backward` (the
+  /// gradient follows it), and if it is destroyed, `backward` throws.
   /// @throws shape_error if `p.grad` is not shaped like `p.value`.
   Var<S> parameter(Parameter<S>& p) {
     if (p.grad.shape() != p.value.shape()) {
@@ -194,7 +209,7 @@ class Tape {
                        " but its value has " + detail::shape_str(p.value.shape()) +
                        "; call zero_grad() after replacing the value");
     }
-    return leaf(p.value, true, &p);
+    return leaf(p.value, true, ParameterRef<S>(p));
   }
 
   /// Number of nodes recorded so far.
@@ -211,11 +226,11 @@ class Tape {
 
   explicit Tape(std::shared_ptr<detail::TapeState<S>> state) : state_(std::move(state)) {}
 
-  Var<S> leaf(Tensor<S> value, bool requires_grad, Parameter<S>* parameter) {
+  Var<S> leaf(Tensor<S> value, bool requires_grad, ParameterRef<S> parameter) {
     detail::Node<S>& n = state_->nodes.emplace_back();
     n.value = std::move(value);
     n.requires_grad = requires_grad;
-    n.parameter = parameter;
+    n.parameter = std::move(parameter);
     return detail::TapeAccess::make(state_, size() - 1);
   }
 
@@ -246,8 +261,15 @@ void check_backward(const TapeState<S>& t, Index root, const char* fn) {
   }
   for (Index i = 0; i <= root; ++i) {
     const Node<S>& n = t.node(i);
-    if (n.parameter != nullptr && n.parameter->grad.shape() != n.value.shape()) {
-      fail(fn, "a parameter's grad has shape " + shape_str(n.parameter->grad.shape()) +
+    if (n.parameter.empty()) continue;
+    const Parameter<S>* p = n.parameter.get();
+    if (p == nullptr) {
+      fail(fn,
+           "a parameter recorded on this tape no longer exists (its layer was destroyed, or "
+           "another Parameter was move-assigned over it); keep layers alive until backward");
+    }
+    if (p->grad.shape() != n.value.shape()) {
+      fail(fn, "a parameter's grad has shape " + shape_str(p->grad.shape()) +
                    " but it was recorded with shape " + shape_str(n.value.shape()));
     }
   }
@@ -272,7 +294,7 @@ void publish_gradients(TapeState<S>& t, Index root, PassGradients<S>& pass) {
     if (!pass.was_reached(i)) {
       if (!n.has_grad) n.grad = std::move(g);
     } else {
-      if (n.parameter != nullptr) n.parameter->grad.flat() += g.flat();
+      if (Parameter<S>* p = n.parameter.get()) p->grad.flat() += g.flat();
       if (n.has_grad) {
         n.grad.flat() += g.flat();
       } else {
@@ -310,7 +332,8 @@ void backward_from(const Var<S>& root, Tensor<S> seed, bool retain_tape, const c
 /// pass adds to all gradients again, as PyTorch's `retain_graph`).
 /// @throws shape_error if `loss` is empty or its tape gone, has more than one element, depends
 ///   on no variable or parameter, its tape was already used by a backward pass without
-///   `retain_tape`, or a parameter's grad no longer has the shape it was recorded with.
+///   `retain_tape`, or a parameter recorded on it no longer exists (was destroyed) or its grad
+///   no longer has the shape it was recorded with. Nothing is modified then.
 template <class S>
 void backward(const Var<S>& loss, bool retain_tape = false) {
   const Tensor<S>& value = loss.value();

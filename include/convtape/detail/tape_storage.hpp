@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "convtape/autograd/parameter.hpp"  // Parameter, detail::Differentiable
+#include "convtape/autograd/parameter.hpp"  // ParameterRef, detail::Differentiable
 #include "convtape/core.hpp"
 #include "convtape/tensor.hpp"
 
@@ -63,7 +63,7 @@ struct Node {
   bool has_grad = false;       ///< a backward pass has run over this node
   OperandList inputs;          ///< operand nodes, all earlier on the tape
   std::function<void(GradContext<S>&)> rule;  ///< empty for leaves and nodes without a gradient
-  Parameter<S>* parameter = nullptr;          ///< where a parameter leaf's gradient also goes
+  ParameterRef<S> parameter;  ///< a parameter leaf's parameter, which its gradient also goes to
 };
 
 /// The nodes of a tape, in blocks that never move, so that a reference from `Var::value()` stays
