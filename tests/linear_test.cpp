@@ -117,6 +117,26 @@ TEST_CASE("linear handles an empty batch and no input features", "[linear]") {
       convtape::linear(Tensor<double>(2, 0, 1, 1), Tensor<double>(3, 0, 1, 1), b);
   CHECK(y.shape() == Shape4{2, 3, 1, 1});
   CHECK(y(1, 2, 0, 0) == b.data()[2]);
+  // Backward with an empty batch: zero weight and bias gradients (found by shapes_fuzz as
+  // UBSan's "offset to null pointer" in the column sums of an empty dy).
+  const convtape::LinearGrads<double> g =
+      convtape::linear_backward(Tensor<double>(0, 4, 1, 1), w, Tensor<double>(0, 3, 1, 1));
+  CHECK(g.input.shape() == Shape4{0, 4, 1, 1});
+  CHECK(g.weight.shape() == w.shape());
+  CHECK(g.weight.flat().isZero(0.0));
+  // No input features: an empty weight gradient, the bias gradient still the column sums.
+  const Tensor<double> dy = random_tensor({2, 3, 1, 1}, 35);
+  const convtape::LinearGrads<double> h =
+      convtape::linear_backward(Tensor<double>(2, 0, 1, 1), Tensor<double>(3, 0, 1, 1), dy);
+  CHECK(h.weight.empty());
+  CHECK(h.input.shape() == Shape4{2, 0, 1, 1});
+  CHECK_THAT(h.bias[1], WithinAbs(dy(0, 1, 0, 0) + dy(1, 1, 0, 0), 1e-15));
+  // No outputs: a zero input gradient.
+  const convtape::LinearGrads<double> k = convtape::linear_backward(
+      Tensor<double>::ones({2, 4, 1, 1}), Tensor<double>(0, 4, 1, 1), Tensor<double>(2, 0, 1, 1));
+  CHECK(k.input.shape() == Shape4{2, 4, 1, 1});
+  CHECK(k.input.flat().isZero(0.0));
+  CHECK(k.bias.size() == 0);
 }
 
 TEST_CASE("linear rejects mismatched shapes, naming them", "[linear][errors]") {

@@ -80,7 +80,13 @@ Tensor<S> linear_forward(const Tensor<S>& x, const Tensor<S>& weight, const S* b
   RowMap<S> Y(y.data(), s.batch, s.out_features);
   const ConstRowMap<S> X(x.data(), s.batch, s.in_features);
   const ConstRowMap<S> W(weight.data(), s.out_features, s.in_features);
-  Y.noalias() = X * W.transpose();
+  if (y.empty()) return y;
+  // (No Eigen expression touches the maps of an empty tensor: their data pointer is null.)
+  if (s.in_features == 0) {
+    Y.setZero();
+  } else {
+    Y.noalias() = X * W.transpose();
+  }
   if (bias != nullptr) {
     Y.rowwise() += Eigen::Map<const Eigen::Matrix<S, 1, Eigen::Dynamic>>(bias, s.out_features);
   }
@@ -96,13 +102,22 @@ LinearGrads<S> linear_backward_shape(const Tensor<S>& x, const Tensor<S>& weight
   const ConstRowMap<S> X(x.data(), s.batch, s.in_features);
   const ConstRowMap<S> W(weight.data(), s.out_features, s.in_features);
   const ConstRowMap<S> dY(grad_out.data(), s.batch, s.out_features);
+  // An empty factor makes a zero (or empty) gradient; no Eigen expression touches the maps of
+  // an empty tensor, whose data pointer is null.
   if (input_grad) {
-    grads.input = uninitialized_tensor<S>(x.shape());
-    RowMap<S>(grads.input.data(), s.batch, s.in_features).noalias() = dY * W;
+    grads.input = Tensor<S>(x.shape());
+    if (!grads.input.empty() && s.out_features != 0) {
+      RowMap<S>(grads.input.data(), s.batch, s.in_features).noalias() = dY * W;
+    }
   }
-  grads.weight = uninitialized_tensor<S>(weight.shape());
-  RowMap<S>(grads.weight.data(), s.out_features, s.in_features).noalias() = dY.transpose() * X;
-  if (bias_grad) grads.bias = dY.colwise().sum().transpose();
+  grads.weight = Tensor<S>(weight.shape());
+  if (!grads.weight.empty() && s.batch != 0) {
+    RowMap<S>(grads.weight.data(), s.out_features, s.in_features).noalias() = dY.transpose() * X;
+  }
+  if (bias_grad) {
+    grads.bias = s.batch == 0 ? VectorX<S>::Zero(s.out_features).eval()
+                              : VectorX<S>(dY.colwise().sum().transpose());
+  }
   return grads;
 }
 
