@@ -22,9 +22,9 @@ S use_every_kernel() {
   convtape::Adam<S> adam(layer.parameters());
   convtape::Tape<S> tape;
   convtape::Linear<S> fc(14, 1);
-  const auto y = layer(tape.variable(xt));
-  const auto loss = convtape::sum(convtape::squared_loss(y, tape.constant(yt))) +
-                    convtape::sum(fc(convtape::flatten(y)));
+  const auto out = layer(tape.variable(xt));
+  const auto loss = convtape::sum(convtape::squared_loss(out, tape.constant(yt))) +
+                    convtape::sum(fc(convtape::flatten(out)));
   sgd.zero_grad();
   convtape::backward(loss);
   sgd.step();
