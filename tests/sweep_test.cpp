@@ -7,7 +7,8 @@
 // double: conv2d forward and backward on the automatic path and on every forced path, the
 // backward pass also against central finite differences of the reference forward (double), a
 // subset through the tape with `gradcheck`; and the plane functions corr2d, corr2d_grad_input
-// and corr2d_grad_kernel on row- and column-major matrices.
+// and corr2d_grad_kernel on row- and column-major matrices; and broadcasting + - * /, the
+// activations and linear on random shapes.
 //
 // Reproduce a failure with the seed and configuration index it prints:
 //   CONVTAPE_SWEEP_SEED=<seed> CONVTAPE_SWEEP_COUNT=<count> convtape_tests "[sweep]"
@@ -25,7 +26,9 @@
 #include "convtape/autograd/ops.hpp"
 #include "convtape/conv2d.hpp"
 #include "convtape/corr2d.hpp"
+#include "convtape/elementwise.hpp"
 #include "convtape/gradcheck.hpp"
+#include "convtape/linear.hpp"
 #include "convtape/reference.hpp"
 #include "support/catch.hpp"
 #include "support/internals.hpp"
@@ -417,6 +420,160 @@ TEST_CASE("corr2d and its adjoints agree with the reference loops on thousands o
             << " corr2d configurations passed (corr2d, corr2d_grad_input, corr2d_grad_kernel; "
                "float and double, row- and column-major), seed "
             << seed << "\n";
+}
+
+/// One random elementwise-and-linear configuration: two shapes that broadcast (each dimension of
+/// either operand 1 or the full extent), and a linear layer on the broadcast result.
+struct NetConfig {
+  convtape::Shape4 a, b, out;
+  Index linear_out = 1;
+  std::string text;
+};
+
+NetConfig draw_net_config(support::Rng& rng) {
+  NetConfig c;
+  for (std::size_t d = 0; d < 4; ++d) {
+    c.out[d] = rng.index(1, 4);
+    c.a[d] = rng.coin() ? c.out[d] : 1;
+    c.b[d] = rng.coin() ? c.out[d] : 1;
+    if (c.a[d] == 1 && c.b[d] == 1) c.out[d] = 1;
+  }
+  c.linear_out = rng.index(1, 5);
+  std::ostringstream os;
+  os << "a " << c.a << ", b " << c.b << ", linear to " << c.linear_out;
+  c.text = os.str();
+  return c;
+}
+
+/// Element (n, c, h, w) of `t` broadcast: a dimension of extent 1 reads index 0.
+template <class S>
+double broadcast_at(const Tensor<S>& t, Index n, Index c, Index h, Index w) {
+  const convtape::Shape4& s = t.shape();
+  return double(t(s[0] == 1 ? 0 : n, s[1] == 1 ? 0 : c, s[2] == 1 ? 0 : h, s[3] == 1 ? 0 : w));
+}
+
+/// `a op b` for the four operators, the activations of the sum, and `linear` of the product, in S,
+/// against loops in double over the double data; in double, the tape's gradients of a
+/// broadcasting expression against finite differences (gradcheck) when `with_gradcheck`.
+template <class S>
+Verdict check_net_ops(const NetConfig& c, const Tensor<double>& a, const Tensor<double>& b,
+                      const Tensor<double>& weight, const Tensor<double>& bias,
+                      bool with_gradcheck) {
+  Verdict v;
+  const Tensor<S> as = a.cast<S>();
+  const Tensor<S> bs = b.cast<S>();
+  const Tensor<S> ops[] = {as + bs, as - bs, as * bs, as / bs};
+  const char* names[] = {"a + b", "a - b", "a * b", "a / b"};
+  const Index size = ops[0].size();
+  std::vector<double> want[4];
+  std::vector<double> bound;
+  for (Index n = 0; n < c.out[0]; ++n) {
+    for (Index ch = 0; ch < c.out[1]; ++ch) {
+      for (Index h = 0; h < c.out[2]; ++h) {
+        for (Index w = 0; w < c.out[3]; ++w) {
+          // The operands as S rounds them, so only the operation's own rounding is compared.
+          const double x = broadcast_at(as, n, ch, h, w);
+          const double y = broadcast_at(bs, n, ch, h, w);
+          want[0].push_back(x + y);
+          want[1].push_back(x - y);
+          want[2].push_back(x * y);
+          want[3].push_back(x / y);
+          bound.push_back(std::abs(x) + std::abs(y) + std::abs(x * y) + std::abs(x / y));
+        }
+      }
+    }
+  }
+  for (int k = 0; k < 4; ++k) {
+    if (ops[k].shape() != c.out) {
+      v.fail(names[k], -1, double(ops[k].size()), double(size), 0.0);
+      return v;
+    }
+    v.close(names[k], ops[k].data(), want[k].data(), bound.data(), size, 1);
+  }
+  // Activations of the sum, against <cmath> in double on the S-rounded inputs.
+  const Tensor<S> sum = ops[0];
+  const Tensor<S> acts[] = {convtape::sigmoid(sum), convtape::tanh(sum), convtape::exp(sum),
+                            convtape::relu(sum)};
+  const char* act_names[] = {"sigmoid", "tanh", "exp", "relu"};
+  for (int k = 0; k < 4; ++k) {
+    std::vector<double> want_act(static_cast<std::size_t>(size));
+    std::vector<double> mag(static_cast<std::size_t>(size));
+    for (Index i = 0; i < size; ++i) {
+      const double x = double(sum.data()[i]);
+      const double f[] = {1 / (1 + std::exp(-x)), std::tanh(x), std::exp(x), x > 0 ? x : 0.0};
+      want_act[static_cast<std::size_t>(i)] = f[k];
+      mag[static_cast<std::size_t>(i)] = std::abs(f[k]);
+    }
+    v.close(act_names[k], acts[k].data(), want_act.data(), mag.data(), size, 4);
+  }
+  // linear(a * b, weight, bias) against reference::linear in double on the S-rounded inputs.
+  const Tensor<S> y = convtape::linear(ops[2], weight.cast<S>(), bias.cast<S>());
+  const Tensor<double> x_rounded = ops[2].template cast<double>();
+  const Tensor<double> w_rounded = weight.cast<S>().template cast<double>();
+  const Tensor<double> b_rounded = bias.cast<S>().template cast<double>();
+  const Tensor<double> want_y = convtape::reference::linear(x_rounded, w_rounded, b_rounded);
+  Tensor<double> abs_x(x_rounded.shape());
+  abs_x.flat() = x_rounded.flat().cwiseAbs();
+  Tensor<double> abs_w(w_rounded.shape());
+  abs_w.flat() = w_rounded.flat().cwiseAbs();
+  Tensor<double> abs_b(b_rounded.shape());
+  abs_b.flat() = b_rounded.flat().cwiseAbs();
+  const Tensor<double> bound_y = convtape::reference::linear(abs_x, abs_w, abs_b);
+  if (y.shape() != want_y.shape()) {
+    v.fail("linear shape", -1, 0.0, 0.0, 0.0);
+    return v;
+  }
+  v.close("linear", y.data(), want_y.data(), bound_y.data(), y.size(), weight.dim(1) + 1);
+  if (with_gradcheck) {
+    const auto check = convtape::gradcheck<double>(
+        [](const std::vector<Var<double>>& vs) {
+          const Var<double> h = convtape::sigmoid(vs[0] * vs[1]) + vs[0] / vs[1] - vs[1];
+          return convtape::linear(h, vs[2], vs[3]);
+        },
+        {a, b, weight, bias});
+    if (!check.passed) v.fail("gradcheck", -1, double(check.max_error), 0.0, 0.0);
+  }
+  return v;
+}
+
+TEST_CASE(
+    "broadcasting arithmetic, activations and linear agree with the textbook loops on thousands "
+    "of random shapes",
+    "[sweep][broadcast][linear]") {
+  const std::uint64_t seed = env_or("CONVTAPE_SWEEP_SEED", kDefaultSeed);
+  const std::uint64_t count = env_or("CONVTAPE_SWEEP_COUNT", kDefaultCount);
+  CAPTURE(seed, count);
+  support::Rng rng(seed + 2);  // a stream of its own
+  std::uint64_t passed = 0, gradchecked = 0;
+  int failures = 0;
+  for (std::uint64_t i = 0; i < count && failures < kMaxReported; ++i) {
+    const NetConfig c = draw_net_config(rng);
+    const Tensor<double> a = rng.tensor<double>(c.a[0], c.a[1], c.a[2], c.a[3]);
+    Tensor<double> b = rng.tensor<double>(c.b[0], c.b[1], c.b[2], c.b[3]);
+    b.flat().array() += 2.0;  // in [1, 3): away from zero, for the quotient
+    const Index features = c.out[1] * c.out[2] * c.out[3];
+    const Tensor<double> weight = rng.tensor<double>(c.linear_out, features, 1, 1);
+    const Tensor<double> bias = rng.tensor<double>(1, c.linear_out, 1, 1);
+    const bool with_gradcheck = i % 16 == 0;
+    const Verdict f = check_net_ops<float>(c, a, b, weight, bias, false);
+    const Verdict d = check_net_ops<double>(c, a, b, weight, bias, with_gradcheck);
+    Config shown;
+    shown.text = c.text;
+    if (!f.ok) report(f, seed, i, shown, "float");
+    if (!d.ok) report(d, seed, i, shown, "double");
+    if (f.ok && d.ok) {
+      ++passed;
+      gradchecked += with_gradcheck ? 1 : 0;
+    } else {
+      ++failures;
+    }
+  }
+  CHECK(passed == count);
+  std::cout << "sweep: " << passed << " of " << count
+            << " broadcasting configurations passed (+ - * / with every dimension of either "
+               "operand stretched, sigmoid, tanh, exp, relu, linear; float and double vs loops in "
+               "double; "
+            << gradchecked << " also through the tape with gradcheck), seed " << seed << "\n";
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include "convtape/conv2d_grads.hpp"
 #include "convtape/core.hpp"
 #include "convtape/detail/conv2d_shape.hpp"
+#include "convtape/linear.hpp"
 #include "convtape/tensor.hpp"
 
 namespace convtape::reference {
@@ -189,6 +190,25 @@ Conv2dGrads<S> conv2d_backward(const Tensor<S>& x, const Tensor<S>& weight,
     }
   }
   return grads;
+}
+
+/// `convtape::linear(x, weight, bias)` as three nested loops: y[n, o] = bias[o] +
+/// sum_i x[n, i] * weight[o, i], x read as N rows of C * H * W features; an empty bias is none.
+template <class S>
+Tensor<S> linear(const Tensor<S>& x, const Tensor<S>& weight, const Tensor<S>& bias) {
+  const LinearShape s =
+      detail::linear_shape(x, weight, bias.empty() ? -1 : bias.size(), "reference::linear");
+  Tensor<S> y(s.batch, s.out_features, 1, 1);
+  for (Index n = 0; n < s.batch; ++n) {
+    for (Index o = 0; o < s.out_features; ++o) {
+      S acc = bias.empty() ? S(0) : bias.data()[o];
+      for (Index i = 0; i < s.in_features; ++i) {
+        acc += x.data()[n * s.in_features + i] * weight(o, i, 0, 0);
+      }
+      y(n, o, 0, 0) = acc;
+    }
+  }
+  return y;
 }
 
 }  // namespace convtape::reference

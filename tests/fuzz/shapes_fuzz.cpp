@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: MIT
 // SPDX-FileCopyrightText: 2026 The convtape authors
 
-// libFuzzer target over the shape and option space of corr2d, conv2d, conv2d_backward and the
-// tape. The input decodes into sizes and options (zero, negative and huge values included) and
-// tensor values. Every call must either throw `shape_error` or return what the reference loops of
-// reference.hpp return (within a tolerance scaled by the reduction length); anything else --
-// another exception, a wrong shape or number, a crash, a sanitizer report -- aborts.
+// libFuzzer target over the shape and option space of corr2d, conv2d, conv2d_backward,
+// broadcasting + - * /, linear and the tape. The input decodes into sizes and options (zero,
+// negative and huge values included) and tensor values. Every call must either throw `shape_error`
+// or return what the reference loops of reference.hpp return (within a tolerance scaled by the
+// reduction length); anything else -- another exception, a wrong shape or number, a crash, a
+// sanitizer report -- aborts.
 //
 // The shape functions (conv2d_geometry, conv2d_output_size, Tensor's element count) see the raw
 // values, huge ones included, and are checked against 128-bit arithmetic; the computing functions
@@ -25,6 +26,8 @@
 #include "convtape/conv2d.hpp"
 #include "convtape/core.hpp"
 #include "convtape/corr2d.hpp"
+#include "convtape/elementwise.hpp"
+#include "convtape/linear.hpp"
 #include "convtape/reference.hpp"
 #include "convtape/tensor.hpp"
 #include "support/compare.hpp"
@@ -452,6 +455,171 @@ void check_batched(const Config& c, Reader& in) {
   expect_close_tensor("tape weight grad", wv.grad(), ref.weight, tol_w);
 }
 
+/// NumPy's broadcasting of two raw shapes, the oracle of broadcast_shape: false if they do not
+/// broadcast.
+bool broadcast_oracle(const convtape::Shape4& a, const convtape::Shape4& b, convtape::Shape4& out) {
+  for (std::size_t d = 0; d < 4; ++d) {
+    if (a[d] == b[d] || b[d] == 1) {
+      out[d] = a[d];
+    } else if (a[d] == 1) {
+      out[d] = b[d];
+    } else {
+      return false;
+    }
+  }
+  return true;
+}
+
+/// Whether every extent is in [0, kMaxElements] and the element count is at most kMaxElements.
+bool small_or_empty(const convtape::Shape4& s) {
+  Index n = 1;
+  for (Index e : s) {
+    if (e < 0 || e > kMaxElements) return false;
+    n *= e;
+    if (n > kMaxElements) return false;
+  }
+  return true;
+}
+
+/// Broadcasting + - * / on tensors and on the tape, against loops: raw shapes for the shape rule,
+/// small ones for the values and the gradients (summed over the stretched dimensions).
+template <class S>
+void check_broadcast(Reader& in) {
+  const convtape::Shape4 a_shape{in.extent(), in.extent(), in.extent(), in.extent()};
+  const convtape::Shape4 b_shape{in.extent(), in.extent(), in.extent(), in.extent()};
+  convtape::Shape4 want;
+  const bool want_ok = broadcast_oracle(a_shape, b_shape, want);
+  convtape::Shape4 got;
+  const bool ok =
+      accepted("broadcast_shape", [&] { got = convtape::broadcast_shape(a_shape, b_shape); });
+  if (ok != want_ok) die("broadcast_shape disagrees with NumPy's rule on validity");
+  if (ok && got != want) die("broadcast_shape gives the wrong shape");
+  if (!small_or_empty(a_shape) || !small_or_empty(b_shape)) return;
+  const Tensor<S> a = random_tensor<S>(in, a_shape[0], a_shape[1], a_shape[2], a_shape[3]);
+  const Tensor<S> b = random_tensor<S>(in, b_shape[0], b_shape[1], b_shape[2], b_shape[3]);
+  Tensor<S> sum;
+  if (accepted("operator+", [&] { sum = a + b; }) != want_ok) die("operator+ validity");
+  if (!want_ok || !small_or_empty(want)) return;
+  const Tensor<S> results[] = {sum, a - b, a * b, a / b};
+  const auto at = [](const Tensor<S>& t, Index n, Index c, Index h, Index w) {
+    const convtape::Shape4& s = t.shape();
+    return t(s[0] == 1 ? 0 : n, s[1] == 1 ? 0 : c, s[2] == 1 ? 0 : h, s[3] == 1 ? 0 : w);
+  };
+  for (const Tensor<S>& r : results) {
+    if (r.shape() != want) die("a broadcast result has the wrong shape");
+  }
+  for (Index n = 0; n < want[0]; ++n) {
+    for (Index c = 0; c < want[1]; ++c) {
+      for (Index h = 0; h < want[2]; ++h) {
+        for (Index w = 0; w < want[3]; ++w) {
+          const S x = at(a, n, c, h, w);
+          const S y = at(b, n, c, h, w);
+          const S expected[] = {S(x + y), S(x - y), S(x * y), S(x / y)};
+          for (int k = 0; k < 4; ++k) {
+            const S r = results[k](n, c, h, w);
+            // IEEE arithmetic on the same operands: equal, or both NaN (0 / 0).
+            if (!(r == expected[k] || (std::isnan(r) && std::isnan(expected[k])))) {
+              die("a broadcast operation differs from the loop");
+            }
+          }
+        }
+      }
+    }
+  }
+  // The tape: d sum(dy * (a * b)) / da is dy * b summed over a's stretched dimensions.
+  const Tensor<S> dy = random_tensor<S>(in, want[0], want[1], want[2], want[3]);
+  convtape::Tape<S> tape;
+  const convtape::Var<S> av = tape.variable(a);
+  const convtape::Var<S> bv = tape.variable(b);
+  const convtape::Var<S> yv = av * bv + av - bv;
+  convtape::backward(yv, dy);
+  Tensor<S> da(a_shape);
+  Tensor<S> db(b_shape);
+  const auto at_ref = [](Tensor<S>& t, Index n, Index c, Index h, Index w) -> S& {
+    const convtape::Shape4& s = t.shape();
+    return t(s[0] == 1 ? 0 : n, s[1] == 1 ? 0 : c, s[2] == 1 ? 0 : h, s[3] == 1 ? 0 : w);
+  };
+  for (Index n = 0; n < want[0]; ++n) {
+    for (Index c = 0; c < want[1]; ++c) {
+      for (Index h = 0; h < want[2]; ++h) {
+        for (Index w = 0; w < want[3]; ++w) {
+          const S g = dy(n, c, h, w);
+          at_ref(da, n, c, h, w) += g * at(b, n, c, h, w) + g;
+          at_ref(db, n, c, h, w) += g * at(a, n, c, h, w) - g;
+        }
+      }
+    }
+  }
+  const Index stretch = want[0] * want[1] * want[2] * want[3];
+  expect_close_tensor("broadcast grad a", av.grad(), da, tolerance<S>(stretch));
+  expect_close_tensor("broadcast grad b", bv.grad(), db, tolerance<S>(stretch));
+}
+
+/// linear and linear_backward on tensors and the tape against loops, and the same rejections.
+template <class S>
+void check_linear(Reader& in) {
+  const Index n = in.extent(), c = in.extent(), h = in.extent(), w = in.extent();
+  const Index out = in.extent();
+  const std::uint8_t flags = in.byte();
+  if (!small_or_empty({n, c, h, w}) || out < 0 || out > kMaxElements) return;
+  const Index features = c * h * w;
+  // The weight's input extent: usually the features of x, sometimes as decoded (mismatched).
+  const Index weight_in = flags % 4 != 0 ? features : in.extent();
+  const bool with_bias = (flags / 4) % 2 != 0;
+  const Index bias_size = (flags / 8) % 4 != 0 ? out : in.extent();
+  if (!small_or_empty({out, weight_in, 1, 1}) || !small_or_empty({1, bias_size, 1, 1})) return;
+  if (n * out * (weight_in + 1) > 16 * kMaxElements) return;
+  const Tensor<S> x = random_tensor<S>(in, n, c, h, w);
+  const Tensor<S> weight = random_tensor<S>(in, out, weight_in, 1, 1);
+  const Tensor<S> bias = with_bias ? random_tensor<S>(in, 1, bias_size, 1, 1) : Tensor<S>();
+  Tensor<S> y;
+  const bool ok = accepted("linear", [&] { y = convtape::linear(x, weight, bias); });
+  Tensor<S> y_ref;
+  const bool ref_ok =
+      accepted("reference::linear", [&] { y_ref = convtape::reference::linear(x, weight, bias); });
+  if (ok != ref_ok) die("linear and reference::linear disagree on validity");
+  const bool valid = weight_in == features && (!with_bias || bias_size == out || bias_size == 0);
+  if (ok != valid) die("linear's validity is not the documented rule");
+  convtape::Tape<S> tape;
+  const convtape::Var<S> xv = tape.variable(x);
+  const convtape::Var<S> wv = tape.variable(weight);
+  const convtape::Var<S> bv = tape.variable(bias);
+  convtape::Var<S> yv;
+  if (accepted("tape linear", [&] { yv = convtape::linear(xv, wv, bv); }) != ok) {
+    die("tape linear disagrees with linear on validity");
+  }
+  if (!ok) return;
+  expect_close_tensor("linear", y, y_ref, tolerance<S>(features));
+  expect_close_tensor("tape linear", yv.value(), y_ref, tolerance<S>(features));
+  const Tensor<S> dy = random_tensor<S>(in, n, out, 1, 1);
+  convtape::LinearGrads<S> g;
+  if (!accepted("linear_backward", [&] { g = convtape::linear_backward(x, weight, dy); })) {
+    die("linear_backward rejected what linear accepts");
+  }
+  Tensor<S> dx(x.shape());
+  Tensor<S> dw(weight.shape());
+  VectorX<S> db = VectorX<S>::Zero(out);
+  for (Index r = 0; r < n; ++r) {
+    for (Index o = 0; o < out; ++o) {
+      const S gy = dy(r, o, 0, 0);
+      db[o] += gy;
+      for (Index i = 0; i < features; ++i) {
+        dx.data()[r * features + i] += gy * weight(o, i, 0, 0);
+        dw(o, i, 0, 0) += gy * x.data()[r * features + i];
+      }
+    }
+  }
+  expect_close_tensor("linear_backward input", g.input, dx, tolerance<S>(out));
+  expect_close_tensor("linear_backward weight", g.weight, dw, tolerance<S>(n));
+  expect_close("linear_backward bias", g.bias, db, tolerance<S>(n));
+  convtape::backward(yv, dy);
+  expect_close_tensor("tape linear input grad", xv.grad(), dx, tolerance<S>(out));
+  expect_close_tensor("tape linear weight grad", wv.grad(), dw, tolerance<S>(n));
+  if (with_bias && bias_size != 0) {
+    expect_close("tape linear bias grad", bv.grad().flat(), db, tolerance<S>(n));
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -470,10 +638,27 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       check_plane<float>(c, in);
       break;
     default:
-      if ((what / 4) % 2 == 0) {
-        check_batched<double>(c, in);
-      } else {
-        check_batched<float>(c, in);
+      switch ((what / 4) % 4) {
+        case 0:
+          check_batched<double>(c, in);
+          break;
+        case 1:
+          check_batched<float>(c, in);
+          break;
+        case 2:
+          if ((what / 16) % 2 == 0) {
+            check_broadcast<double>(in);
+          } else {
+            check_broadcast<float>(in);
+          }
+          break;
+        default:
+          if ((what / 16) % 2 == 0) {
+            check_linear<double>(in);
+          } else {
+            check_linear<float>(in);
+          }
+          break;
       }
       break;
   }

@@ -460,7 +460,7 @@ Conv2dGrads<S> conv2d_backward_path(const Tensor<S>& x, const Tensor<S>& weight,
   switch (grad_input_algorithm(s, path)) {
     case GradInputAlgorithm::flipped:
       // Overwrites every element when the correlation is the input gradient itself.
-      grads.input = flipped_input_is_interior(g) ? Tensor<S>(x.shape(), UninitializedTag())
+      grads.input = flipped_input_is_interior(g) ? uninitialized_tensor<S>(x.shape())
                                                  : Tensor<S>(x.shape());
       grad_input_flipped(grad_output, weight, s, path == Conv2dPath::winograd, grads.input);
       break;

@@ -67,8 +67,8 @@ struct LabeledImages {
       }
     }
     const Index example_size = images.dim(1) * images.dim(2) * images.dim(3);
-    LabeledImages out{Tensor<S>(Shape4{k, images.dim(1), images.dim(2), images.dim(3)},
-                                detail::UninitializedTag{}),  // every element is copied below
+    LabeledImages out{detail::uninitialized_tensor<S>(  // every element is copied below
+                          Shape4{k, images.dim(1), images.dim(2), images.dim(3)}),
                       std::vector<Index>(indices.size())};
     for (Index i = 0; i < k; ++i) {
       std::copy_n(images.data() + indices[i] * example_size, example_size,

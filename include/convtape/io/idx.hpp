@@ -243,9 +243,9 @@ template <class S>
 Tensor<S> decode_images(const unsigned char* p, const Header& h, std::uint64_t count) {
   std::array<S, 256> scale{};
   for (int v = 0; v < 256; ++v) scale[v] = static_cast<S>(v) / static_cast<S>(255);
-  Tensor<S> images(Shape4{static_cast<Index>(count), 1, static_cast<Index>(h.dims[1]),
-                          static_cast<Index>(h.dims[2])},
-                   UninitializedTag{});  // every element is written below
+  Tensor<S> images = uninitialized_tensor<S>(  // every element is written below
+      Shape4{static_cast<Index>(count), 1, static_cast<Index>(h.dims[1]),
+             static_cast<Index>(h.dims[2])});
   S* out = images.data();
   const auto n = static_cast<std::size_t>(images.size());
   for (std::size_t i = 0; i < n; ++i) out[i] = scale[p[i]];

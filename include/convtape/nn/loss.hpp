@@ -7,6 +7,7 @@
 /// tape instead of the three of `square(y_hat - y)`: the loss of every training step), and
 /// `mse_loss` reduces it with the functions of `autograd/ops.hpp`.
 
+#include "convtape/autograd/op.hpp"
 #include "convtape/autograd/ops.hpp"
 #include "convtape/autograd/tape.hpp"
 
