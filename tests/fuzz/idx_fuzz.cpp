@@ -83,7 +83,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string_view bytes(reinterpret_cast<const char*>(data), size);
   const Index limit = size > 0 ? data[size - 1] % 4 : 0;  // also read the first 0..3 items
 
-  for (const Index max_items : {convtape::all_items, limit}) {
+  for (const Index max_items : {convtape::kAllItems, limit}) {
     const auto images = outcome<convtape::Tensor<float>>(
         "read_idx_images", [&] { return convtape::read_idx_images<float>(bytes, max_items); });
     std::istringstream images_in{std::string(bytes)};

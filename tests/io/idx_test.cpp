@@ -126,7 +126,7 @@ TEST_CASE("read_idx pairs images with labels and refuses files of different N", 
 
   const std::string three_labels = idx_file(0x08, {3}, bytes_of({1, 2, 3}));
   CHECK_THAT(error_message<io_error>([&] {
-               read_idx<float>(kImages, three_labels, convtape::all_items, "train-images",
+               read_idx<float>(kImages, three_labels, convtape::kAllItems, "train-images",
                                "t10k-labels");
              }),
              Contains("read_idx") && Contains("'train-images'") && Contains("'t10k-labels'") &&
@@ -144,15 +144,15 @@ TEST_CASE("Every truncation of a valid IDX file throws io_error", "[io][idx][err
            << " file cut to " << length << " of " << file.size() << " bytes");
       const std::string cut = file.substr(0, length);
       const auto read_bytes = [&] {
-        images ? (void)read_idx_images<float>(cut, convtape::all_items, "cut.idx")
-               : (void)read_idx_labels(cut, convtape::all_items, "cut.idx");
+        images ? (void)read_idx_images<float>(cut, convtape::kAllItems, "cut.idx")
+               : (void)read_idx_labels(cut, convtape::kAllItems, "cut.idx");
       };
       CHECK_THAT(error_message<io_error>(read_bytes),
                  Contains("'cut.idx'") && Contains("truncated"));
       std::istringstream in(cut);
       const auto read_stream = [&] {
-        images ? (void)read_idx_images<float>(in, convtape::all_items, "cut.idx")
-               : (void)read_idx_labels(in, convtape::all_items, "cut.idx");
+        images ? (void)read_idx_images<float>(in, convtape::kAllItems, "cut.idx")
+               : (void)read_idx_labels(in, convtape::kAllItems, "cut.idx");
       };
       CHECK_THAT(error_message<io_error>(read_stream), Contains("truncated"));
     }
@@ -162,10 +162,10 @@ TEST_CASE("Every truncation of a valid IDX file throws io_error", "[io][idx][err
 TEST_CASE("Malformed IDX files throw io_error naming the problem", "[io][idx][errors]") {
   const auto images_error = [](const std::string& bytes) {
     const std::string from_bytes =
-        error_message<io_error>([&] { read_idx_images<float>(bytes, convtape::all_items, "x"); });
+        error_message<io_error>([&] { read_idx_images<float>(bytes, convtape::kAllItems, "x"); });
     std::istringstream in(bytes);
     const std::string from_stream =
-        error_message<io_error>([&] { read_idx_images<float>(in, convtape::all_items, "x"); });
+        error_message<io_error>([&] { read_idx_images<float>(in, convtape::kAllItems, "x"); });
     CHECK(from_stream == from_bytes);  // the same checks and messages either way
     return from_bytes;
   };

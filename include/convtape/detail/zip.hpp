@@ -326,6 +326,7 @@ inline std::vector<Entry> read_directory(std::string_view archive, const char* f
     result.push_back(std::move(entry));
   }
   std::vector<std::string_view> names;
+  names.reserve(result.size());
   for (const Entry& entry : result) names.emplace_back(entry.name);
   std::sort(names.begin(), names.end());
   const auto twice = std::adjacent_find(names.begin(), names.end());

@@ -46,7 +46,7 @@
 namespace convtape {
 
 /// The `max_items` that reads every item of an IDX file (the default).
-inline constexpr Index all_items = std::numeric_limits<Index>::max();
+inline constexpr Index kAllItems = std::numeric_limits<Index>::max();
 
 namespace detail {
 namespace idx {
@@ -132,7 +132,7 @@ inline Header parse_header(const unsigned char* p, std::size_t available, unsign
             "truncated: the header of " + std::string(what) + " has " +
                 std::to_string(h.header_size) + " bytes, there are " + std::to_string(available));
   }
-  for (unsigned d = 0; d < rank; ++d) h.dims[d] = load_be32(p + 4 + 4 * d);
+  for (unsigned d = 0; d < rank; ++d) h.dims[d] = load_be32(p + 4 + std::size_t{4} * d);
   if (rank == 3 && (h.dims[1] == 0 || h.dims[2] == 0)) {
     // Images without pixels have no data for the size check to bound N by; with a huge N not
     // even an empty Tensor could hold them (found by idx_fuzz).
@@ -207,7 +207,7 @@ inline StreamData read_stream(std::istream& in, unsigned rank, const char* what,
   in.read(reinterpret_cast<char*>(header), 4);
   auto got = static_cast<std::size_t>(in.gcount());
   if (got == 4 && header[3] == rank) {
-    in.read(reinterpret_cast<char*>(header) + 4, static_cast<std::streamsize>(4 * rank));
+    in.read(reinterpret_cast<char*>(header) + 4, static_cast<std::streamsize>(4) * rank);
     got += static_cast<std::size_t>(in.gcount());
   }
   StreamData result;
@@ -268,7 +268,7 @@ inline std::string quoted(const std::string& name) { return "'" + name + "'"; }
 /// @throws io_error if `bytes` is not exactly such a file (see `io/idx.hpp`);
 ///   shape_error if `max_items` is negative.
 template <class S>
-Tensor<S> read_idx_images(std::string_view bytes, Index max_items = all_items,
+Tensor<S> read_idx_images(std::string_view bytes, Index max_items = kAllItems,
                           const std::string& name = "IDX images") {
   constexpr const char* fn = "read_idx_images";
   detail::idx::check_max_items(max_items, fn);
@@ -286,7 +286,7 @@ Tensor<S> read_idx_images(std::string_view bytes, Index max_items = all_items,
 /// @throws io_error if the stream is not exactly such a file; shape_error if `max_items` is
 ///   negative.
 template <class S>
-Tensor<S> read_idx_images(std::istream& in, Index max_items = all_items,
+Tensor<S> read_idx_images(std::istream& in, Index max_items = kAllItems,
                           const std::string& name = "IDX images") {
   constexpr const char* fn = "read_idx_images";
   detail::idx::check_max_items(max_items, fn);
@@ -301,7 +301,7 @@ Tensor<S> read_idx_images(std::istream& in, Index max_items = all_items,
 /// `name` names the data in messages.
 /// @throws io_error if `bytes` is not exactly such a file; shape_error if `max_items` is
 ///   negative.
-inline std::vector<Index> read_idx_labels(std::string_view bytes, Index max_items = all_items,
+inline std::vector<Index> read_idx_labels(std::string_view bytes, Index max_items = kAllItems,
                                           const std::string& name = "IDX labels") {
   constexpr const char* fn = "read_idx_labels";
   detail::idx::check_max_items(max_items, fn);
@@ -316,7 +316,7 @@ inline std::vector<Index> read_idx_labels(std::string_view bytes, Index max_item
 /// its end, as `read_idx_labels(bytes, ...)` does.
 /// @throws io_error if the stream is not exactly such a file; shape_error if `max_items` is
 ///   negative.
-inline std::vector<Index> read_idx_labels(std::istream& in, Index max_items = all_items,
+inline std::vector<Index> read_idx_labels(std::istream& in, Index max_items = kAllItems,
                                           const std::string& name = "IDX labels") {
   constexpr const char* fn = "read_idx_labels";
   detail::idx::check_max_items(max_items, fn);
@@ -333,7 +333,7 @@ inline std::vector<Index> read_idx_labels(std::istream& in, Index max_items = al
 ///   both and their counts); shape_error if `max_items` is negative.
 template <class S>
 LabeledImages<S> read_idx(std::string_view images, std::string_view labels,
-                          Index max_items = all_items,
+                          Index max_items = kAllItems,
                           const std::string& images_name = "IDX images",
                           const std::string& labels_name = "IDX labels") {
   constexpr const char* fn = "read_idx";
