@@ -6,8 +6,11 @@
 // bias or none), in float and double, each checked against the reference loops evaluated in
 // double: conv2d forward and backward on the automatic path and on every forced path, the
 // backward pass also against central finite differences of the reference forward (double), a
-// subset through the tape with `gradcheck`; and the plane functions corr2d, corr2d_grad_input
-// and corr2d_grad_kernel on row- and column-major matrices.
+// subset through the tape with `gradcheck`; the plane functions corr2d, corr2d_grad_input
+// and corr2d_grad_kernel on row- and column-major matrices; max, average and adaptive pooling
+// (every kernel, stride, padding, ceil_mode, count_include_pad) and conv_transpose2d (stride,
+// padding, output_padding, dilation, groups, bias), forward and backward, on tensors and on the
+// tape, a subset with `gradcheck`.
 //
 // Reproduce a failure with the seed and configuration index it prints:
 //   CONVTAPE_SWEEP_SEED=<seed> CONVTAPE_SWEEP_COUNT=<count> convtape_tests "[sweep]"
@@ -20,12 +23,18 @@
 #include <limits>
 #include <sstream>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
+#include "convtape/autograd/conv_transpose2d.hpp"
 #include "convtape/autograd/ops.hpp"
+#include "convtape/autograd/pool2d.hpp"
 #include "convtape/conv2d.hpp"
+#include "convtape/conv_transpose2d.hpp"
 #include "convtape/corr2d.hpp"
 #include "convtape/gradcheck.hpp"
+#include "convtape/pool2d.hpp"
 #include "convtape/reference.hpp"
 #include "support/catch.hpp"
 #include "support/random.hpp"
@@ -34,10 +43,13 @@ namespace {
 
 using convtape::Conv2dGrads;
 using convtape::Conv2dOptions;
+using convtape::ConvTranspose2dOptions;
 using convtape::Index;
 using convtape::MatrixX;
 using convtape::PaddingMode;
+using convtape::Pool2dOptions;
 using convtape::RowMatrixX;
+using convtape::Size2;
 using convtape::Tensor;
 using convtape::Var;
 using convtape::VectorX;
@@ -346,11 +358,235 @@ Verdict check_corr2d(const Config& c, support::Rng& rng) {
 }
 
 /// Reports a failed configuration with everything needed to reproduce it.
+void report(const Verdict& v, std::uint64_t seed, std::uint64_t index, const std::string& text,
+            const char* variant) {
+  INFO("seed " << seed << " (CONVTAPE_SWEEP_SEED), configuration " << index << " [" << text << "], "
+               << variant);
+  FAIL_CHECK(v.first_failure);
+}
+
 void report(const Verdict& v, std::uint64_t seed, std::uint64_t index, const Config& c,
             const char* variant) {
-  INFO("seed " << seed << " (CONVTAPE_SWEEP_SEED), configuration " << index << " [" << c.text
-               << "], " << variant);
-  FAIL_CHECK(v.first_failure);
+  report(v, seed, index, c.text, variant);
+}
+
+/// One random pooling: input shape, kernel, options, and an adaptive output size.
+struct PoolConfig {
+  Index n = 1, c = 1, h = 1, w = 1;
+  Size2 kernel, adaptive;
+  Pool2dOptions opts;
+  std::string text;
+};
+
+PoolConfig draw_pool_config(support::Rng& rng) {
+  PoolConfig p;
+  p.kernel = Size2(rng.index(1, 4), rng.index(1, 4));
+  if (rng.coin()) p.opts.stride(rng.index(1, 3), rng.index(1, 3));  // else the kernel
+  const Index pad_rows = rng.index(0, p.kernel.rows / 2);
+  const Index pad_cols = rng.index(0, p.kernel.cols / 2);
+  p.opts.padding(pad_rows, pad_cols).ceil_mode(rng.coin()).count_include_pad(rng.coin());
+  p.n = rng.index(1, 2);
+  p.c = rng.index(1, 3);
+  p.h = rng.index(std::max<Index>(1, p.kernel.rows - 2 * pad_rows), 8);
+  p.w = rng.index(std::max<Index>(1, p.kernel.cols - 2 * pad_cols), 8);
+  p.adaptive = Size2(rng.index(1, 6), rng.index(1, 6));
+  std::ostringstream os;
+  os << "x (" << p.n << ", " << p.c << ", " << p.h << ", " << p.w << "), kernel " << p.kernel
+     << ", stride " << p.opts.stride() << " (0x0: the kernel), padding " << p.opts.padding()
+     << (p.opts.ceil_mode() ? ", ceil_mode" : "")
+     << (p.opts.count_include_pad() ? "" : ", count_include_pad false") << ", adaptive to "
+     << p.adaptive;
+  p.text = os.str();
+  return p;
+}
+
+/// A tensor of `shape` whose elements are distinct, 1/64 apart, in random order: max pooling
+/// has a kink where two samples of a window are equal, which finite differences must not cross.
+Tensor<double> distinct_tensor(Index n, Index c, Index h, Index w, support::Rng& rng) {
+  Tensor<double> t(n, c, h, w);
+  for (Index i = 0; i < t.size(); ++i) t.data()[i] = double(i) / 64.0 - 1.0;
+  for (Index i = t.size() - 1; i > 0; --i) std::swap(t.data()[i], t.data()[rng.index(0, i)]);
+  return t;
+}
+
+/// Checks max, average and adaptive pooling of one configuration in scalar S.
+template <class S>
+Verdict check_pool(const PoolConfig& p, support::Rng& rng, bool with_gradcheck) {
+  Verdict v;
+  const Tensor<S> x = rng.tensor<S>(p.n, p.c, p.h, p.w);
+  const Tensor<double> xd = x.template cast<double>();
+  const Tensor<double> max_want = convtape::reference::max_pool2d(xd, p.kernel, p.opts);
+  const Tensor<double> avg_want = convtape::reference::avg_pool2d(xd, p.kernel, p.opts);
+  const Tensor<double> avg_bound = convtape::reference::avg_pool2d(abs_of(xd), p.kernel, p.opts);
+  const Tensor<double> adaptive_want = convtape::reference::adaptive_avg_pool2d(xd, p.adaptive);
+  const Tensor<double> adaptive_bound =
+      convtape::reference::adaptive_avg_pool2d(abs_of(xd), p.adaptive);
+  const Tensor<S> dy = rng.tensor<S>(p.n, p.c, max_want.dim(2), max_want.dim(3));
+  const Tensor<double> dyd = dy.template cast<double>();
+  const Tensor<double> max_dx = convtape::reference::max_pool2d_backward(xd, dyd, p.kernel, p.opts);
+  const Tensor<double> max_dx_bound =
+      convtape::reference::max_pool2d_backward(xd, abs_of(dyd), p.kernel, p.opts);
+  const Tensor<double> max_bound = abs_of(max_want);
+  const Tensor<double> avg_dx =
+      convtape::reference::avg_pool2d_backward(xd.shape(), dyd, p.kernel, p.opts);
+  const Tensor<double> avg_dx_bound =
+      convtape::reference::avg_pool2d_backward(xd.shape(), abs_of(dyd), p.kernel, p.opts);
+  const Index taps = p.kernel.rows * p.kernel.cols;
+  const auto same_shape = [&](const char* what, const Tensor<S>& got, const Tensor<double>& want) {
+    if (got.shape() != want.shape()) v.fail(what, 0, 0, 0, 0);
+    return got.shape() == want.shape();
+  };
+
+  const Tensor<S> ym = convtape::max_pool2d(x, p.kernel, p.opts);
+  if (same_shape("max_pool2d shape", ym, max_want)) {
+    v.close("max_pool2d", ym.data(), max_want.data(), max_bound.data(), ym.size(), 0);
+  }
+  const Tensor<S> ya = convtape::avg_pool2d(x, p.kernel, p.opts);
+  if (same_shape("avg_pool2d shape", ya, avg_want)) {
+    v.close("avg_pool2d", ya.data(), avg_want.data(), avg_bound.data(), ya.size(), taps);
+  }
+  const Tensor<S> yad = convtape::adaptive_avg_pool2d(x, p.adaptive);
+  if (same_shape("adaptive_avg_pool2d shape", yad, adaptive_want)) {
+    v.close("adaptive_avg_pool2d", yad.data(), adaptive_want.data(), adaptive_bound.data(),
+            yad.size(), p.h * p.w);
+  }
+  const convtape::MaxPool2dResult<S> r = convtape::max_pool2d_with_indices(x, p.kernel, p.opts);
+  const Tensor<S> dxm = convtape::max_pool2d_backward(dy, r.indices, x.shape());
+  v.close("max_pool2d_backward", dxm.data(), max_dx.data(), max_dx_bound.data(), dxm.size(), taps);
+  const Tensor<S> dxa = convtape::avg_pool2d_backward(dy, x.shape(), p.kernel, p.opts);
+  v.close("avg_pool2d_backward", dxa.data(), avg_dx.data(), avg_dx_bound.data(), dxa.size(), taps);
+
+  // The tape: one backward pass through max and average pooling sums both reference gradients.
+  convtape::Tape<S> tape;
+  const Var<S> xv = tape.variable(x);
+  convtape::backward(convtape::sum(convtape::max_pool2d(xv, p.kernel, p.opts) * tape.constant(dy) +
+                                   convtape::avg_pool2d(xv, p.kernel, p.opts) * tape.constant(dy)));
+  Tensor<double> both = max_dx;
+  both.flat() += avg_dx.flat();
+  Tensor<double> both_bound = max_dx_bound;
+  both_bound.flat() += avg_dx_bound.flat();
+  v.close("tape pooling gradient", xv.grad().data(), both.data(), both_bound.data(), x.size(),
+          2 * taps);
+
+  if constexpr (std::is_same_v<S, double>) {
+    if (with_gradcheck) {
+      const Tensor<double> xs = distinct_tensor(p.n, p.c, p.h, p.w, rng);
+      const PoolConfig q = p;
+      const convtape::GradcheckResult<double> g = convtape::gradcheck(
+          [q](const std::vector<Var<double>>& in) {
+            return convtape::max_pool2d(in[0], q.kernel, q.opts) * 2.0 +
+                   convtape::avg_pool2d(in[0], q.kernel, q.opts);
+          },
+          {xs});
+      if (!g.passed) v.fail(("gradcheck: " + g.description).c_str(), 0, 0, 0, 0);
+    }
+  }
+  return v;
+}
+
+/// One random transposed convolution.
+struct TransposedConfig {
+  Index n = 1, c_in = 1, c_out = 1, h = 1, w = 1, kh = 1, kw = 1;
+  ConvTranspose2dOptions opts;
+  bool bias = false;
+  std::string text;
+};
+
+TransposedConfig draw_transposed_config(support::Rng& rng) {
+  for (;;) {
+    TransposedConfig t;
+    const Index groups = rng.index(1, 3);
+    t.c_in = groups * rng.index(1, 3);
+    t.c_out = groups * rng.index(1, 3);
+    t.n = rng.index(1, 2);
+    t.h = rng.index(1, 6);
+    t.w = rng.index(1, 6);
+    t.kh = rng.index(1, 3);
+    t.kw = rng.index(1, 3);
+    const Size2 stride(rng.coin() ? 1 : rng.index(1, 3), rng.coin() ? 1 : rng.index(1, 3));
+    const Size2 dilation(rng.coin() ? 1 : rng.index(1, 2), rng.coin() ? 1 : rng.index(1, 3));
+    const Size2 padding(rng.index(0, 2), rng.index(0, 2));
+    const Size2 output_padding(rng.index(0, std::max(stride.rows, dilation.rows) - 1),
+                               rng.index(0, std::max(stride.cols, dilation.cols) - 1));
+    t.opts.stride(stride).dilation(dilation).padding(padding).output_padding(output_padding);
+    t.opts.groups(groups);
+    t.bias = rng.coin();
+    try {
+      (void)convtape::conv_transpose2d_output_size({t.h, t.w}, {t.kh, t.kw}, t.opts);
+    } catch (const convtape::shape_error&) {
+      continue;  // empty output: draw again
+    }
+    std::ostringstream os;
+    os << "n " << t.n << ", c_in " << t.c_in << ", c_out " << t.c_out << ", groups " << groups
+       << ", plane " << t.h << "x" << t.w << ", kernel " << t.kh << "x" << t.kw << ", stride "
+       << stride << ", padding " << padding << ", output_padding " << output_padding
+       << ", dilation " << dilation << (t.bias ? ", bias" : ", no bias");
+    t.text = os.str();
+    return t;
+  }
+}
+
+/// Checks conv_transpose2d of one configuration in scalar S, forward and backward, on tensors
+/// and (double) on the tape.
+template <class S>
+Verdict check_transposed(const TransposedConfig& t, support::Rng& rng, bool with_gradcheck) {
+  Verdict v;
+  const Index groups = t.opts.groups();
+  const Tensor<S> x = rng.tensor<S>(t.n, t.c_in, t.h, t.w);
+  const Tensor<S> weight = rng.tensor<S>(t.c_in, t.c_out / groups, t.kh, t.kw);
+  const VectorX<S> bias = t.bias ? rng.vector<S>(t.c_out) : VectorX<S>();
+  const Tensor<double> xd = x.template cast<double>();
+  const Tensor<double> wd = weight.template cast<double>();
+  const VectorX<double> bd = bias.template cast<double>();
+  const Tensor<double> want = convtape::reference::conv_transpose2d(xd, wd, bd, t.opts);
+  const Tensor<double> want_bound = convtape::reference::conv_transpose2d(
+      abs_of(xd), abs_of(wd), VectorX<double>(bd.cwiseAbs()), t.opts);
+  const Tensor<S> dy = rng.tensor<S>(want.dim(0), want.dim(1), want.dim(2), want.dim(3));
+  const Tensor<double> dyd = dy.template cast<double>();
+  const Conv2dGrads<double> grads_want =
+      convtape::reference::conv_transpose2d_backward(xd, wd, dyd, t.opts);
+  const Conv2dGrads<double> grads_bound =
+      convtape::reference::conv_transpose2d_backward(abs_of(xd), abs_of(wd), abs_of(dyd), t.opts);
+  const Index taps = t.kh * t.kw;
+
+  const Tensor<S> y = convtape::conv_transpose2d(x, weight, bias, t.opts);
+  if (y.shape() != want.shape()) {
+    v.fail("conv_transpose2d shape", 0, 0, 0, 0);
+    return v;
+  }
+  v.close("conv_transpose2d", y.data(), want.data(), want_bound.data(), y.size(),
+          t.c_in / groups * taps + 1);
+  const Conv2dGrads<S> g = convtape::conv_transpose2d_backward(x, weight, dy, t.opts);
+  const Index outs = want.dim(2) * want.dim(3);
+  v.close("conv_transpose2d_backward input", g.input.data(), grads_want.input.data(),
+          grads_bound.input.data(), x.size(), t.c_out / groups * taps);
+  v.close("conv_transpose2d_backward weight", g.weight.data(), grads_want.weight.data(),
+          grads_bound.weight.data(), weight.size(), t.n * t.h * t.w);
+  v.close("conv_transpose2d_backward bias", g.bias.data(), grads_want.bias.data(),
+          grads_bound.bias.data(), t.c_out, t.n * outs);
+
+  if constexpr (std::is_same_v<S, double>) {
+    convtape::Tape<double> tape;
+    const Var<double> xv = tape.variable(x);
+    const Var<double> wv = tape.variable(weight);
+    convtape::backward(convtape::conv_transpose2d(xv, wv, t.opts), dy);
+    v.close("tape input grad", xv.grad().data(), grads_want.input.data(), grads_bound.input.data(),
+            x.size(), t.c_out / groups * taps);
+    v.close("tape weight grad", wv.grad().data(), grads_want.weight.data(),
+            grads_bound.weight.data(), weight.size(), t.n * t.h * t.w);
+    if (with_gradcheck) {
+      Tensor<double> b(1, t.c_out, 1, 1);
+      b.flat() = rng.vector<double>(t.c_out);
+      const ConvTranspose2dOptions opts = t.opts;
+      const convtape::GradcheckResult<double> r = convtape::gradcheck(
+          [opts](const std::vector<Var<double>>& in) {
+            return convtape::conv_transpose2d(in[0], in[1], in[2], opts);
+          },
+          {xd, wd, b});
+      if (!r.passed) v.fail(("gradcheck: " + r.description).c_str(), 0, 0, 0, 0);
+    }
+  }
+  return v;
 }
 
 TEST_CASE(
@@ -418,6 +654,64 @@ TEST_CASE("corr2d and its adjoints agree with the reference loops on thousands o
             << " corr2d configurations passed (corr2d, corr2d_grad_input, corr2d_grad_kernel; "
                "float and double, row- and column-major), seed "
             << seed << "\n";
+}
+
+TEST_CASE("pooling agrees with the reference loops on thousands of random configurations",
+          "[sweep][pool2d]") {
+  const std::uint64_t seed = env_or("CONVTAPE_SWEEP_SEED", kDefaultSeed);
+  const std::uint64_t count = env_or("CONVTAPE_SWEEP_COUNT", kDefaultCount);
+  CAPTURE(seed, count);
+  support::Rng rng(seed + 2);  // a stream of its own
+  std::uint64_t passed = 0, gradchecked = 0;
+  int failures = 0;
+  for (std::uint64_t i = 0; i < count && failures < kMaxReported; ++i) {
+    const PoolConfig p = draw_pool_config(rng);
+    const bool with_gradcheck = i % 16 == 0;
+    const Verdict f = check_pool<float>(p, rng, false);
+    const Verdict d = check_pool<double>(p, rng, with_gradcheck);
+    if (!f.ok) report(f, seed, i, p.text, "float");
+    if (!d.ok) report(d, seed, i, p.text, "double");
+    if (f.ok && d.ok) {
+      ++passed;
+      gradchecked += with_gradcheck ? 1 : 0;
+    } else {
+      ++failures;
+    }
+  }
+  CHECK(passed == count);
+  std::cout << "sweep: " << passed << " of " << count
+            << " pooling configurations passed (max, avg and adaptive pooling, forward and "
+               "backward, float and double, on tensors and on the tape; "
+            << gradchecked << " also with gradcheck), seed " << seed << "\n";
+}
+
+TEST_CASE("conv_transpose2d agrees with the reference loops on thousands of random configurations",
+          "[sweep][conv_transpose2d]") {
+  const std::uint64_t seed = env_or("CONVTAPE_SWEEP_SEED", kDefaultSeed);
+  const std::uint64_t count = env_or("CONVTAPE_SWEEP_COUNT", kDefaultCount);
+  CAPTURE(seed, count);
+  support::Rng rng(seed + 3);
+  std::uint64_t passed = 0, gradchecked = 0;
+  int failures = 0;
+  for (std::uint64_t i = 0; i < count && failures < kMaxReported; ++i) {
+    const TransposedConfig t = draw_transposed_config(rng);
+    const bool with_gradcheck = i % 16 == 0;
+    const Verdict f = check_transposed<float>(t, rng, false);
+    const Verdict d = check_transposed<double>(t, rng, with_gradcheck);
+    if (!f.ok) report(f, seed, i, t.text, "float");
+    if (!d.ok) report(d, seed, i, t.text, "double");
+    if (f.ok && d.ok) {
+      ++passed;
+      gradchecked += with_gradcheck ? 1 : 0;
+    } else {
+      ++failures;
+    }
+  }
+  CHECK(passed == count);
+  std::cout << "sweep: " << passed << " of " << count
+            << " conv_transpose2d configurations passed (forward and backward, float and double, "
+               "on tensors and on the tape; "
+            << gradchecked << " also with gradcheck), seed " << seed << "\n";
 }
 
 }  // namespace
