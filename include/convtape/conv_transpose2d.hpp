@@ -371,8 +371,11 @@ Conv2dGrads<S> conv_transpose2d_backward_shaped(const Tensor<S>& x, const Tensor
 /// @throws shape_error if x or weight is empty, weight's first extent is not x's channel count,
 ///   the channels do not divide by groups, bias has the wrong size, stride or dilation is not
 ///   positive, padding or output_padding is negative, an option exceeds 2^30, output_padding is
-///   not smaller than the stride or the dilation of its dimension, the output would be empty, or
-///   an output plane would have more than 2^32 or the output more than 2^40 elements.
+///   not smaller than the stride or the dilation of its dimension, the output would be empty, an
+///   output plane, before or after the padding is cropped from it, would have more than 2^32
+///   elements (`detail::kMaxPlaneElements`; an extent alone more than 2^32 is "longer than"), or
+///   the output or its uncropped planes for one image more than 2^40
+///   (`detail::kMaxTensorElements`).
 template <class S>
 Tensor<S> conv_transpose2d(const Tensor<S>& x, const Tensor<S>& weight,
                            const detail::non_deduced<VectorX<S>>& bias,
@@ -415,11 +418,14 @@ Conv2dGrads<S> conv_transpose2d_backward(const Tensor<S>& x, const Tensor<S>& we
 /// @throws shape_error as `conv_transpose2d` for such a plane.
 inline Size2 conv_transpose2d_output_size(Size2 in, Size2 kernel,
                                           const ConvTranspose2dOptions& opts = {}) {
-  // One channel per group, so that only the plane and the options are checked.
-  const Index groups = std::max<Index>(opts.groups(), 1);
-  const detail::ConvTranspose2dShape s = detail::conv_transpose2d_shape(
-      {1, groups, in.rows, in.cols}, {groups, 1, kernel.rows, kernel.cols}, 0, opts,
-      "conv_transpose2d_output_size");
+  constexpr const char* fn = "conv_transpose2d_output_size";
+  if (opts.groups() < 1 || opts.groups() > detail::kMaxOptionValue) {
+    detail::fail(fn, "groups must be positive, got " + std::to_string(opts.groups()));
+  }
+  // One channel in and out: only the plane and the options are checked.
+  const detail::ConvTranspose2dShape s =
+      detail::conv_transpose2d_shape({1, 1, in.rows, in.cols}, {1, 1, kernel.rows, kernel.cols}, 0,
+                                     ConvTranspose2dOptions(opts).groups(1), fn);
   return {s.out_rows, s.out_cols};
 }
 
