@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <sstream>
 #include <string>
 
 #include "convtape/conv2d.hpp"
@@ -12,6 +11,7 @@
 #include "support/catch.hpp"
 #include "support/compare.hpp"
 #include "support/errors.hpp"
+#include "support/op_cases.hpp"
 #include "support/random.hpp"
 #include "support/tensors.hpp"
 
@@ -30,68 +30,14 @@ using support::pattern;
 using support::shape_error_message;
 using support::tensor_of;
 
-/// One transposed convolution: shapes, options, bias or not.
-struct Case {
-  Shape4 x;
-  Shape4 weight;
-  ConvTranspose2dOptions opts;
-  bool bias = false;
-  std::string text;
-};
-
-/// The output extent of one dimension by PyTorch's documented formula.
-Index transposed_out(Index in, Index kernel, Index stride, Index padding, Index dilation,
-                     Index output_padding) {
-  return (in - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1;
-}
-
-/// A random valid transposed convolution: batch 1..2, groups 1..3 with 1..3 channels per group
-/// on each side, planes 1..5, kernels 1..3, stride 1..3, dilation 1..2, padding 0..3 and an
-/// output_padding below the stride or the dilation.
-Case random_case(support::Rng& rng) {
-  for (;;) {
-    Case c;
-    const Index groups = rng.index(1, 3);
-    const Index in_per_group = rng.index(1, 3);
-    const Index out_per_group = rng.index(1, 3);
-    const Index kh = rng.index(1, 3);
-    const Index kw = rng.index(1, 3);
-    c.x = {rng.index(1, 2), groups * in_per_group, rng.index(1, 5), rng.index(1, 5)};
-    c.weight = {groups * in_per_group, out_per_group, kh, kw};
-    const Size2 stride(rng.index(1, 3), rng.index(1, 3));
-    const Size2 dilation(rng.coin() ? 1 : 2, rng.coin() ? 1 : 2);
-    const Size2 padding(rng.index(0, 3), rng.index(0, 3));
-    const Size2 output_padding(rng.index(0, std::max(stride.rows, dilation.rows) - 1),
-                               rng.index(0, std::max(stride.cols, dilation.cols) - 1));
-    c.opts.stride(stride)
-        .dilation(dilation)
-        .padding(padding)
-        .output_padding(output_padding)
-        .groups(groups);
-    c.bias = rng.coin();
-    if (transposed_out(c.x[2], kh, stride.rows, padding.rows, dilation.rows, output_padding.rows) <
-            1 ||
-        transposed_out(c.x[3], kw, stride.cols, padding.cols, dilation.cols, output_padding.cols) <
-            1) {
-      continue;
-    }
-    std::ostringstream os;
-    os << "x " << convtape::detail::shape_str(c.x) << ", weight "
-       << convtape::detail::shape_str(c.weight) << ", groups " << groups << ", stride " << stride
-       << ", padding " << padding << ", output_padding " << output_padding << ", dilation "
-       << dilation << (c.bias ? ", bias" : "");
-    c.text = os.str();
-    return c;
-  }
-}
+using Case = support::TransposedCase;
 
 /// Forward and backward of one case in scalar S against the double reference loops.
 template <class S>
 void check_against_reference(const Case& c, support::Rng& rng) {
   const Tensor<S> x = rng.tensor<S>(c.x[0], c.x[1], c.x[2], c.x[3]);
   const Tensor<S> w = rng.tensor<S>(c.weight[0], c.weight[1], c.weight[2], c.weight[3]);
-  const Index out_channels = c.weight[1] * c.opts.groups();
-  const VectorX<S> b = c.bias ? rng.vector<S>(out_channels) : VectorX<S>();
+  const VectorX<S> b = c.bias ? rng.vector<S>(c.out_channels()) : VectorX<S>();
   const Tensor<S> y = convtape::conv_transpose2d(x, w, b, c.opts);
   const Tensor<double> want =
       convtape::reference::conv_transpose2d(x.template cast<double>(), w.template cast<double>(),
@@ -122,7 +68,7 @@ TEST_CASE("conv_transpose2d matches the scatter loops on random shapes and optio
   bool out_padding_beyond_stride = false, cropped_frame = false, one_by_one = false;
   bool non_square = false;
   for (int trial = 0; trial < 300; ++trial) {
-    const Case c = random_case(rng);
+    const Case c = support::random_transposed_case(rng);
     INFO("trial " << trial << ": " << c.text);
     const ConvTranspose2dOptions& o = c.opts;
     grouped |= o.groups() > 1;

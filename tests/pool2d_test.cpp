@@ -4,13 +4,13 @@
 
 #include <cmath>
 #include <limits>
-#include <sstream>
 #include <string>
 
 #include "convtape/reference.hpp"
 #include "support/catch.hpp"
 #include "support/compare.hpp"
 #include "support/errors.hpp"
+#include "support/op_cases.hpp"
 #include "support/random.hpp"
 #include "support/tensors.hpp"
 
@@ -23,42 +23,12 @@ using convtape::Size2;
 using convtape::Tensor;
 using support::max_abs_diff;
 using support::pattern;
+using support::PoolCase;
 using support::shape_error_message;
 using support::tensor_of;
 
-/// One pooling: the input shape, the kernel and the options.
-struct PoolCase {
-  Shape4 x;
-  Size2 kernel;
-  Pool2dOptions opts;
-  std::string text;
-};
-
-/// A random valid pooling: kernel 1..4, stride the kernel or 1..3, padding up to half the kernel,
-/// ceil_mode and count_include_pad either way, batch and channels 1..2 and 1..3, and planes from
-/// the smallest the kernel fits to 9; a quarter are the 2x2 stride-2 fast path's shape.
-PoolCase random_pool_case(support::Rng& rng) {
-  PoolCase c;
-  const bool fast = rng.index(0, 3) == 0;
-  c.kernel = fast ? Size2(2, 2) : Size2(rng.index(1, 4), rng.index(1, 4));
-  if (!fast && rng.coin()) c.opts.stride(rng.index(1, 3), rng.index(1, 3));
-  const Index pad_rows = fast ? 0 : rng.index(0, c.kernel.rows / 2);
-  const Index pad_cols = fast ? 0 : rng.index(0, c.kernel.cols / 2);
-  c.opts.padding(pad_rows, pad_cols).ceil_mode(rng.coin()).count_include_pad(rng.coin());
-  const Index rows = rng.index(std::max<Index>(1, c.kernel.rows - 2 * pad_rows), 9);
-  const Index cols = rng.index(std::max<Index>(1, c.kernel.cols - 2 * pad_cols), 9);
-  c.x = {rng.index(1, 2), rng.index(1, 3), rows, cols};
-  std::ostringstream os;
-  os << "x " << convtape::detail::shape_str(c.x) << ", kernel " << c.kernel << ", stride "
-     << c.opts.stride() << ", padding " << c.opts.padding()
-     << (c.opts.ceil_mode() ? ", ceil_mode" : "")
-     << (c.opts.count_include_pad() ? "" : ", count_include_pad false");
-  c.text = os.str();
-  return c;
-}
-
 /// Checks max and avg pooling, forward and backward, in scalar S against the double reference
-/// loops; returns the number of output samples compared.
+/// loops.
 template <class S>
 void check_against_reference(const PoolCase& c, support::Rng& rng) {
   const Tensor<S> x = rng.tensor<S>(c.x[0], c.x[1], c.x[2], c.x[3]);
@@ -93,7 +63,7 @@ TEST_CASE("max_pool2d and avg_pool2d match the reference loops on random shapes 
   bool fast = false, one_by_one = false, whole_input = false, ceil_partial = false;
   bool padded = false, strided = false, non_square = false, batched = false;
   for (int trial = 0; trial < 300; ++trial) {
-    const PoolCase c = random_pool_case(rng);
+    const PoolCase c = support::random_pool_case(rng, 9);
     INFO("trial " << trial << ": " << c.text);
     const Size2 out = convtape::pool2d_output_size({c.x[2], c.x[3]}, c.kernel, c.opts);
     const Size2 floor_out = convtape::pool2d_output_size({c.x[2], c.x[3]}, c.kernel,

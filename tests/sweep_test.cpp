@@ -37,6 +37,7 @@
 #include "convtape/pool2d.hpp"
 #include "convtape/reference.hpp"
 #include "support/catch.hpp"
+#include "support/op_cases.hpp"
 #include "support/random.hpp"
 
 namespace {
@@ -370,36 +371,6 @@ void report(const Verdict& v, std::uint64_t seed, std::uint64_t index, const Con
   report(v, seed, index, c.text, variant);
 }
 
-/// One random pooling: input shape, kernel, options, and an adaptive output size.
-struct PoolConfig {
-  Index n = 1, c = 1, h = 1, w = 1;
-  Size2 kernel, adaptive;
-  Pool2dOptions opts;
-  std::string text;
-};
-
-PoolConfig draw_pool_config(support::Rng& rng) {
-  PoolConfig p;
-  p.kernel = Size2(rng.index(1, 4), rng.index(1, 4));
-  if (rng.coin()) p.opts.stride(rng.index(1, 3), rng.index(1, 3));  // else the kernel
-  const Index pad_rows = rng.index(0, p.kernel.rows / 2);
-  const Index pad_cols = rng.index(0, p.kernel.cols / 2);
-  p.opts.padding(pad_rows, pad_cols).ceil_mode(rng.coin()).count_include_pad(rng.coin());
-  p.n = rng.index(1, 2);
-  p.c = rng.index(1, 3);
-  p.h = rng.index(std::max<Index>(1, p.kernel.rows - 2 * pad_rows), 8);
-  p.w = rng.index(std::max<Index>(1, p.kernel.cols - 2 * pad_cols), 8);
-  p.adaptive = Size2(rng.index(1, 6), rng.index(1, 6));
-  std::ostringstream os;
-  os << "x (" << p.n << ", " << p.c << ", " << p.h << ", " << p.w << "), kernel " << p.kernel
-     << ", stride " << p.opts.stride() << " (0x0: the kernel), padding " << p.opts.padding()
-     << (p.opts.ceil_mode() ? ", ceil_mode" : "")
-     << (p.opts.count_include_pad() ? "" : ", count_include_pad false") << ", adaptive to "
-     << p.adaptive;
-  p.text = os.str();
-  return p;
-}
-
 /// A tensor of `shape` whose elements are distinct, 1/64 apart, in random order: max pooling
 /// has a kink where two samples of a window are equal, which finite differences must not cross.
 Tensor<double> distinct_tensor(Index n, Index c, Index h, Index w, support::Rng& rng) {
@@ -409,19 +380,20 @@ Tensor<double> distinct_tensor(Index n, Index c, Index h, Index w, support::Rng&
   return t;
 }
 
-/// Checks max, average and adaptive pooling of one configuration in scalar S.
+/// Checks max, average and adaptive pooling (to `adaptive`) of one configuration in scalar S.
 template <class S>
-Verdict check_pool(const PoolConfig& p, support::Rng& rng, bool with_gradcheck) {
+Verdict check_pool(const support::PoolCase& p, Size2 adaptive, support::Rng& rng,
+                   bool with_gradcheck) {
   Verdict v;
-  const Tensor<S> x = rng.tensor<S>(p.n, p.c, p.h, p.w);
+  const Tensor<S> x = rng.tensor<S>(p.x[0], p.x[1], p.x[2], p.x[3]);
   const Tensor<double> xd = x.template cast<double>();
   const Tensor<double> max_want = convtape::reference::max_pool2d(xd, p.kernel, p.opts);
   const Tensor<double> avg_want = convtape::reference::avg_pool2d(xd, p.kernel, p.opts);
   const Tensor<double> avg_bound = convtape::reference::avg_pool2d(abs_of(xd), p.kernel, p.opts);
-  const Tensor<double> adaptive_want = convtape::reference::adaptive_avg_pool2d(xd, p.adaptive);
+  const Tensor<double> adaptive_want = convtape::reference::adaptive_avg_pool2d(xd, adaptive);
   const Tensor<double> adaptive_bound =
-      convtape::reference::adaptive_avg_pool2d(abs_of(xd), p.adaptive);
-  const Tensor<S> dy = rng.tensor<S>(p.n, p.c, max_want.dim(2), max_want.dim(3));
+      convtape::reference::adaptive_avg_pool2d(abs_of(xd), adaptive);
+  const Tensor<S> dy = rng.tensor<S>(p.x[0], p.x[1], max_want.dim(2), max_want.dim(3));
   const Tensor<double> dyd = dy.template cast<double>();
   const Tensor<double> max_dx = convtape::reference::max_pool2d_backward(xd, dyd, p.kernel, p.opts);
   const Tensor<double> max_dx_bound =
@@ -445,10 +417,10 @@ Verdict check_pool(const PoolConfig& p, support::Rng& rng, bool with_gradcheck) 
   if (same_shape("avg_pool2d shape", ya, avg_want)) {
     v.close("avg_pool2d", ya.data(), avg_want.data(), avg_bound.data(), ya.size(), taps);
   }
-  const Tensor<S> yad = convtape::adaptive_avg_pool2d(x, p.adaptive);
+  const Tensor<S> yad = convtape::adaptive_avg_pool2d(x, adaptive);
   if (same_shape("adaptive_avg_pool2d shape", yad, adaptive_want)) {
     v.close("adaptive_avg_pool2d", yad.data(), adaptive_want.data(), adaptive_bound.data(),
-            yad.size(), p.h * p.w);
+            yad.size(), p.x[2] * p.x[3]);
   }
   const convtape::MaxPool2dResult<S> r = convtape::max_pool2d_with_indices(x, p.kernel, p.opts);
   const Tensor<S> dxm = convtape::max_pool2d_backward(dy, r.indices, x.shape());
@@ -470,8 +442,8 @@ Verdict check_pool(const PoolConfig& p, support::Rng& rng, bool with_gradcheck) 
 
   if constexpr (std::is_same_v<S, double>) {
     if (with_gradcheck) {
-      const Tensor<double> xs = distinct_tensor(p.n, p.c, p.h, p.w, rng);
-      const PoolConfig q = p;
+      const Tensor<double> xs = distinct_tensor(p.x[0], p.x[1], p.x[2], p.x[3], rng);
+      const support::PoolCase q = p;
       const convtape::GradcheckResult<double> g = convtape::gradcheck(
           [q](const std::vector<Var<double>>& in) {
             return convtape::max_pool2d(in[0], q.kernel, q.opts) * 2.0 +
@@ -484,57 +456,17 @@ Verdict check_pool(const PoolConfig& p, support::Rng& rng, bool with_gradcheck) 
   return v;
 }
 
-/// One random transposed convolution.
-struct TransposedConfig {
-  Index n = 1, c_in = 1, c_out = 1, h = 1, w = 1, kh = 1, kw = 1;
-  ConvTranspose2dOptions opts;
-  bool bias = false;
-  std::string text;
-};
-
-TransposedConfig draw_transposed_config(support::Rng& rng) {
-  for (;;) {
-    TransposedConfig t;
-    const Index groups = rng.index(1, 3);
-    t.c_in = groups * rng.index(1, 3);
-    t.c_out = groups * rng.index(1, 3);
-    t.n = rng.index(1, 2);
-    t.h = rng.index(1, 6);
-    t.w = rng.index(1, 6);
-    t.kh = rng.index(1, 3);
-    t.kw = rng.index(1, 3);
-    const Size2 stride(rng.coin() ? 1 : rng.index(1, 3), rng.coin() ? 1 : rng.index(1, 3));
-    const Size2 dilation(rng.coin() ? 1 : rng.index(1, 2), rng.coin() ? 1 : rng.index(1, 3));
-    const Size2 padding(rng.index(0, 2), rng.index(0, 2));
-    const Size2 output_padding(rng.index(0, std::max(stride.rows, dilation.rows) - 1),
-                               rng.index(0, std::max(stride.cols, dilation.cols) - 1));
-    t.opts.stride(stride).dilation(dilation).padding(padding).output_padding(output_padding);
-    t.opts.groups(groups);
-    t.bias = rng.coin();
-    try {
-      (void)convtape::conv_transpose2d_output_size({t.h, t.w}, {t.kh, t.kw}, t.opts);
-    } catch (const convtape::shape_error&) {
-      continue;  // empty output: draw again
-    }
-    std::ostringstream os;
-    os << "n " << t.n << ", c_in " << t.c_in << ", c_out " << t.c_out << ", groups " << groups
-       << ", plane " << t.h << "x" << t.w << ", kernel " << t.kh << "x" << t.kw << ", stride "
-       << stride << ", padding " << padding << ", output_padding " << output_padding
-       << ", dilation " << dilation << (t.bias ? ", bias" : ", no bias");
-    t.text = os.str();
-    return t;
-  }
-}
-
 /// Checks conv_transpose2d of one configuration in scalar S, forward and backward, on tensors
 /// and (double) on the tape.
 template <class S>
-Verdict check_transposed(const TransposedConfig& t, support::Rng& rng, bool with_gradcheck) {
+Verdict check_transposed(const support::TransposedCase& t, support::Rng& rng, bool with_gradcheck) {
   Verdict v;
   const Index groups = t.opts.groups();
-  const Tensor<S> x = rng.tensor<S>(t.n, t.c_in, t.h, t.w);
-  const Tensor<S> weight = rng.tensor<S>(t.c_in, t.c_out / groups, t.kh, t.kw);
-  const VectorX<S> bias = t.bias ? rng.vector<S>(t.c_out) : VectorX<S>();
+  const Index c_in = t.x[1], c_out = t.out_channels(), kh = t.weight[2], kw = t.weight[3];
+  const Index n = t.x[0], h = t.x[2], w = t.x[3];
+  const Tensor<S> x = rng.tensor<S>(n, c_in, h, w);
+  const Tensor<S> weight = rng.tensor<S>(c_in, c_out / groups, kh, kw);
+  const VectorX<S> bias = t.bias ? rng.vector<S>(c_out) : VectorX<S>();
   const Tensor<double> xd = x.template cast<double>();
   const Tensor<double> wd = weight.template cast<double>();
   const VectorX<double> bd = bias.template cast<double>();
@@ -547,7 +479,7 @@ Verdict check_transposed(const TransposedConfig& t, support::Rng& rng, bool with
       convtape::reference::conv_transpose2d_backward(xd, wd, dyd, t.opts);
   const Conv2dGrads<double> grads_bound =
       convtape::reference::conv_transpose2d_backward(abs_of(xd), abs_of(wd), abs_of(dyd), t.opts);
-  const Index taps = t.kh * t.kw;
+  const Index taps = kh * kw;
 
   const Tensor<S> y = convtape::conv_transpose2d(x, weight, bias, t.opts);
   if (y.shape() != want.shape()) {
@@ -555,15 +487,15 @@ Verdict check_transposed(const TransposedConfig& t, support::Rng& rng, bool with
     return v;
   }
   v.close("conv_transpose2d", y.data(), want.data(), want_bound.data(), y.size(),
-          t.c_in / groups * taps + 1);
+          c_in / groups * taps + 1);
   const Conv2dGrads<S> g = convtape::conv_transpose2d_backward(x, weight, dy, t.opts);
   const Index outs = want.dim(2) * want.dim(3);
   v.close("conv_transpose2d_backward input", g.input.data(), grads_want.input.data(),
-          grads_bound.input.data(), x.size(), t.c_out / groups * taps);
+          grads_bound.input.data(), x.size(), c_out / groups * taps);
   v.close("conv_transpose2d_backward weight", g.weight.data(), grads_want.weight.data(),
-          grads_bound.weight.data(), weight.size(), t.n * t.h * t.w);
+          grads_bound.weight.data(), weight.size(), n * h * w);
   v.close("conv_transpose2d_backward bias", g.bias.data(), grads_want.bias.data(),
-          grads_bound.bias.data(), t.c_out, t.n * outs);
+          grads_bound.bias.data(), c_out, n * outs);
 
   if constexpr (std::is_same_v<S, double>) {
     convtape::Tape<double> tape;
@@ -571,12 +503,12 @@ Verdict check_transposed(const TransposedConfig& t, support::Rng& rng, bool with
     const Var<double> wv = tape.variable(weight);
     convtape::backward(convtape::conv_transpose2d(xv, wv, t.opts), dy);
     v.close("tape input grad", xv.grad().data(), grads_want.input.data(), grads_bound.input.data(),
-            x.size(), t.c_out / groups * taps);
+            x.size(), c_out / groups * taps);
     v.close("tape weight grad", wv.grad().data(), grads_want.weight.data(),
-            grads_bound.weight.data(), weight.size(), t.n * t.h * t.w);
+            grads_bound.weight.data(), weight.size(), n * h * w);
     if (with_gradcheck) {
-      Tensor<double> b(1, t.c_out, 1, 1);
-      b.flat() = rng.vector<double>(t.c_out);
+      Tensor<double> b(1, c_out, 1, 1);
+      b.flat() = rng.vector<double>(c_out);
       const ConvTranspose2dOptions opts = t.opts;
       const convtape::GradcheckResult<double> r = convtape::gradcheck(
           [opts](const std::vector<Var<double>>& in) {
@@ -656,21 +588,24 @@ TEST_CASE("corr2d and its adjoints agree with the reference loops on thousands o
             << seed << "\n";
 }
 
-TEST_CASE("pooling agrees with the reference loops on thousands of random configurations",
-          "[sweep][pool2d]") {
-  const std::uint64_t seed = env_or("CONVTAPE_SWEEP_SEED", kDefaultSeed);
-  const std::uint64_t count = env_or("CONVTAPE_SWEEP_COUNT", kDefaultCount);
-  CAPTURE(seed, count);
-  support::Rng rng(seed + 2);  // a stream of its own
-  std::uint64_t passed = 0, gradchecked = 0;
+/// Runs `count` configurations drawn by `draw(rng)` (a pair: a case with a `text`, and anything
+/// else the check needs) through `check(config, rng, with_gradcheck, S())` for S float and double
+/// (a sixteenth of the double runs with gradcheck), reporting failures with the case's text;
+/// returns the number that passed and, in `gradchecked`, how many of them ran gradcheck.
+template <class Draw, class Check>
+std::uint64_t run_sweep(std::uint64_t seed, std::uint64_t stream, std::uint64_t count, Draw draw,
+                        Check check, std::uint64_t& gradchecked) {
+  support::Rng rng(seed + stream);  // each sweep draws from a stream of its own
+  std::uint64_t passed = 0;
   int failures = 0;
+  gradchecked = 0;
   for (std::uint64_t i = 0; i < count && failures < kMaxReported; ++i) {
-    const PoolConfig p = draw_pool_config(rng);
+    const auto config = draw(rng);
     const bool with_gradcheck = i % 16 == 0;
-    const Verdict f = check_pool<float>(p, rng, false);
-    const Verdict d = check_pool<double>(p, rng, with_gradcheck);
-    if (!f.ok) report(f, seed, i, p.text, "float");
-    if (!d.ok) report(d, seed, i, p.text, "double");
+    const Verdict f = check(config, rng, false, float());
+    const Verdict d = check(config, rng, with_gradcheck, double());
+    if (!f.ok) report(f, seed, i, config.first.text, "float");
+    if (!d.ok) report(d, seed, i, config.first.text, "double");
     if (f.ok && d.ok) {
       ++passed;
       gradchecked += with_gradcheck ? 1 : 0;
@@ -678,6 +613,30 @@ TEST_CASE("pooling agrees with the reference loops on thousands of random config
       ++failures;
     }
   }
+  return passed;
+}
+
+TEST_CASE("pooling agrees with the reference loops on thousands of random configurations",
+          "[sweep][pool2d]") {
+  const std::uint64_t seed = env_or("CONVTAPE_SWEEP_SEED", kDefaultSeed);
+  const std::uint64_t count = env_or("CONVTAPE_SWEEP_COUNT", kDefaultCount);
+  CAPTURE(seed, count);
+  std::uint64_t gradchecked = 0;
+  const std::uint64_t passed = run_sweep(
+      seed, 2, count,
+      [](support::Rng& rng) {
+        support::PoolCase p = support::random_pool_case(rng);
+        const Size2 adaptive(rng.index(1, 6), rng.index(1, 6));
+        std::ostringstream os;
+        os << ", adaptive to " << adaptive;
+        p.text += os.str();
+        return std::make_pair(p, adaptive);
+      },
+      [](const auto& config, support::Rng& rng, bool with_gradcheck, auto scalar) {
+        using S = decltype(scalar);
+        return check_pool<S>(config.first, config.second, rng, with_gradcheck);
+      },
+      gradchecked);
   CHECK(passed == count);
   std::cout << "sweep: " << passed << " of " << count
             << " pooling configurations passed (max, avg and adaptive pooling, forward and "
@@ -690,23 +649,15 @@ TEST_CASE("conv_transpose2d agrees with the reference loops on thousands of rand
   const std::uint64_t seed = env_or("CONVTAPE_SWEEP_SEED", kDefaultSeed);
   const std::uint64_t count = env_or("CONVTAPE_SWEEP_COUNT", kDefaultCount);
   CAPTURE(seed, count);
-  support::Rng rng(seed + 3);
-  std::uint64_t passed = 0, gradchecked = 0;
-  int failures = 0;
-  for (std::uint64_t i = 0; i < count && failures < kMaxReported; ++i) {
-    const TransposedConfig t = draw_transposed_config(rng);
-    const bool with_gradcheck = i % 16 == 0;
-    const Verdict f = check_transposed<float>(t, rng, false);
-    const Verdict d = check_transposed<double>(t, rng, with_gradcheck);
-    if (!f.ok) report(f, seed, i, t.text, "float");
-    if (!d.ok) report(d, seed, i, t.text, "double");
-    if (f.ok && d.ok) {
-      ++passed;
-      gradchecked += with_gradcheck ? 1 : 0;
-    } else {
-      ++failures;
-    }
-  }
+  std::uint64_t gradchecked = 0;
+  const std::uint64_t passed = run_sweep(
+      seed, 3, count,
+      [](support::Rng& rng) { return std::make_pair(support::random_transposed_case(rng, 6), 0); },
+      [](const auto& config, support::Rng& rng, bool with_gradcheck, auto scalar) {
+        using S = decltype(scalar);
+        return check_transposed<S>(config.first, rng, with_gradcheck);
+      },
+      gradchecked);
   CHECK(passed == count);
   std::cout << "sweep: " << passed << " of " << count
             << " conv_transpose2d configurations passed (forward and backward, float and double, "

@@ -150,7 +150,8 @@ struct ConvTranspose2dShape {
 /// frame's bottom (or right) padding, or false if the output would be empty or too long.
 inline bool transposed_extent(Index in, Index kernel, Index stride, Index padding, Index dilation,
                               Index output_padding, Index& out, Index& frame, Index& frame_after) {
-  // Every term is below 2^62 / 2^30 * 2^30 or checked in double first, so nothing overflows.
+  // The reach is estimated in double first (in may be near 2^60, stride and dilation 2^30), so
+  // the integer arithmetic below only runs on values far from overflowing.
   const double span = double(in - 1) * double(stride) + double(dilation) * double(kernel - 1) + 1;
   if (span > double(kMaxPlaneElements)) return false;
   const Index reach = (in - 1) * stride + dilation * (kernel - 1) + 1;  // full output extent

@@ -11,6 +11,7 @@
 #include "support/catch.hpp"
 #include "support/compare.hpp"
 #include "support/errors.hpp"
+#include "support/op_cases.hpp"
 #include "support/random.hpp"
 
 namespace {
@@ -33,40 +34,18 @@ struct Case {
   ConvTranspose2dOptions opts;
   bool bias = false;
   Tensor<double> x, w, b;
+  std::string text;
 };
 
 Case random_case(support::Rng& rng) {
-  for (;;) {
-    Case c;
-    const Index groups = rng.index(1, 2);
-    const Index in_per_group = rng.index(1, 2);
-    const Index out_per_group = rng.index(1, 2);
-    const Size2 kernel(rng.index(1, 3), rng.index(1, 3));
-    const Size2 stride(rng.index(1, 3), rng.index(1, 2));
-    const Size2 dilation(rng.index(1, 2), rng.index(1, 2));
-    const Size2 padding(rng.index(0, 2), rng.index(0, 1));
-    const Size2 output_padding(rng.index(0, std::max(stride.rows, dilation.rows) - 1),
-                               rng.index(0, std::max(stride.cols, dilation.cols) - 1));
-    const Size2 in(rng.index(1, 4), rng.index(1, 4));
-    if ((in.rows - 1) * stride.rows - 2 * padding.rows + dilation.rows * (kernel.rows - 1) +
-                output_padding.rows <
-            0 ||
-        (in.cols - 1) * stride.cols - 2 * padding.cols + dilation.cols * (kernel.cols - 1) +
-                output_padding.cols <
-            0) {
-      continue;  // empty output
-    }
-    c.opts.stride(stride)
-        .dilation(dilation)
-        .padding(padding)
-        .output_padding(output_padding)
-        .groups(groups);
-    c.bias = rng.coin();
-    c.x = rng.tensor<double>(rng.index(1, 2), groups * in_per_group, in.rows, in.cols);
-    c.w = rng.tensor<double>(groups * in_per_group, out_per_group, kernel.rows, kernel.cols);
-    c.b = rng.tensor<double>(1, groups * out_per_group, 1, 1);
-    return c;
-  }
+  const support::TransposedCase t = support::random_transposed_case(rng, 4, 2);
+  Case c{t.opts,
+         t.bias,
+         rng.tensor<double>(t.x[0], t.x[1], t.x[2], t.x[3]),
+         rng.tensor<double>(t.weight[0], t.weight[1], t.weight[2], t.weight[3]),
+         rng.tensor<double>(1, t.out_channels(), 1, 1),
+         t.text};
+  return c;
 }
 
 TEST_CASE("differentiable conv_transpose2d matches the reference loops and finite differences",
@@ -74,11 +53,7 @@ TEST_CASE("differentiable conv_transpose2d matches the reference loops and finit
   support::Rng rng(51);
   for (int trial = 0; trial < 30; ++trial) {
     const Case c = random_case(rng);
-    INFO("trial " << trial << ": x " << convtape::detail::shape_str(c.x.shape()) << ", weight "
-                  << convtape::detail::shape_str(c.w.shape()) << ", stride " << c.opts.stride()
-                  << ", padding " << c.opts.padding() << ", output_padding "
-                  << c.opts.output_padding() << ", dilation " << c.opts.dilation() << ", groups "
-                  << c.opts.groups() << (c.bias ? ", bias" : ""));
+    INFO("trial " << trial << ": " << c.text);
     const VectorX<double> bias = c.bias ? VectorX<double>(c.b.flat()) : VectorX<double>();
     Tape<double> tape;
     const Var<double> xv = tape.variable(c.x);
@@ -116,7 +91,7 @@ TEST_CASE("differentiable conv_transpose2d in float agrees with double",
   support::Rng rng(52);
   for (int trial = 0; trial < 10; ++trial) {
     const Case c = random_case(rng);
-    INFO("trial " << trial);
+    INFO("trial " << trial << ": " << c.text);
     auto run = [&c](auto xt, auto wt, auto bt, auto& grads) {
       using S = typename decltype(xt)::Scalar;
       Tape<S> tape;

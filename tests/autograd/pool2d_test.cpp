@@ -15,6 +15,7 @@
 #include "support/catch.hpp"
 #include "support/compare.hpp"
 #include "support/errors.hpp"
+#include "support/op_cases.hpp"
 #include "support/random.hpp"
 
 namespace {
@@ -44,34 +45,13 @@ Tensor<double> distinct_tensor(const Shape4& shape, std::mt19937_64& rng) {
   return t;
 }
 
-/// A random pooling (kernel, options) and an input shape it fits.
-struct Case {
-  Shape4 x;
-  Size2 kernel;
-  Pool2dOptions opts;
-};
-
-Case random_case(support::Rng& rng) {
-  Case c;
-  c.kernel = Size2(rng.index(1, 3), rng.index(1, 3));
-  if (rng.coin()) c.opts.stride(rng.index(1, 3), rng.index(1, 3));
-  const Index pr = rng.index(0, c.kernel.rows / 2);
-  const Index pc = rng.index(0, c.kernel.cols / 2);
-  c.opts.padding(pr, pc).ceil_mode(rng.coin()).count_include_pad(rng.coin());
-  c.x = {rng.index(1, 2), rng.index(1, 2), rng.index(std::max<Index>(1, c.kernel.rows - 2 * pr), 6),
-         rng.index(std::max<Index>(1, c.kernel.cols - 2 * pc), 6)};
-  return c;
-}
-
 TEST_CASE("pooling on vars has the gradients finite differences give", "[pool2d][gradcheck]") {
   support::Rng rng(31);
   std::mt19937_64 values(32);
   for (int trial = 0; trial < 40; ++trial) {
-    const Case c = random_case(rng);
+    const support::PoolCase c = support::random_pool_case(rng, 6, 3);
     const Tensor<double> x = distinct_tensor(c.x, values);
-    INFO("trial " << trial << ": x " << convtape::detail::shape_str(c.x) << ", kernel " << c.kernel
-                  << ", stride " << c.opts.stride() << ", padding " << c.opts.padding()
-                  << (c.opts.ceil_mode() ? ", ceil_mode" : ""));
+    INFO("trial " << trial << ": " << c.text);
     const Size2 out(rng.index(1, 4), rng.index(1, 4));
     using F = std::function<Var<double>(const Vars&)>;
     const std::pair<const char*, F> cases[] = {
@@ -94,9 +74,9 @@ TEST_CASE("pooling on vars has the gradients finite differences give", "[pool2d]
 TEST_CASE("pooling on vars computes the tensor functions and the reference gradients", "[pool2d]") {
   support::Rng rng(33);
   for (int trial = 0; trial < 40; ++trial) {
-    const Case c = random_case(rng);
+    const support::PoolCase c = support::random_pool_case(rng, 6, 3);
     const Tensor<double> x = rng.tensor<double>(c.x[0], c.x[1], c.x[2], c.x[3]);
-    INFO("trial " << trial);
+    INFO("trial " << trial << ": " << c.text);
     Tape<double> tape;
     const Var<double> xv = tape.variable(x);
     const Var<double> ym = convtape::max_pool2d(xv, c.kernel, c.opts);
@@ -120,9 +100,9 @@ TEST_CASE("pooling on vars computes the tensor functions and the reference gradi
 TEST_CASE("pooling on vars in float agrees with double", "[pool2d][float]") {
   support::Rng rng(34);
   for (int trial = 0; trial < 20; ++trial) {
-    const Case c = random_case(rng);
+    const support::PoolCase c = support::random_pool_case(rng, 6, 3);
     const Tensor<double> x = rng.tensor<double>(c.x[0], c.x[1], c.x[2], c.x[3]);
-    INFO("trial " << trial);
+    INFO("trial " << trial << ": " << c.text);
     auto run = [&c](auto xt, auto& grad) {
       using S = typename decltype(xt)::Scalar;
       Tape<S> tape;
