@@ -266,13 +266,17 @@ ConvTranspose2dShape conv_transpose2d_shape(const Tensor<S>& x, const Tensor<S>&
   return conv_transpose2d_shape(x.shape(), weight.shape(), bias_size, opts, fn);
 }
 
-/// conv2d's input gradient alone (dx, zero on entry and shaped like conv2d's x, receives it):
-/// the forward pass of `conv_transpose2d`. The one call into the internals of `conv2d.hpp`; it
-/// takes the same algorithm `conv2d_backward` takes for the input gradient, without computing
-/// the weight gradient.
+/// conv2d's input gradient alone: for conv2d's output gradient `grad_out`, the gradient of an
+/// input of shape `x_shape` (conv2d with `weight` and `opts`), computed by the algorithm
+/// `conv2d_backward` takes for it, without the weight gradient. It is the forward pass of
+/// `conv_transpose2d`, and the only function of this header that calls the internals of
+/// `conv2d.hpp`. The shapes were checked by `conv_transpose2d_shape`; `fn` names the caller.
 template <class S>
-void conv2d_input_gradient(const Tensor<S>& grad_out, const Tensor<S>& weight, const Conv2dShape& s,
-                           Tensor<S>& dx) {
+Tensor<S> conv2d_input_gradient(const Tensor<S>& grad_out, const Tensor<S>& weight,
+                                const Shape4& x_shape, const Conv2dOptions& opts, const char* fn) {
+  Tensor<S> dx(x_shape);  // zero: the kernels below add into it
+  const Conv2dShape s = conv2d_shape(dx, weight, 0, opts, fn);
+  CONVTAPE_ASSERT(s.output_shape() == grad_out.shape());
   const Conv2dPath path = conv2d_path(s);
   if (path != Conv2dPath::planes && path != Conv2dPath::im2col_gemm &&
       s.plane.stride == Size2(1, 1)) {
@@ -282,6 +286,7 @@ void conv2d_input_gradient(const Tensor<S>& grad_out, const Tensor<S>& weight, c
   } else {
     grad_input_col2im(grad_out, weight, s, dx);
   }
+  return dx;
 }
 
 /// `t` (N, C, frame_rows, frame_cols) placed at the top left of a zero tensor of `shape`.
@@ -317,10 +322,7 @@ Tensor<S> conv_transpose2d_forward(const Tensor<S>& x, const Tensor<S>& weight,
   if (s.empty_frame()) {
     y = Tensor<S>(s.output_shape());
   } else {
-    Tensor<S> frame(s.frame_shape());
-    const Conv2dShape cs = conv2d_shape(frame, weight, 0, s.conv, fn);
-    CONVTAPE_ASSERT(cs.output_shape() == x.shape());
-    conv2d_input_gradient(x, weight, cs, frame);
+    Tensor<S> frame = conv2d_input_gradient(x, weight, s.frame_shape(), s.conv, fn);
     y = s.full_frame() ? std::move(frame) : embed_frame(frame, s.output_shape());
   }
   if (bias.size() != 0) {
