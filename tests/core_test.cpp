@@ -10,6 +10,7 @@
 
 #include "support/catch.hpp"
 #include "support/errors.hpp"
+#include "support/internals.hpp"
 
 namespace {
 
@@ -99,7 +100,7 @@ TEST_CASE("padded_index maps padded coordinates to the sample each mode reads", 
   const std::vector<Index> coords = {-5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 6, 7};
   const auto mapped = [&](Index n, PaddingMode mode) {
     std::vector<Index> out;
-    for (Index i : coords) out.push_back(convtape::detail::padded_index(i, n, mode));
+    for (Index i : coords) out.push_back(support::internals::padded_index(i, n, mode));
     return out;
   };
   SECTION("zeros") {

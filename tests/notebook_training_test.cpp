@@ -181,4 +181,61 @@ TEST_CASE("one update maps s = a + b to -0.8 s and d = a - b to 2 + 0.64 (d - 2)
   check_kernel_near(conv, (s + d) / 2, (s - d) / 2, 1e-12);
 }
 
+/// The notebook's own layer (In [18]) as a user writes it on the tape: a (kh, kw) kernel and a
+/// scalar bias of shape (1, 1, 1, 1) as parameters, `forward` = corr2d(x, weight) + bias, the
+/// bias broadcast over the whole plane.
+struct NotebookConv2D {
+  convtape::Parameter<double> weight;
+  convtape::Parameter<double> bias;
+  explicit NotebookConv2D(convtape::Size2 kernel_size)
+      : weight(Tensor<double>(1, 1, kernel_size.rows, kernel_size.cols)),
+        bias(Tensor<double>(1, 1, 1, 1)) {}
+  convtape::Var<double> forward(const convtape::Var<double>& x) {
+    convtape::Tape<double> tape = x.tape();
+    return convtape::corr2d(x, tape.parameter(weight)) + tape.parameter(bias);
+  }
+  std::vector<convtape::ParameterRef<double>> parameters() { return {weight, bias}; }
+};
+
+TEST_CASE("the notebook's own Conv2D block, corr2d(x, w) + b, learns the kernel and a bias",
+          "[notebook][training][broadcast]") {
+  // Targets Y + t. With kernel (a, b), bias c and u = c - t, the summed loss over the six rows is
+  // L = 6 [2 (a + b + u)^2 + (a + u - 1)^2 + 3 u^2 + (b + u + 1)^2] (see the file comment), so
+  // dL/da = 6 [4 (a + b + u) + 2 (a + u - 1)], dL/db = 6 [4 (a + b + u) + 2 (b + u + 1)],
+  // dL/dc = 6 [4 (a + b + u) + 2 (a + u - 1) + 6 u + 2 (b + u + 1)], and the unique minimum is
+  // a = 1, b = -1, c = t.
+  const Notebook nb;
+  for (const double t : {0.0, 0.25}) {
+    INFO("target bias " << t);
+    Tensor<double> target = nb.Y;
+    target.flat().array() += t;
+    NotebookConv2D layer({1, 2});
+    layer.weight.value.data()[0] = 0.2;
+    layer.weight.value.data()[1] = 0.3;
+    layer.bias.value.data()[0] = 0.5;
+    convtape::SGD<double> sgd(layer.parameters(), 1e-2);
+    for (int i = 0; i < 100; ++i) {
+      convtape::Tape<double> tape;
+      const auto l = convtape::sum(
+          convtape::squared_loss(layer.forward(tape.constant(nb.X)), tape.constant(target)));
+      sgd.zero_grad();
+      convtape::backward(l);
+      if (i == 0) {
+        const double u = 0.5 - t;
+        const double sum = 0.2 + 0.3 + u;
+        CHECK_THAT(layer.weight.grad.data()[0],
+                   WithinAbs(6 * (4 * sum + 2 * (0.2 + u - 1)), 1e-12));
+        CHECK_THAT(layer.weight.grad.data()[1],
+                   WithinAbs(6 * (4 * sum + 2 * (0.3 + u + 1)), 1e-12));
+        CHECK_THAT(layer.bias.grad.data()[0],
+                   WithinAbs(6 * (4 * sum + 2 * (0.2 + u - 1) + 6 * u + 2 * (0.3 + u + 1)), 1e-12));
+      }
+      sgd.step();
+    }
+    CHECK_THAT(layer.weight.value.data()[0], WithinAbs(1.0, 1e-5));
+    CHECK_THAT(layer.weight.value.data()[1], WithinAbs(-1.0, 1e-5));
+    CHECK_THAT(layer.bias.value.data()[0], WithinAbs(t, 1e-5));
+  }
+}
+
 }  // namespace

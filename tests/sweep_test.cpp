@@ -6,8 +6,12 @@
 // bias or none), in float and double, each checked against the reference loops evaluated in
 // double: conv2d forward and backward on the automatic path and on every forced path (its work
 // cut for a random thread count), the backward pass also against central finite differences of
-// the reference forward (double), a subset through the tape with `gradcheck`; and the plane
-// functions corr2d, corr2d_grad_input and corr2d_grad_kernel on row- and column-major matrices.
+// the reference forward (double), a subset through the tape with `gradcheck`; the plane
+// functions corr2d, corr2d_grad_input and corr2d_grad_kernel on row- and column-major matrices;
+// max, average and adaptive pooling (every kernel, stride, padding, ceil_mode,
+// count_include_pad) and conv_transpose2d (stride, padding, output_padding, dilation, groups,
+// bias), forward and backward, on tensors and on the tape, a subset with `gradcheck`; and
+// broadcasting + - * /, the activations and linear on random shapes.
 //
 // Reproduce a failure with the seed and configuration index it prints:
 //   CONVTAPE_SWEEP_SEED=<seed> CONVTAPE_SWEEP_COUNT=<count> convtape_tests "[sweep]"
@@ -20,25 +24,37 @@
 #include <limits>
 #include <sstream>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
+#include "convtape/autograd/conv_transpose2d.hpp"
 #include "convtape/autograd/ops.hpp"
+#include "convtape/autograd/pool2d.hpp"
 #include "convtape/conv2d.hpp"
+#include "convtape/conv_transpose2d.hpp"
 #include "convtape/corr2d.hpp"
+#include "convtape/elementwise.hpp"
 #include "convtape/gradcheck.hpp"
+#include "convtape/linear.hpp"
+#include "convtape/pool2d.hpp"
 #include "convtape/reference.hpp"
 #include "support/catch.hpp"
 #include "support/internals.hpp"
+#include "support/op_cases.hpp"
 #include "support/random.hpp"
 
 namespace {
 
 using convtape::Conv2dGrads;
 using convtape::Conv2dOptions;
+using convtape::ConvTranspose2dOptions;
 using convtape::Index;
 using convtape::MatrixX;
 using convtape::PaddingMode;
+using convtape::Pool2dOptions;
 using convtape::RowMatrixX;
+using convtape::Size2;
 using convtape::Tensor;
 using convtape::Var;
 using convtape::VectorX;
@@ -349,11 +365,166 @@ Verdict check_corr2d(const Config& c, support::Rng& rng) {
 }
 
 /// Reports a failed configuration with everything needed to reproduce it.
+void report(const Verdict& v, std::uint64_t seed, std::uint64_t index, const std::string& text,
+            const char* variant) {
+  INFO("seed " << seed << " (CONVTAPE_SWEEP_SEED), configuration " << index << " [" << text << "], "
+               << variant);
+  FAIL_CHECK(v.first_failure);
+}
+
 void report(const Verdict& v, std::uint64_t seed, std::uint64_t index, const Config& c,
             const char* variant) {
-  INFO("seed " << seed << " (CONVTAPE_SWEEP_SEED), configuration " << index << " [" << c.text
-               << "], " << variant);
-  FAIL_CHECK(v.first_failure);
+  report(v, seed, index, c.text, variant);
+}
+
+/// A tensor of `shape` whose elements are distinct, 1/64 apart, in random order: max pooling
+/// has a kink where two samples of a window are equal, which finite differences must not cross.
+Tensor<double> distinct_tensor(Index n, Index c, Index h, Index w, support::Rng& rng) {
+  Tensor<double> t(n, c, h, w);
+  for (Index i = 0; i < t.size(); ++i) t.data()[i] = double(i) / 64.0 - 1.0;
+  for (Index i = t.size() - 1; i > 0; --i) std::swap(t.data()[i], t.data()[rng.index(0, i)]);
+  return t;
+}
+
+/// Checks max, average and adaptive pooling (to `adaptive`) of one configuration in scalar S.
+template <class S>
+Verdict check_pool(const support::PoolCase& p, Size2 adaptive, support::Rng& rng,
+                   bool with_gradcheck) {
+  Verdict v;
+  const Tensor<S> x = rng.tensor<S>(p.x[0], p.x[1], p.x[2], p.x[3]);
+  const Tensor<double> xd = x.template cast<double>();
+  const Tensor<double> max_want = convtape::reference::max_pool2d(xd, p.kernel, p.opts);
+  const Tensor<double> avg_want = convtape::reference::avg_pool2d(xd, p.kernel, p.opts);
+  const Tensor<double> avg_bound = convtape::reference::avg_pool2d(abs_of(xd), p.kernel, p.opts);
+  const Tensor<double> adaptive_want = convtape::reference::adaptive_avg_pool2d(xd, adaptive);
+  const Tensor<double> adaptive_bound =
+      convtape::reference::adaptive_avg_pool2d(abs_of(xd), adaptive);
+  const Tensor<S> dy = rng.tensor<S>(p.x[0], p.x[1], max_want.dim(2), max_want.dim(3));
+  const Tensor<double> dyd = dy.template cast<double>();
+  const Tensor<double> max_dx = convtape::reference::max_pool2d_backward(xd, dyd, p.kernel, p.opts);
+  const Tensor<double> max_dx_bound =
+      convtape::reference::max_pool2d_backward(xd, abs_of(dyd), p.kernel, p.opts);
+  const Tensor<double> max_bound = abs_of(max_want);
+  const Tensor<double> avg_dx =
+      convtape::reference::avg_pool2d_backward(xd.shape(), dyd, p.kernel, p.opts);
+  const Tensor<double> avg_dx_bound =
+      convtape::reference::avg_pool2d_backward(xd.shape(), abs_of(dyd), p.kernel, p.opts);
+  const Index taps = p.kernel.rows * p.kernel.cols;
+  const auto same_shape = [&](const char* what, const Tensor<S>& got, const Tensor<double>& want) {
+    if (got.shape() != want.shape()) v.fail(what, 0, 0, 0, 0);
+    return got.shape() == want.shape();
+  };
+
+  const Tensor<S> ym = convtape::max_pool2d(x, p.kernel, p.opts);
+  if (same_shape("max_pool2d shape", ym, max_want)) {
+    v.close("max_pool2d", ym.data(), max_want.data(), max_bound.data(), ym.size(), 0);
+  }
+  const Tensor<S> ya = convtape::avg_pool2d(x, p.kernel, p.opts);
+  if (same_shape("avg_pool2d shape", ya, avg_want)) {
+    v.close("avg_pool2d", ya.data(), avg_want.data(), avg_bound.data(), ya.size(), taps);
+  }
+  const Tensor<S> yad = convtape::adaptive_avg_pool2d(x, adaptive);
+  if (same_shape("adaptive_avg_pool2d shape", yad, adaptive_want)) {
+    v.close("adaptive_avg_pool2d", yad.data(), adaptive_want.data(), adaptive_bound.data(),
+            yad.size(), p.x[2] * p.x[3]);
+  }
+  const convtape::MaxPool2dResult<S> r = convtape::max_pool2d_with_indices(x, p.kernel, p.opts);
+  const Tensor<S> dxm = convtape::max_pool2d_backward(dy, r.indices, x.shape());
+  v.close("max_pool2d_backward", dxm.data(), max_dx.data(), max_dx_bound.data(), dxm.size(), taps);
+  const Tensor<S> dxa = convtape::avg_pool2d_backward(dy, x.shape(), p.kernel, p.opts);
+  v.close("avg_pool2d_backward", dxa.data(), avg_dx.data(), avg_dx_bound.data(), dxa.size(), taps);
+
+  // The tape: one backward pass through max and average pooling sums both reference gradients.
+  convtape::Tape<S> tape;
+  const Var<S> xv = tape.variable(x);
+  convtape::backward(convtape::sum(convtape::max_pool2d(xv, p.kernel, p.opts) * tape.constant(dy) +
+                                   convtape::avg_pool2d(xv, p.kernel, p.opts) * tape.constant(dy)));
+  Tensor<double> both = max_dx;
+  both.flat() += avg_dx.flat();
+  Tensor<double> both_bound = max_dx_bound;
+  both_bound.flat() += avg_dx_bound.flat();
+  v.close("tape pooling gradient", xv.grad().data(), both.data(), both_bound.data(), x.size(),
+          2 * taps);
+
+  if constexpr (std::is_same_v<S, double>) {
+    if (with_gradcheck) {
+      const Tensor<double> xs = distinct_tensor(p.x[0], p.x[1], p.x[2], p.x[3], rng);
+      const support::PoolCase q = p;
+      const convtape::GradcheckResult<double> g = convtape::gradcheck(
+          [q](const std::vector<Var<double>>& in) {
+            return convtape::max_pool2d(in[0], q.kernel, q.opts) * 2.0 +
+                   convtape::avg_pool2d(in[0], q.kernel, q.opts);
+          },
+          {xs});
+      if (!g.passed) v.fail(("gradcheck: " + g.description).c_str(), 0, 0, 0, 0);
+    }
+  }
+  return v;
+}
+
+/// Checks conv_transpose2d of one configuration in scalar S, forward and backward, on tensors
+/// and (double) on the tape.
+template <class S>
+Verdict check_transposed(const support::TransposedCase& t, support::Rng& rng, bool with_gradcheck) {
+  Verdict v;
+  const Index groups = t.opts.groups();
+  const Index c_in = t.x[1], c_out = t.out_channels(), kh = t.weight[2], kw = t.weight[3];
+  const Index n = t.x[0], h = t.x[2], w = t.x[3];
+  const Tensor<S> x = rng.tensor<S>(n, c_in, h, w);
+  const Tensor<S> weight = rng.tensor<S>(c_in, c_out / groups, kh, kw);
+  const VectorX<S> bias = t.bias ? rng.vector<S>(c_out) : VectorX<S>();
+  const Tensor<double> xd = x.template cast<double>();
+  const Tensor<double> wd = weight.template cast<double>();
+  const VectorX<double> bd = bias.template cast<double>();
+  const Tensor<double> want = convtape::reference::conv_transpose2d(xd, wd, bd, t.opts);
+  const Tensor<double> want_bound = convtape::reference::conv_transpose2d(
+      abs_of(xd), abs_of(wd), VectorX<double>(bd.cwiseAbs()), t.opts);
+  const Tensor<S> dy = rng.tensor<S>(want.dim(0), want.dim(1), want.dim(2), want.dim(3));
+  const Tensor<double> dyd = dy.template cast<double>();
+  const Conv2dGrads<double> grads_want =
+      convtape::reference::conv_transpose2d_backward(xd, wd, dyd, t.opts);
+  const Conv2dGrads<double> grads_bound =
+      convtape::reference::conv_transpose2d_backward(abs_of(xd), abs_of(wd), abs_of(dyd), t.opts);
+  const Index taps = kh * kw;
+
+  const Tensor<S> y = convtape::conv_transpose2d(x, weight, bias, t.opts);
+  if (y.shape() != want.shape()) {
+    v.fail("conv_transpose2d shape", 0, 0, 0, 0);
+    return v;
+  }
+  v.close("conv_transpose2d", y.data(), want.data(), want_bound.data(), y.size(),
+          c_in / groups * taps + 1);
+  const Conv2dGrads<S> g = convtape::conv_transpose2d_backward(x, weight, dy, t.opts);
+  const Index outs = want.dim(2) * want.dim(3);
+  v.close("conv_transpose2d_backward input", g.input.data(), grads_want.input.data(),
+          grads_bound.input.data(), x.size(), c_out / groups * taps);
+  v.close("conv_transpose2d_backward weight", g.weight.data(), grads_want.weight.data(),
+          grads_bound.weight.data(), weight.size(), n * h * w);
+  v.close("conv_transpose2d_backward bias", g.bias.data(), grads_want.bias.data(),
+          grads_bound.bias.data(), c_out, n * outs);
+
+  if constexpr (std::is_same_v<S, double>) {
+    convtape::Tape<double> tape;
+    const Var<double> xv = tape.variable(x);
+    const Var<double> wv = tape.variable(weight);
+    convtape::backward(convtape::conv_transpose2d(xv, wv, t.opts), dy);
+    v.close("tape input grad", xv.grad().data(), grads_want.input.data(), grads_bound.input.data(),
+            x.size(), c_out / groups * taps);
+    v.close("tape weight grad", wv.grad().data(), grads_want.weight.data(),
+            grads_bound.weight.data(), weight.size(), n * h * w);
+    if (with_gradcheck) {
+      Tensor<double> b(1, c_out, 1, 1);
+      b.flat() = rng.vector<double>(c_out);
+      const ConvTranspose2dOptions opts = t.opts;
+      const convtape::GradcheckResult<double> r = convtape::gradcheck(
+          [opts](const std::vector<Var<double>>& in) {
+            return convtape::conv_transpose2d(in[0], in[1], in[2], opts);
+          },
+          {xd, wd, b});
+      if (!r.passed) v.fail(("gradcheck: " + r.description).c_str(), 0, 0, 0, 0);
+    }
+  }
+  return v;
 }
 
 TEST_CASE(
@@ -421,6 +592,238 @@ TEST_CASE("corr2d and its adjoints agree with the reference loops on thousands o
             << " corr2d configurations passed (corr2d, corr2d_grad_input, corr2d_grad_kernel; "
                "float and double, row- and column-major), seed "
             << seed << "\n";
+}
+
+/// One random elementwise-and-linear configuration: two shapes that broadcast (each dimension of
+/// either operand 1 or the full extent), and a linear layer on the broadcast result.
+struct NetConfig {
+  convtape::Shape4 a, b, out;
+  Index linear_out = 1;
+  std::string text;
+};
+
+NetConfig draw_net_config(support::Rng& rng) {
+  NetConfig c;
+  for (std::size_t d = 0; d < 4; ++d) {
+    c.out[d] = rng.index(1, 4);
+    c.a[d] = rng.coin() ? c.out[d] : 1;
+    c.b[d] = rng.coin() ? c.out[d] : 1;
+    if (c.a[d] == 1 && c.b[d] == 1) c.out[d] = 1;
+  }
+  c.linear_out = rng.index(1, 5);
+  std::ostringstream os;
+  os << "a " << c.a << ", b " << c.b << ", linear to " << c.linear_out;
+  c.text = os.str();
+  return c;
+}
+
+/// Element (n, c, h, w) of `t` broadcast: a dimension of extent 1 reads index 0.
+template <class S>
+double broadcast_at(const Tensor<S>& t, Index n, Index c, Index h, Index w) {
+  const convtape::Shape4& s = t.shape();
+  return double(t(s[0] == 1 ? 0 : n, s[1] == 1 ? 0 : c, s[2] == 1 ? 0 : h, s[3] == 1 ? 0 : w));
+}
+
+/// `a op b` for the four operators, the activations of the sum, and `linear` of the product, in S,
+/// against loops in double over the double data; in double, the tape's gradients of a
+/// broadcasting expression against finite differences (gradcheck) when `with_gradcheck`.
+template <class S>
+Verdict check_net_ops(const NetConfig& c, const Tensor<double>& a, const Tensor<double>& b,
+                      const Tensor<double>& weight, const Tensor<double>& bias,
+                      bool with_gradcheck) {
+  Verdict v;
+  const Tensor<S> as = a.cast<S>();
+  const Tensor<S> bs = b.cast<S>();
+  const Tensor<S> ops[] = {as + bs, as - bs, as * bs, as / bs};
+  const char* names[] = {"a + b", "a - b", "a * b", "a / b"};
+  const Index size = ops[0].size();
+  std::vector<double> want[4];
+  std::vector<double> bound;
+  for (Index n = 0; n < c.out[0]; ++n) {
+    for (Index ch = 0; ch < c.out[1]; ++ch) {
+      for (Index h = 0; h < c.out[2]; ++h) {
+        for (Index w = 0; w < c.out[3]; ++w) {
+          // The operands as S rounds them, so only the operation's own rounding is compared.
+          const double x = broadcast_at(as, n, ch, h, w);
+          const double y = broadcast_at(bs, n, ch, h, w);
+          want[0].push_back(x + y);
+          want[1].push_back(x - y);
+          want[2].push_back(x * y);
+          want[3].push_back(x / y);
+          bound.push_back(std::abs(x) + std::abs(y) + std::abs(x * y) + std::abs(x / y));
+        }
+      }
+    }
+  }
+  for (int k = 0; k < 4; ++k) {
+    if (ops[k].shape() != c.out) {
+      v.fail(names[k], -1, double(ops[k].size()), double(size), 0.0);
+      return v;
+    }
+    v.close(names[k], ops[k].data(), want[k].data(), bound.data(), size, 1);
+  }
+  // Activations of the sum, against <cmath> in double on the S-rounded inputs.
+  const Tensor<S> sum = ops[0];
+  const Tensor<S> acts[] = {convtape::sigmoid(sum), convtape::tanh(sum), convtape::exp(sum),
+                            convtape::relu(sum)};
+  const char* act_names[] = {"sigmoid", "tanh", "exp", "relu"};
+  for (int k = 0; k < 4; ++k) {
+    std::vector<double> want_act(static_cast<std::size_t>(size));
+    std::vector<double> mag(static_cast<std::size_t>(size));
+    for (Index i = 0; i < size; ++i) {
+      const double x = double(sum.data()[i]);
+      const double f[] = {1 / (1 + std::exp(-x)), std::tanh(x), std::exp(x), x > 0 ? x : 0.0};
+      want_act[static_cast<std::size_t>(i)] = f[k];
+      mag[static_cast<std::size_t>(i)] = std::abs(f[k]);
+    }
+    v.close(act_names[k], acts[k].data(), want_act.data(), mag.data(), size, 4);
+  }
+  // linear(a * b, weight, bias) against reference::linear in double on the S-rounded inputs.
+  const Tensor<S> y = convtape::linear(ops[2], weight.cast<S>(), bias.cast<S>());
+  const Tensor<double> x_rounded = ops[2].template cast<double>();
+  const Tensor<double> w_rounded = weight.cast<S>().template cast<double>();
+  const Tensor<double> b_rounded = bias.cast<S>().template cast<double>();
+  const Tensor<double> want_y = convtape::reference::linear(x_rounded, w_rounded, b_rounded);
+  Tensor<double> abs_x(x_rounded.shape());
+  abs_x.flat() = x_rounded.flat().cwiseAbs();
+  Tensor<double> abs_w(w_rounded.shape());
+  abs_w.flat() = w_rounded.flat().cwiseAbs();
+  Tensor<double> abs_b(b_rounded.shape());
+  abs_b.flat() = b_rounded.flat().cwiseAbs();
+  const Tensor<double> bound_y = convtape::reference::linear(abs_x, abs_w, abs_b);
+  if (y.shape() != want_y.shape()) {
+    v.fail("linear shape", -1, 0.0, 0.0, 0.0);
+    return v;
+  }
+  v.close("linear", y.data(), want_y.data(), bound_y.data(), y.size(), weight.dim(1) + 1);
+  if (with_gradcheck) {
+    const auto check = convtape::gradcheck<double>(
+        [](const std::vector<Var<double>>& vs) {
+          const Var<double> h = convtape::sigmoid(vs[0] * vs[1]) + vs[0] / vs[1] - vs[1];
+          return convtape::linear(h, vs[2], vs[3]);
+        },
+        {a, b, weight, bias});
+    if (!check.passed) v.fail("gradcheck", -1, double(check.max_error), 0.0, 0.0);
+  }
+  return v;
+}
+
+/// Runs `count` configurations drawn by `draw(rng)` (a pair: a case with a `text`, and anything
+/// else the check needs) through `check(config, rng, with_gradcheck, S())` for S float and double
+/// (a sixteenth of the double runs with gradcheck), reporting failures with the case's text;
+/// returns the number that passed and, in `gradchecked`, how many of them ran gradcheck.
+template <class Draw, class Check>
+std::uint64_t run_sweep(std::uint64_t seed, std::uint64_t stream, std::uint64_t count, Draw draw,
+                        Check check, std::uint64_t& gradchecked) {
+  support::Rng rng(seed + stream);  // each sweep draws from a stream of its own
+  std::uint64_t passed = 0;
+  int failures = 0;
+  gradchecked = 0;
+  for (std::uint64_t i = 0; i < count && failures < kMaxReported; ++i) {
+    const auto config = draw(rng);
+    const bool with_gradcheck = i % 16 == 0;
+    const Verdict f = check(config, rng, false, float());
+    const Verdict d = check(config, rng, with_gradcheck, double());
+    if (!f.ok) report(f, seed, i, config.first.text, "float");
+    if (!d.ok) report(d, seed, i, config.first.text, "double");
+    if (f.ok && d.ok) {
+      ++passed;
+      gradchecked += with_gradcheck ? 1 : 0;
+    } else {
+      ++failures;
+    }
+  }
+  return passed;
+}
+
+TEST_CASE("pooling agrees with the reference loops on thousands of random configurations",
+          "[sweep][pool2d]") {
+  const std::uint64_t seed = env_or("CONVTAPE_SWEEP_SEED", kDefaultSeed);
+  const std::uint64_t count = env_or("CONVTAPE_SWEEP_COUNT", kDefaultCount);
+  CAPTURE(seed, count);
+  std::uint64_t gradchecked = 0;
+  const std::uint64_t passed = run_sweep(
+      seed, 2, count,
+      [](support::Rng& rng) {
+        support::PoolCase p = support::random_pool_case(rng);
+        const Size2 adaptive(rng.index(1, 6), rng.index(1, 6));
+        std::ostringstream os;
+        os << ", adaptive to " << adaptive;
+        p.text += os.str();
+        return std::make_pair(p, adaptive);
+      },
+      [](const auto& config, support::Rng& rng, bool with_gradcheck, auto scalar) {
+        using S = decltype(scalar);
+        return check_pool<S>(config.first, config.second, rng, with_gradcheck);
+      },
+      gradchecked);
+  CHECK(passed == count);
+  std::cout << "sweep: " << passed << " of " << count
+            << " pooling configurations passed (max, avg and adaptive pooling, forward and "
+               "backward, float and double, on tensors and on the tape; "
+            << gradchecked << " also with gradcheck), seed " << seed << "\n";
+}
+
+TEST_CASE("conv_transpose2d agrees with the reference loops on thousands of random configurations",
+          "[sweep][conv_transpose2d]") {
+  const std::uint64_t seed = env_or("CONVTAPE_SWEEP_SEED", kDefaultSeed);
+  const std::uint64_t count = env_or("CONVTAPE_SWEEP_COUNT", kDefaultCount);
+  CAPTURE(seed, count);
+  std::uint64_t gradchecked = 0;
+  const std::uint64_t passed = run_sweep(
+      seed, 3, count,
+      [](support::Rng& rng) { return std::make_pair(support::random_transposed_case(rng, 6), 0); },
+      [](const auto& config, support::Rng& rng, bool with_gradcheck, auto scalar) {
+        using S = decltype(scalar);
+        return check_transposed<S>(config.first, rng, with_gradcheck);
+      },
+      gradchecked);
+  CHECK(passed == count);
+  std::cout << "sweep: " << passed << " of " << count
+            << " conv_transpose2d configurations passed (forward and backward, float and double, "
+               "on tensors and on the tape; "
+            << gradchecked << " also with gradcheck), seed " << seed << "\n";
+}
+
+/// The operands of one `NetConfig`: a and b (b in [1, 3), away from zero for the quotient), and
+/// a linear layer's weight and bias for the broadcast result.
+struct NetOperands {
+  Tensor<double> a, b, weight, bias;
+};
+
+TEST_CASE(
+    "broadcasting arithmetic, activations and linear agree with the textbook loops on thousands "
+    "of random shapes",
+    "[sweep][broadcast][linear]") {
+  const std::uint64_t seed = env_or("CONVTAPE_SWEEP_SEED", kDefaultSeed);
+  const std::uint64_t count = env_or("CONVTAPE_SWEEP_COUNT", kDefaultCount);
+  CAPTURE(seed, count);
+  std::uint64_t gradchecked = 0;
+  const std::uint64_t passed = run_sweep(
+      seed, 4, count,
+      [](support::Rng& rng) {
+        const NetConfig c = draw_net_config(rng);
+        NetOperands o;
+        o.a = rng.tensor<double>(c.a[0], c.a[1], c.a[2], c.a[3]);
+        o.b = rng.tensor<double>(c.b[0], c.b[1], c.b[2], c.b[3]);
+        o.b.flat().array() += 2.0;
+        const Index features = c.out[1] * c.out[2] * c.out[3];
+        o.weight = rng.tensor<double>(c.linear_out, features, 1, 1);
+        o.bias = rng.tensor<double>(1, c.linear_out, 1, 1);
+        return std::make_pair(c, o);
+      },
+      [](const auto& config, support::Rng&, bool with_gradcheck, auto scalar) {
+        using S = decltype(scalar);
+        const NetOperands& o = config.second;
+        return check_net_ops<S>(config.first, o.a, o.b, o.weight, o.bias, with_gradcheck);
+      },
+      gradchecked);
+  CHECK(passed == count);
+  std::cout << "sweep: " << passed << " of " << count
+            << " broadcasting configurations passed (+ - * / with every dimension of either "
+               "operand stretched, sigmoid, tanh, exp, relu, linear; float and double vs loops in "
+               "double; "
+            << gradchecked << " also through the tape with gradcheck), seed " << seed << "\n";
 }
 
 }  // namespace

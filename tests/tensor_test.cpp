@@ -2,9 +2,14 @@
 // SPDX-FileCopyrightText: 2026 The convtape authors
 #include "convtape/tensor.hpp"
 
+#include <array>
+#include <cmath>
+#include <random>
 #include <sstream>
 #include <string>
+#include <utility>
 
+#include "convtape/nn/init.hpp"
 #include "support/catch.hpp"
 #include "support/errors.hpp"
 #include "support/literal.hpp"
@@ -249,6 +254,99 @@ TEST_CASE("Tensor rejects bad shapes and axes with a shape_error naming them", "
     CHECK(t(1, 0, 2, 2) == 4.0);
     CHECK(t.flat().sum() == 4.0);
   }
+}
+
+TEST_CASE("Shape4 is an array of four extents that prints without using namespace convtape",
+          "[tensor][shape]") {
+  const Tensor<double> t(2, 3, 4, 5);
+  std::ostringstream os;
+  os << t.shape();  // found by argument-dependent lookup
+  CHECK(os.str() == "(2, 3, 4, 5)");
+  const std::array<Index, 4>& as_array = t.shape();
+  CHECK(as_array[3] == 5);
+  const Shape4 from_array = std::array<Index, 4>{{2, 3, 4, 5}};
+  CHECK(from_array == t.shape());
+  CHECK(Shape4() == Shape4{0, 0, 0, 0});
+  const auto [n, c, h, w] = t.shape();
+  CHECK(n * 1000 + c * 100 + h * 10 + w == 2345);
+  Index product = 1;
+  for (Index extent : t.shape()) product *= extent;
+  CHECK(product == t.size());
+}
+
+TEST_CASE("ones, constant, rand and randn fill tensors as documented, seeded", "[tensor]") {
+  CHECK(Tensor<double>::ones({1, 2, 3, 1}).flat().isOnes(0.0));
+  CHECK(Tensor<float>::constant({2, 1, 1, 3}, 2.5f).flat().isConstant(2.5f, 0.0f));
+  CHECK(Tensor<float>::ones({2, 1, 1, 3}).shape() == Shape4{2, 1, 1, 3});
+  SECTION("rand draws init::uniform(0, 1) from mt19937_64(seed)") {
+    const Tensor<double> r = Tensor<double>::rand({3, 2, 5, 7}, 42);
+    Tensor<double> want(3, 2, 5, 7);
+    std::mt19937_64 rng(42);
+    convtape::init::uniform(want, 0.0, 1.0, rng);
+    CHECK(r.flat() == want.flat());
+    CHECK(r.flat().minCoeff() >= 0.0);
+    CHECK(r.flat().maxCoeff() < 1.0);
+    CHECK(Tensor<double>::rand({3, 2, 5, 7}, 43).flat() != r.flat());
+    // The first value by hand: the top 53 bits of the engine's first output, times 2^-53.
+    std::mt19937_64 engine(42);
+    CHECK(r.data()[0] == static_cast<double>(engine() >> 11) * 0x1.0p-53);
+  }
+  SECTION("randn draws init::normal(0, 1) from mt19937_64(seed), mean 0 and variance 1") {
+    const Tensor<double> z = Tensor<double>::randn({1, 1, 200, 201}, 7);
+    Tensor<double> want(1, 1, 200, 201);
+    std::mt19937_64 rng(7);
+    convtape::init::normal(want, 0.0, 1.0, rng);
+    CHECK(z.flat() == want.flat());
+    const double mean = z.flat().mean();
+    const double var = (z.flat().array() - mean).square().mean();
+    CHECK_THAT(mean, WithinAbs(0.0, 0.02));  // 4.5 standard errors of 40200 samples
+    CHECK_THAT(var, WithinAbs(1.0, 0.04));
+  }
+}
+
+TEST_CASE("reshape keeps the elements in order, moves an rvalue's buffer, and infers one -1",
+          "[tensor][reshape]") {
+  Tensor<double> t(2, 3, 4, 5);
+  for (Index i = 0; i < t.size(); ++i) t.data()[i] = static_cast<double>(i);
+  const Tensor<double> copy = convtape::reshape(t, 6, 1, 20, 1);
+  CHECK(copy.shape() == Shape4{6, 1, 20, 1});
+  CHECK(copy.flat() == t.flat());
+  CHECK(copy.data() != t.data());
+  CHECK(t.shape() == Shape4{2, 3, 4, 5});  // the lvalue is untouched
+  CHECK(convtape::reshape(t, -1, 1, 1, 1).shape() == Shape4{120, 1, 1, 1});
+  CHECK(convtape::reshape(t, 2, -1, 4, 5).shape() == Shape4{2, 3, 4, 5});
+  CHECK(convtape::flatten(t).shape() == Shape4{2, 60, 1, 1});
+  CHECK(convtape::flatten(t).flat() == t.flat());
+  CHECK(convtape::reshape(Tensor<double>(0, 3, 4, 5), 0, 7, 1, 2).shape() == Shape4{0, 7, 1, 2});
+
+  const double* buffer = t.data();
+  const Tensor<double> moved = convtape::reshape(std::move(t), 1, 1, 12, 10);
+  CHECK(moved.data() == buffer);  // no copy
+  CHECK(moved(0, 0, 11, 9) == 119.0);
+  Tensor<double> again = convtape::flatten(Tensor<double>(moved));
+  const double* again_buffer = again.data();
+  CHECK(convtape::flatten(std::move(again)).data() == again_buffer);
+}
+
+TEST_CASE("reshape to another number of elements throws, naming both shapes", "[tensor][errors]") {
+  const Tensor<double> t(1, 1, 6, 8);
+  CHECK_THAT(shape_error_message([&] { (void)convtape::reshape(t, 1, 1, 6, 7); }),
+             Contains("reshape: cannot reshape (1, 1, 6, 8) (48 elements) to (1, 1, 6, 7)") &&
+                 Contains("42 elements"));
+  CHECK_THAT(shape_error_message([&] { (void)convtape::reshape(t, -1, 5, 1, 1); }),
+             Contains("reshape") && Contains("(-1, 5, 1, 1)"));
+  CHECK_THAT(shape_error_message([&] { (void)convtape::reshape(t, -1, -1, 48, 1); }),
+             Contains("one -1"));
+  CHECK_THAT(shape_error_message([&] { (void)convtape::reshape(t, 1, -2, 1, 48); }),
+             Contains("non-negative"));
+  CHECK_THAT(shape_error_message(
+                 [&] { (void)convtape::reshape(Tensor<double>(0, 2, 1, 1), -1, 0, 1, 1); }),
+             Contains("reshape"));
+  Tensor<double> kept(1, 1, 6, 8);
+  kept.setConstant(3.0);
+  CHECK_THROWS_AS(convtape::reshape(std::move(kept), 2, 2, 2, 2), convtape::shape_error);
+  CHECK(kept.shape() == Shape4{1, 1, 6, 8});  // a throwing call leaves its argument as it was
+  CHECK(kept.flat().isConstant(3.0, 0.0));
 }
 
 }  // namespace

@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # Installs, with apt-get, whatever convtape's build, tests and examples need and this machine
 # lacks (Debian 12 / Ubuntu package names). Does nothing when all is present.
+# The LeNet example reads Fashion-MNIST (dataset-fashion-mnist: a 31 MB download, 30 MB
+# installed, the four gzipped IDX files in /usr/share/datasets/fashion-mnist/) and gunzips it
+# with zlib (zlib1g-dev); both are in the default set because ctest runs that example.
 # Usage: tools/bootstrap.sh [extra-package ...]
 # Extra packages can also come from the environment, CONVTAPE_BOOTSTRAP_EXTRA="clang doxygen"
 # (CI uses it so that the README's command, run verbatim, installs everything CI needs).
 set -euo pipefail
 
 # shellcheck disable=SC2206  # word splitting of the package list is intended
-packages=(cmake make g++ pkg-config libeigen3-dev catch2 libstb-dev "$@" ${CONVTAPE_BOOTSTRAP_EXTRA:-})
+packages=(cmake make g++ pkg-config libeigen3-dev catch2 libstb-dev zlib1g-dev dataset-fashion-mnist
+  "$@" ${CONVTAPE_BOOTSTRAP_EXTRA:-})
 
 missing=()
 for p in "${packages[@]}"; do

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // SPDX-FileCopyrightText: 2026 The convtape authors
 //
-// Every C++ snippet of docs/*.md, so none of them can rot. Each snippet stands here verbatim
+// Every C++ snippet of docs/*.md (and the marked ones of README.md), so none of them can rot. Each snippet stands here verbatim
 // between `// [snippet NAME]` and `// [end]`; the code around it supplies what the page defined
 // earlier (X, K, image, ...) and checks the values the page claims in comments. The program runs
 // the snippets in order, printing `[snippet NAME]` before each one's output, and exits non-zero
@@ -182,6 +182,29 @@ void guide_parameters() {
          "conv1_weight.npy is (8, 3, 3, 3)");
 }
 
+void guide_npz() {
+  using convtape::Conv2dOptions;
+  begin("guide-npz");
+  // [snippet guide-npz]
+  convtape::Conv2D<float> conv(1, 6, 5, Conv2dOptions().padding(2));  // nn.Conv2d(1, 6, 5, padding=2)
+  convtape::save_npz<float>("lenet.npz", {{"0.weight", conv.weight.value},     // (6, 1, 5, 5)
+                                          {"0.bias", conv.bias.value, {6}}});  // 1-D, as PyTorch's
+  const auto arrays = convtape::load_npz<float>("lenet.npz");
+  convtape::check_state_dict(arrays, {{"0.weight", {6, 1, 5, 5}}, {"0.bias", {6}}});  // or throws
+  conv.bias.value.flat() = convtape::find_array(arrays, "0.bias").value.flat();
+  // [end]
+  expect(arrays.size() == 2 && arrays[0].value.flat() == conv.weight.value.flat() &&
+             arrays[1].shape == std::vector<convtape::Index>{6},
+         "lenet.npz holds the weight (6, 1, 5, 5) and the bias as (6,)");
+  bool threw = false;
+  try {
+    convtape::check_state_dict(arrays, {{"0.weight", {6, 1, 3, 3}}, {"0.bias", {6}}});
+  } catch (const convtape::shape_error&) {
+    threw = true;
+  }
+  expect(threw, "check_state_dict throws for another shape");
+}
+
 // ---- docs/options.md ----------------------------------------------------------------------------
 
 void options_pytorch() {
@@ -292,6 +315,47 @@ void tape_nograd() {
   // [end]
 }
 
+// ---- README.md ----------------------------------------------------------------------------------
+
+void readme_notebook_layer() {
+  begin("readme-notebook-layer");
+  const Edges edges;
+  const auto X = convtape::Tensor<double>::from_matrix(edges.image);                       // 6 x 8
+  const auto Y = convtape::Tensor<double>::from_matrix(convtape::corr2d(edges.image, edges.K));
+  // [snippet readme-notebook-layer]
+  // The notebook's own layer (In [18]): a kernel and a scalar bias, corr2d(x, weight) + bias.
+  struct Conv2D {
+    convtape::Parameter<double> weight, bias;
+    explicit Conv2D(convtape::Size2 kernel_size)
+        : weight(convtape::Tensor<double>::rand({1, 1, kernel_size.rows, kernel_size.cols}, 0)),
+          bias(convtape::Tensor<double>(1, 1, 1, 1)) {}
+    convtape::Var<double> forward(const convtape::Var<double>& x) {
+      convtape::Tape<double> tape = x.tape();
+      return convtape::corr2d(x, tape.parameter(weight)) + tape.parameter(bias);  // broadcast
+    }
+    std::vector<convtape::ParameterRef<double>> parameters() { return {weight, bias}; }
+  };
+
+  Conv2D conv({1, 2});
+  convtape::SGD<double> sgd(conv.parameters(), 1e-2);
+  for (int i = 0; i < 100; ++i) {
+    convtape::Tape<double> tape;
+    auto y_hat = conv.forward(tape.constant(X));
+    auto loss = convtape::sum(convtape::squared_loss(y_hat, tape.constant(Y)));
+    sgd.zero_grad();
+    convtape::backward(loss);
+    sgd.step();
+    if ((i + 1) % 20 == 0) std::printf("batch %d, loss %.3g\n", i + 1, loss.item());
+  }
+  std::printf("kernel [%.4f, %.4f], bias %.1e\n", conv.weight.value(0, 0, 0, 0),
+              conv.weight.value(0, 0, 0, 1), conv.bias.value(0, 0, 0, 0));
+  // [end]
+  expect(std::abs(conv.weight.value(0, 0, 0, 0) - 1) < 1e-4 &&
+             std::abs(conv.weight.value(0, 0, 0, 1) + 1) < 1e-4 &&
+             std::abs(conv.bias.value(0, 0, 0, 0)) < 1e-4,
+         "the notebook's layer learns the kernel [1, -1] and the bias 0");
+}
+
 }  // namespace
 
 int main() {
@@ -303,10 +367,12 @@ int main() {
     guide_padding();
     guide_channels();
     guide_parameters();
+    guide_npz();
     options_pytorch();
     tape_record();
     tape_gradcheck();
     tape_nograd();
+    readme_notebook_layer();
   } catch (const std::exception& e) {
     std::cerr << "a docs snippet threw: " << e.what() << "\n";
     return 1;

@@ -45,6 +45,8 @@
 /// non-finite value comes out in two documented cases (Winograd's transforms, and the stride-1
 /// input gradient of a non-finite weight); see docs/reliability.md.
 
+#include <type_traits>
+
 #include "convtape/conv2d_grads.hpp"
 #include "convtape/core.hpp"
 #include "convtape/detail/conv2d_backward.hpp"
@@ -76,6 +78,15 @@ Tensor<S> conv2d(const Tensor<S>& x, const Tensor<S>& weight,
 template <class S>
 Tensor<S> conv2d(const Tensor<S>& x, const Tensor<S>& weight, const Conv2dOptions& opts = {}) {
   return conv2d(x, weight, VectorX<S>(), opts);
+}
+
+/// `conv2d` with the bias as a tensor of C_out elements, any shape (a `Conv2D` layer's is
+/// (1, C_out, 1, 1)), or empty for none: `conv2d(x, conv.weight.value, conv.bias.value, opts)`.
+/// @throws shape_error as `conv2d` with the bias as a vector.
+template <class S, class Bias, std::enable_if_t<std::is_same_v<Bias, Tensor<S>>, int> = 0>
+Tensor<S> conv2d(const Tensor<S>& x, const Tensor<S>& weight, const Bias& bias,
+                 const Conv2dOptions& opts = {}) {
+  return conv2d(x, weight, VectorX<S>(bias.flat()), opts);
 }
 
 /// Backward pass of `conv2d(x, weight, bias, opts)`: given the output gradient `grad_out`

@@ -13,7 +13,7 @@
 ///    `target_compile_definitions(app PRIVATE CONVTAPE_EXTERN_TEMPLATES)`); convtape's headers
 ///    then declare their heavy templates for `float` and `double` as `extern template` (the
 ///    plane and batched kernels, `conv2d`'s shape checks, the tape's reverse walk, `conv2d` on
-///    vars, `sum`, `squared_loss`, `SGD` and `Adam`), so no source file compiles them;
+///    vars, `sum`, `squared_loss`, `Optimizer`, `SGD` and `Adam`), so no source file compiles them;
 /// 2. include this header in exactly one source file of the program (or of a library it links),
 ///    which compiles them, for `float` and `double`.
 ///
@@ -29,6 +29,7 @@
 #include "convtape/detail/plane.hpp"
 #include "convtape/nn/loss.hpp"
 #include "convtape/optim/adam.hpp"
+#include "convtape/optim/optimizer.hpp"
 #include "convtape/optim/sgd.hpp"
 
 /// Compiles the instantiations that the macro `list(prefix, S)` lists, for float and double.
@@ -41,5 +42,6 @@ CONVTAPE_DETAIL_INSTANTIATE(CONVTAPE_DETAIL_INSTANTIATE_CONV2D_BACKWARD)
 CONVTAPE_DETAIL_INSTANTIATE(CONVTAPE_DETAIL_INSTANTIATE_TAPE)
 CONVTAPE_DETAIL_INSTANTIATE(CONVTAPE_DETAIL_INSTANTIATE_OPS)
 CONVTAPE_DETAIL_INSTANTIATE(CONVTAPE_DETAIL_INSTANTIATE_LOSS)
+CONVTAPE_DETAIL_INSTANTIATE(CONVTAPE_DETAIL_INSTANTIATE_OPTIMIZER)
 CONVTAPE_DETAIL_INSTANTIATE(CONVTAPE_DETAIL_INSTANTIATE_SGD)
 CONVTAPE_DETAIL_INSTANTIATE(CONVTAPE_DETAIL_INSTANTIATE_ADAM)

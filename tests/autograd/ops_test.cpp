@@ -4,8 +4,10 @@
 
 #include <cmath>
 #include <functional>
+#include <limits>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "convtape/conv2d.hpp"
@@ -15,6 +17,7 @@
 #include "support/catch.hpp"
 #include "support/compare.hpp"
 #include "support/errors.hpp"
+#include "support/internals.hpp"
 #include "support/tensors.hpp"
 
 namespace {
@@ -196,8 +199,8 @@ TEST_CASE("differentiable conv2d matches the reference loops and finite differen
     const Tensor<double>& b = c.b;
     const convtape::VectorX<double> bias =
         c.bias ? convtape::VectorX<double>(b.flat()) : convtape::VectorX<double>();
-    INFO("trial " << trial << ": x " << convtape::detail::shape_str(x.shape()) << ", weight "
-                  << convtape::detail::shape_str(w.shape()) << ", groups " << c.opts.groups()
+    INFO("trial " << trial << ": x " << support::internals::shape_str(x.shape()) << ", weight "
+                  << support::internals::shape_str(w.shape()) << ", groups " << c.opts.groups()
                   << ", padding mode " << convtape::to_string(c.opts.padding_mode())
                   << (c.bias ? ", bias" : ""));
 
@@ -347,6 +350,211 @@ TEST_CASE("float runs agree with double runs, forward and backward", "[ops][floa
     const float lf = run(x.cast<float>(), w.cast<float>(), b.cast<float>(), gf);
     CHECK_THAT(static_cast<double>(lf), WithinRel(ld, 1e-5) || WithinAbs(ld, 1e-6));
     for (std::size_t i = 0; i < gd.size(); ++i) {
+      CHECK(max_abs_diff(gf[i].cast<double>(), gd[i]) < 1e-5);
+    }
+  }
+}
+
+/// Shapes that broadcast against (2, 3, 2, 3), every subset of the dimensions set to 1: each
+/// dimension stretched, alone and together.
+std::vector<Shape4> stretched_shapes() {
+  std::vector<Shape4> shapes;
+  for (int mask = 0; mask < 16; ++mask) {
+    Shape4 s{2, 3, 2, 3};
+    for (std::size_t d = 0; d < 4; ++d) {
+      if ((mask >> d) & 1) s[d] = 1;
+    }
+    shapes.push_back(s);
+  }
+  return shapes;
+}
+
+TEST_CASE(
+    "broadcasting + - * / have the gradients finite differences give, either operand stretched",
+    "[ops][gradcheck][broadcast]") {
+  std::mt19937_64 rng(41);
+  using F = std::function<Var<double>(const Vars&)>;
+  const std::pair<const char*, F> cases[] = {
+      {"a + b", [](const Vars& v) { return v[0] + v[1]; }},
+      {"a - b", [](const Vars& v) { return v[0] - v[1]; }},
+      {"a * b", [](const Vars& v) { return v[0] * v[1]; }},
+      {"a / b", [](const Vars& v) { return v[0] / v[1]; }},
+  };
+  const std::vector<Shape4> shapes = stretched_shapes();
+  for (std::size_t i = 0; i < shapes.size(); ++i) {
+    // Each stretched shape against the full one, on either side, and against its complement.
+    const Shape4 full = shapes[0];
+    const Shape4 other = shapes[15 - i];
+    for (const auto& [sa, sb] :
+         {std::pair<Shape4, Shape4>{shapes[i], full}, std::pair<Shape4, Shape4>{full, shapes[i]},
+          std::pair<Shape4, Shape4>{shapes[i], other}}) {
+      const Tensor<double> a = random_tensor(sa, rng);
+      Tensor<double> b = random_tensor(sb, rng);
+      b.flat().array() += 2.0;  // away from zero, for the quotient
+      for (const auto& [name, f] : cases) {
+        const auto check = gradcheck<double>(f, {a, b});
+        INFO(name << " with a " << sa << ", b " << sb << ": " << check.description);
+        CHECK(check.passed);
+      }
+    }
+  }
+}
+
+TEST_CASE("a broadcast operand's gradient is the output gradient summed over the stretch",
+          "[ops][broadcast]") {
+  // y = x + b with x (2, 3, 2, 2) and b (1, 3, 1, 1): d sum(y * w) / db[c] = sum of w over c.
+  std::mt19937_64 rng(42);
+  const Tensor<double> xt = random_tensor({2, 3, 2, 2}, rng);
+  const Tensor<double> wt = random_tensor({2, 3, 2, 2}, rng);
+  Tape<double> tape;
+  const Var<double> x = tape.variable(xt);
+  const Var<double> b = tape.variable(Tensor<double>(1, 3, 1, 1));
+  convtape::backward(convtape::sum((x + b) * tape.constant(wt)));
+  for (Index c = 0; c < 3; ++c) {
+    double want = 0.0;
+    for (Index n = 0; n < 2; ++n) want += wt.plane(n, c).sum();
+    CHECK_THAT(b.grad()(0, c, 0, 0), WithinAbs(want, 1e-14));
+  }
+  CHECK(x.grad().flat() == wt.flat());
+}
+
+TEST_CASE("broadcasting ops on vars reject shapes that do not broadcast, naming both",
+          "[ops][broadcast][errors]") {
+  Tape<double> tape;
+  const Var<double> a = tape.variable(Tensor<double>(1, 3, 6, 7));
+  const Var<double> b = tape.variable(Tensor<double>(1, 2, 1, 1));
+  const Index before = tape.size();
+  CHECK_THAT(shape_error_message([&] { (void)(a + b); }),
+             Contains("operator+: shapes (1, 3, 6, 7) and (1, 2, 1, 1) do not broadcast"));
+  CHECK_THAT(shape_error_message([&] { (void)(b - a); }),
+             Contains("operator-: shapes (1, 2, 1, 1) and (1, 3, 6, 7) do not broadcast"));
+  CHECK_THAT(shape_error_message([&] { (void)(a * b); }), Contains("operator*: shapes"));
+  CHECK_THAT(shape_error_message([&] { (void)(a / b); }), Contains("operator/: shapes"));
+  CHECK(tape.size() == before);  // nothing was recorded
+}
+
+TEST_CASE("activations, reshape, flatten and s / a have the gradients finite differences give",
+          "[ops][gradcheck]") {
+  std::mt19937_64 rng(43);
+  const Tensor<double> a = random_tensor({2, 3, 2, 3}, rng);
+  Tensor<double> positive = a;
+  positive.flat().array() = positive.flat().array().abs() + 0.5;
+  using F = std::function<Var<double>(const Vars&)>;
+  const std::pair<const char*, F> cases[] = {
+      {"sigmoid", [](const Vars& v) { return convtape::sigmoid(v[0] * 3.0); }},
+      {"tanh", [](const Vars& v) { return convtape::tanh(v[0] * 2.0); }},
+      {"exp", [](const Vars& v) { return convtape::exp(v[0]); }},
+      {"log", [](const Vars& v) { return convtape::log(v[0] * v[0] + 0.25); }},
+      {"s / a", [](const Vars& v) { return 1.5 / (v[0] * v[0] + 0.5); }},
+      {"reshape", [](const Vars& v) { return convtape::reshape(v[0] * v[0], 3, -1, 1, 3); }},
+      {"flatten", [](const Vars& v) { return convtape::flatten(v[0]) * convtape::flatten(v[0]); }},
+  };
+  for (const auto& [name, f] : cases) {
+    const auto check = gradcheck<double>(f, {a});
+    INFO(name << ": " << check.description);
+    CHECK(check.passed);
+    CHECK(check.elements == a.size());
+  }
+  const auto check =
+      gradcheck<double>([](const Vars& v) { return convtape::log(v[0]); }, {positive});
+  INFO("log of positive values: " << check.description);
+  CHECK(check.passed);
+}
+
+TEST_CASE("activations on vars compute what they compute on tensors", "[ops]") {
+  const Tensor<double> t = random_tensor({1, 2, 3, 4}, 44);
+  Tape<double> tape;
+  const Var<double> x = tape.constant(t);
+  CHECK(convtape::sigmoid(x).value().flat() == convtape::sigmoid(t).flat());
+  CHECK(convtape::tanh(x).value().flat() == convtape::tanh(t).flat());
+  CHECK(convtape::exp(x).value().flat() == convtape::exp(t).flat());
+  CHECK(convtape::relu(x).value().flat() == convtape::relu(t).flat());
+  CHECK(convtape::reshape(x, 4, 3, 1, 2).shape() == Shape4{4, 3, 1, 2});
+  CHECK(convtape::flatten(x).shape() == Shape4{1, 24, 1, 1});
+  CHECK(convtape::flatten(x).value().flat() == t.flat());
+  CHECK_THAT(shape_error_message([&] { (void)convtape::reshape(x, 5, 5, 1, 1); }),
+             Contains("reshape: cannot reshape (1, 2, 3, 4) (24 elements) to (5, 5, 1, 1)"));
+}
+
+TEST_CASE("log on the tape gives IEEE results at 0 and below, as PyTorch", "[ops][nonfinite]") {
+  Tape<double> tape;
+  const Var<double> x = tape.variable(support::row({0.0, -2.0, 4.0}));
+  const Var<double> y = convtape::log(x);
+  convtape::backward(convtape::sum(y));
+  CHECK(y.value().data()[0] == -std::numeric_limits<double>::infinity());
+  CHECK(std::isnan(y.value().data()[1]));
+  CHECK(x.grad().data()[0] == std::numeric_limits<double>::infinity());  // 1 / 0
+  CHECK(x.grad().data()[1] == -0.5);
+  CHECK(x.grad().data()[2] == 0.25);
+}
+
+TEST_CASE("differentiable linear matches the reference loop and finite differences",
+          "[ops][gradcheck][linear]") {
+  std::mt19937_64 rng(45);
+  for (int trial = 0; trial < 12; ++trial) {
+    const Index n = pick(rng, 1, 3);
+    const Index c = pick(rng, 1, 3);
+    const Index h = pick(rng, 1, 2);
+    const Index w = pick(rng, 1, 2);
+    const Index out = pick(rng, 1, 4);
+    const Tensor<double> x = random_tensor({n, c, h, w}, rng);
+    const Tensor<double> weight = random_tensor({out, c * h * w, 1, 1}, rng);
+    const Tensor<double> bias = random_tensor({1, out, 1, 1}, rng);
+    INFO("x " << x.shape() << ", weight " << weight.shape());
+    Tape<double> tape;
+    const Var<double> y =
+        convtape::linear(tape.constant(x), tape.constant(weight), tape.constant(bias));
+    CHECK(max_abs_diff(y.value(), convtape::reference::linear(x, weight, bias)) < 1e-13);
+    const auto with_bias = gradcheck<double>(
+        [](const Vars& v) { return convtape::linear(v[0], v[1], v[2]); }, {x, weight, bias});
+    INFO(with_bias.description);
+    CHECK(with_bias.passed);
+    const auto no_bias =
+        gradcheck<double>([](const Vars& v) { return convtape::linear(v[0], v[1]); }, {x, weight});
+    INFO(no_bias.description);
+    CHECK(no_bias.passed);
+  }
+  Tape<double> tape;
+  CHECK_THAT(shape_error_message([&] {
+               (void)convtape::linear(tape.variable(Tensor<double>(2, 3, 1, 1)),
+                                      tape.variable(Tensor<double>(4, 2, 1, 1)));
+             }),
+             Contains("linear: x (2, 3, 1, 1) has 3 features per row"));
+}
+
+TEST_CASE("float runs of the new ops agree with double runs, forward and backward",
+          "[ops][float]") {
+  std::mt19937_64 rng(46);
+  for (int trial = 0; trial < 6; ++trial) {
+    const std::vector<Shape4> shapes = stretched_shapes();
+    const Tensor<double> x = random_tensor({2, 3, 2, 3}, rng);
+    const Tensor<double> b = random_tensor(shapes[rng() % 16], rng);
+    const Tensor<double> weight = random_tensor({4, 18, 1, 1}, rng);
+    const Tensor<double> bias = random_tensor({1, 4, 1, 1}, rng);
+    INFO("trial " << trial << ", b " << b.shape());
+    auto run = [](auto xt, auto bt, auto wt, auto ct, auto& grads) {
+      using S = typename decltype(xt)::Scalar;
+      Tape<S> tape;
+      const Var<S> xv = tape.variable(xt);
+      const Var<S> bv = tape.variable(bt);
+      const Var<S> wv = tape.variable(wt);
+      const Var<S> cv = tape.variable(ct);
+      const Var<S> h =
+          convtape::tanh(xv * bv) + convtape::sigmoid(xv - bv) / (convtape::exp(bv) + S(1));
+      const Var<S> z = convtape::linear(convtape::flatten(h), wv, cv);
+      const Var<S> loss = convtape::mean(convtape::log(z * z + S(1)));
+      convtape::backward(loss);
+      grads = {xv.grad(), bv.grad(), wv.grad(), cv.grad()};
+      return loss.item();
+    };
+    std::vector<Tensor<double>> gd;
+    std::vector<Tensor<float>> gf;
+    const double ld = run(x, b, weight, bias, gd);
+    const float lf =
+        run(x.cast<float>(), b.cast<float>(), weight.cast<float>(), bias.cast<float>(), gf);
+    CHECK_THAT(static_cast<double>(lf), WithinRel(ld, 1e-5) || WithinAbs(ld, 1e-6));
+    for (std::size_t i = 0; i < gd.size(); ++i) {
+      INFO("gradient " << i);
       CHECK(max_abs_diff(gf[i].cast<double>(), gd[i]) < 1e-5);
     }
   }

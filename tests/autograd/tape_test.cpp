@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -20,6 +21,7 @@
 
 namespace {
 
+using Catch::Matchers::StartsWith;
 using convtape::backward;
 using convtape::Conv2dOptions;
 using convtape::GradContext;
@@ -321,8 +323,8 @@ TEST_CASE(
   const Tensor<double> w_value = w.value;
   const Tensor<double> w_grad = w.grad;
 
-  SECTION("a + b with mismatched shapes") {
-    const Var<double> z = tape.variable(row({1.0, 2.0, 3.0}));
+  SECTION("a + b with shapes that do not broadcast") {
+    const Var<double> z = tape.variable(row({1.0, 2.0}));  // (1, 1, 1, 2) against (1, 1, 3, 3)
     ++expected_size;
     CHECK_THROWS_AS(y + z, shape_error);
   }
@@ -466,6 +468,26 @@ TEST_CASE(
     CHECK(y1.flat() == want.flat());
     CHECK(y2.flat() == want.flat());
   }
+}
+
+TEST_CASE("operator<< prints a var's shape and value, and says when it has none", "[tape]") {
+  const auto text = [](const Var<double>& v) {
+    std::ostringstream os;
+    os << v;
+    return os.str();
+  };
+  Var<double> gone;
+  CHECK(text(gone) == "Var (empty)");
+  {
+    Tape<double> tape;
+    const Var<double> v = tape.variable(row({1.5, -2.0}));
+    CHECK_THAT(text(v), StartsWith("Var (1, 1, 1, 2), requires_grad\n[0, 0]:\n") &&
+                            Contains("1.5") && Contains("-2"));
+    CHECK_THAT(text(convtape::sum(tape.constant(row({4.0})))),
+               StartsWith("Var (1, 1, 1, 1)\n[0, 0]:\n") && Contains("4"));
+    gone = v;
+  }
+  CHECK(text(gone) == "Var (its tape is gone)");
 }
 
 }  // namespace

@@ -7,7 +7,8 @@
 set(kernels detail::corr2d_accumulate< detail::corr2d_grad_input_accumulate<
             detail::corr2d_grad_kernel_accumulate< detail::conv2d_forward<
             detail::conv2d_backward_path< detail::conv2d_shape< detail::backward_from<
-            detail::record_conv2d< sum< squared_loss< "SGD<[a-z]+>::step" "Adam<[a-z]+>::step")
+            detail::record_conv2d< detail::record_linear< sum< squared_loss<
+            "SGD<[a-z]+>::step" "Adam<[a-z]+>::step" "Optimizer<[a-z]+>::zero_grad")
 string(REPLACE " " ";" OBJECTS "${OBJECTS}")
 foreach(object IN LISTS OBJECTS)
   execute_process(COMMAND "${NM}" -C --defined-only "${object}" OUTPUT_VARIABLE symbols

@@ -21,8 +21,11 @@ S use_every_kernel() {
   convtape::SGD<S> sgd(layer.parameters(), S(0.01));
   convtape::Adam<S> adam(layer.parameters());
   convtape::Tape<S> tape;
-  const auto loss =
-      convtape::sum(convtape::squared_loss(layer(tape.variable(xt)), tape.constant(yt)));
+  convtape::Linear<S> fc(14, 1);
+  const auto out = layer(tape.variable(xt));
+  const auto loss = convtape::sum(convtape::squared_loss(out, tape.constant(yt))) +
+                    convtape::sum(fc(convtape::flatten(out)));
+  sgd.zero_grad();
   convtape::backward(loss);
   sgd.step();
   adam.step();

@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: MIT
 // SPDX-FileCopyrightText: 2026 The convtape authors
 // The C++ half of the numpy round trip (npy_numpy_roundtrip.py drives it):
-//   npy_interop write DIR   saves known tensors and matrices for numpy to check;
+//   npy_interop write DIR   saves known tensors, matrices and .npz files for numpy to check;
 //   npy_interop read DIR    loads the files numpy saved and checks every value.
 // Element k (flat, C order) of every array is value(k), exact in float32 and float64; a layer's
 // bias holds value(k + kBiasOffset). Besides arrays, both sides save a Conv2D layer's parameters
 // (weight (C_out, C_in, kh, kw), bias (C_out,)) with an input and the layer's output for it, which
-// the other side recomputes.
+// the other side recomputes, and a LeNet's parameters as an .npz in PyTorch's state_dict naming
+// and layout (kLeNet), array i holding value(k + 100 * i).
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -14,8 +15,11 @@
 #include <iostream>
 #include <limits>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "convtape/io/npy.hpp"
+#include "convtape/io/npz.hpp"
 #include "convtape/io/parameters.hpp"
 #include "convtape/nn/conv2d.hpp"
 
@@ -24,6 +28,13 @@ namespace {
 double value(Eigen::Index k) { return double((k * k) % 1000 - 500) / 64.0; }
 
 constexpr Eigen::Index kBiasOffset = 7;
+
+/// d2l's LeNet as PyTorch's nn.Sequential names its parameters: conv(1->6, 5x5) at 0,
+/// conv(6->16, 5x5) at 3, linear 400->120 at 7, 120->84 at 9, 84->10 at 11.
+const std::vector<std::pair<std::string, std::vector<Eigen::Index>>> kLeNet = {
+    {"0.weight", {6, 1, 5, 5}}, {"0.bias", {6}},   {"3.weight", {16, 6, 5, 5}}, {"3.bias", {16}},
+    {"7.weight", {120, 400}},   {"7.bias", {120}}, {"9.weight", {84, 120}},     {"9.bias", {84}},
+    {"11.weight", {10, 84}},    {"11.bias", {10}}};
 
 /// Sets every element of `t` to value(k + offset).
 template <class S>
@@ -94,9 +105,66 @@ void check_layer(const std::string& dir) {
   }
 }
 
-void check_rejected(const std::string& path, const std::string& reason) {
+/// kLeNet's arrays, array i holding value(k + 100 * i), each in a tensor of the layer's own
+/// layout (conv weights 4-D, a conv bias (1, C, 1, 1), a linear weight (1, 1, out, in)).
+std::vector<convtape::NamedArray<float>> lenet_arrays() {
+  std::vector<convtape::NamedArray<float>> arrays;
+  for (std::size_t i = 0; i < kLeNet.size(); ++i) {
+    const auto& [name, shape] = kLeNet[i];
+    convtape::Shape4 shape4{1, 1, 1, 1};
+    if (shape.size() == 4) {
+      std::copy(shape.begin(), shape.end(), shape4.begin());
+    } else if (name[0] == '0' || name[0] == '3') {
+      shape4[1] = shape[0];  // a convolution's bias
+    } else {
+      std::copy(shape.begin(), shape.end(),
+                shape4.end() - static_cast<std::ptrdiff_t>(shape.size()));
+    }
+    convtape::Tensor<float> t(shape4);
+    fill_known(t, static_cast<Eigen::Index>(100 * i));
+    arrays.emplace_back(name, std::move(t), shape);
+  }
+  return arrays;
+}
+
+/// Loads an .npz of kLeNet's arrays that numpy saved (value(k + 100 * i) in array i) and checks
+/// names, shapes and every value.
+void check_lenet_npz(const std::string& path) {
+  const auto arrays = convtape::load_npz<float>(path);
+  convtape::check_state_dict(arrays, kLeNet);
+  bool ok = arrays.size() == kLeNet.size();
+  for (std::size_t i = 0; ok && i < kLeNet.size(); ++i) {
+    const convtape::Tensor<float>& t = convtape::find_array(arrays, kLeNet[i].first).value;
+    for (Eigen::Index k = 0; ok && k < t.size(); ++k) {
+      ok = t.data()[k] == static_cast<float>(value(k + static_cast<Eigen::Index>(100 * i)));
+    }
+  }
+  check(ok, "load_npz<float>(" + path + "): names, shapes and values of a LeNet");
+}
+
+/// Loads numpy's .npz of float64 arrays: a 0-D "step" = 3, a 2-D "matrix" of value(k), "a/b"
+/// (1-D, value(k + 5)) and a UTF-8 name.
+void check_misc_npz(const std::string& path) {
+  const auto arrays = convtape::load_npz<double>(path);
+  const auto& step = convtape::find_array(arrays, "step");
+  const auto& matrix = convtape::find_array(arrays, "matrix");
+  const auto& nested = convtape::find_array(arrays, "a/b");
+  const auto& utf8 = convtape::find_array(arrays, "temp\xc3\xa9rature");
+  bool ok = arrays.size() == 4 && step.shape.empty() && step.value.data()[0] == 3.0 &&
+            matrix.shape == std::vector<Eigen::Index>{3, 4} && nested.shape.size() == 1 &&
+            utf8.shape == std::vector<Eigen::Index>{2};
+  for (Eigen::Index k = 0; ok && k < 12; ++k) ok = matrix.value.data()[k] == value(k);
+  for (Eigen::Index k = 0; ok && k < nested.value.size(); ++k) {
+    ok = nested.value.data()[k] == value(k + 5);
+  }
+  check(ok, "load_npz<double>(" + path + "): 0-D, 2-D, nested and UTF-8 names");
+}
+
+/// Checks that `load(path)` (load_npy or load_npz) throws io_error whose message holds `reason`.
+template <class Load>
+void check_rejected(const std::string& path, const std::string& reason, Load load) {
   try {
-    (void)convtape::load_npy<double>(path);
+    (void)load(path);
     check(false, path + " was loaded but must be rejected (" + reason + ")");
   } catch (const convtape::io_error& e) {
     const std::string message = e.what();
@@ -135,7 +203,18 @@ int main(int argc, char** argv) {
       convtape::Conv2D<float> no_bias(1, 2, {1, 2}, convtape::Conv2dOptions().bias(false));
       fill_known(no_bias.weight.value);
       convtape::save_parameters(dir + "cpp_nobias_", no_bias);
-      std::cout << "wrote 9 files to " << dir << "\n";
+
+      convtape::save_npz(dir + "cpp_lenet.npz", lenet_arrays());
+      convtape::Tensor<double> step(1, 1, 1, 1);
+      step.data()[0] = 3;
+      convtape::Tensor<double> nested(1, 1, 1, 4);
+      fill_known(nested, 5);
+      convtape::save_npz<double>(dir + "cpp_misc.npz",
+                                 {{"step", step, {}},
+                                  {"matrix", known_tensor<double>(1, 1, 3, 4), {3, 4}},
+                                  {"a/b", nested, {4}},
+                                  {"temp\xc3\xa9rature", known_tensor<double>(1, 1, 1, 2), {2}}});
+      std::cout << "wrote 11 files to " << dir << "\n";
       return 0;
     }
     if (mode == "read") {
@@ -148,9 +227,17 @@ int main(int argc, char** argv) {
       check_matrix<double>(dir + "np_4d_f64_single_plane.npy", 5, 6);
       check_layer<float>(dir);
       check_layer<double>(dir);
-      check_rejected(dir + "np_fortran.npy", "fortran_order");
-      check_rejected(dir + "np_bigendian.npy", "big-endian");
-      check_rejected(dir + "np_int64.npy", "dtype '<i8'");
+      const auto npy = convtape::load_npy<double>;
+      check_rejected(dir + "np_fortran.npy", "fortran_order", npy);
+      check_rejected(dir + "np_bigendian.npy", "big-endian", npy);
+      check_rejected(dir + "np_int64.npy", "dtype '<i8'", npy);
+      check_lenet_npz(dir + "np_lenet.npz");
+      check_lenet_npz(dir + "np_lenet_unseekable.npz");
+      check_misc_npz(dir + "np_misc.npz");
+      const auto npz = convtape::load_npz<double>;
+      check_rejected(dir + "np_compressed.npz",
+                     "compressed .npz (np.savez_compressed) is not supported", npz);
+      check_rejected(dir + "np_int64.npz", "entry 'i.npy': dtype '<i8' is not supported", npz);
       return failures == 0 ? 0 : 1;
     }
   } catch (const std::exception& e) {

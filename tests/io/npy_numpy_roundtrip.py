@@ -1,10 +1,12 @@
 # SPDX-License-Identifier: MIT
 # SPDX-FileCopyrightText: 2026 The convtape authors
-"""numpy <-> convtape .npy round trip, run by ctest: python3 npy_numpy_roundtrip.py TOOL DIR.
+"""numpy <-> convtape .npy and .npz round trip, run by ctest: python3 npy_numpy_roundtrip.py TOOL DIR.
 
-C++ writes (TOOL write DIR), numpy loads and checks dtype, shape and every value, and that the
+C++ writes (TOOL write DIR), numpy loads and checks dtype, shape and every value, and that a .npy
 file is byte-identical to np.save's; numpy writes, C++ loads and checks (TOOL read DIR). Element
-k (flat, C order) of every array is value(k), exact in float32 and float64.
+k (flat, C order) of every array is value(k), exact in float32 and float64. The .npz files hold a
+LeNet's parameters in PyTorch's state_dict naming and layout; where PyTorch is installed, the
+C++ file is also loaded into d2l's LeNet as an nn.Sequential (load_state_dict, strict).
 """
 import io
 import pathlib
@@ -15,6 +17,11 @@ import numpy as np
 
 
 BIAS_OFFSET = 7  # a layer's bias holds value(k + BIAS_OFFSET)
+
+# d2l's LeNet as nn.Sequential names its parameters; array i holds value(k + 100 * i).
+LENET = [("0.weight", (6, 1, 5, 5)), ("0.bias", (6,)), ("3.weight", (16, 6, 5, 5)),
+         ("3.bias", (16,)), ("7.weight", (120, 400)), ("7.bias", (120,)),
+         ("9.weight", (84, 120)), ("9.bias", (84,)), ("11.weight", (10, 84)), ("11.bias", (10,))]
 
 
 def value(shape, dtype, offset=0):
@@ -33,10 +40,49 @@ def conv2d(x, weight, bias):
     return y
 
 
+def lenet_arrays():
+    return {name: value(shape, np.float32, 100 * i) for i, (name, shape) in enumerate(LENET)}
+
+
+class Unseekable(io.RawIOBase):
+    """A write-only stream: zipfile then writes data descriptors instead of seeking back."""
+
+    def __init__(self, f):
+        self.f = f
+
+    def writable(self):
+        return True
+
+    def write(self, b):
+        return self.f.write(b)
+
+
+def check_torch(path, check):
+    """Loads the C++ .npz into d2l's LeNet in PyTorch, if PyTorch is installed."""
+    try:
+        import torch
+        from torch import nn
+    except ImportError:
+        print("skip PyTorch's load_state_dict (no torch)")
+        return
+    net = nn.Sequential(
+        nn.Conv2d(1, 6, kernel_size=5, padding=2), nn.Sigmoid(), nn.AvgPool2d(2, stride=2),
+        nn.Conv2d(6, 16, kernel_size=5), nn.Sigmoid(), nn.AvgPool2d(2, stride=2), nn.Flatten(),
+        nn.Linear(16 * 5 * 5, 120), nn.Sigmoid(), nn.Linear(120, 84), nn.Sigmoid(),
+        nn.Linear(84, 10))
+    with np.load(path) as f:
+        result = net.load_state_dict({k: torch.from_numpy(v) for k, v in f.items()}, strict=True)
+    sd = net.state_dict()
+    check(not result.missing_keys and not result.unexpected_keys
+          and all(np.array_equal(sd[name].numpy(), value(shape, np.float32, 100 * i))
+                  for i, (name, shape) in enumerate(LENET)),
+          f"PyTorch {torch.__version__} loads {path.name} into LeNet (load_state_dict, strict)")
+
+
 def main():
     tool, work = sys.argv[1], pathlib.Path(sys.argv[2])
     work.mkdir(parents=True, exist_ok=True)
-    for old in work.glob("*.npy"):
+    for old in [*work.glob("*.npy"), *work.glob("*.npz")]:
         old.unlink()
     failures = 0
 
@@ -81,7 +127,36 @@ def main():
           and not (work / "cpp_nobias_bias.npy").exists(),
           "a layer without bias saves its float32 weight and no bias file")
 
+    # C++ saved .npz files.
+    with np.load(work / "cpp_lenet.npz") as f:
+        got = {k: f[k] for k in f.files}
+        check(f.files == [name for name, _ in LENET],
+              f"numpy lists the LeNet's arrays in their order: {f.files}")
+    want = lenet_arrays()
+    check(all(got[k].dtype == np.float32 and got[k].shape == want[k].shape
+              and np.array_equal(got[k], want[k]) for k in want),
+          "numpy loads cpp_lenet.npz: float32, PyTorch's shapes, every value")
+    check_torch(work / "cpp_lenet.npz", check)
+    with np.load(work / "cpp_misc.npz") as f:
+        misc = {k: f[k] for k in f.files}
+    check(set(misc) == {"step", "matrix", "a/b", "temp\u00e9rature"}
+          and misc["step"].shape == () and misc["step"] == 3.0
+          and np.array_equal(misc["matrix"], value((3, 4), np.float64))
+          and np.array_equal(misc["a/b"], value((4,), np.float64, 5))
+          and np.array_equal(misc["temp\u00e9rature"], value((2,), np.float64))
+          and all(v.dtype == np.float64 for v in misc.values()),
+          f"numpy loads cpp_misc.npz: 0-D, nested and UTF-8 names {sorted(misc)}")
+
     # numpy writes, C++ reads.
+    for old in work.glob("np_*.npz"):
+        old.unlink()
+    np.savez(work / "np_lenet.npz", **lenet_arrays())
+    with open(work / "np_lenet_unseekable.npz", "wb") as f:
+        np.savez(Unseekable(f), **lenet_arrays())
+    np.savez(work / "np_misc.npz", step=np.float64(3), matrix=value((3, 4), np.float64),
+             **{"a/b": value((4,), np.float64, 5), "temp\u00e9rature": value((2,), np.float64)})
+    np.savez_compressed(work / "np_compressed.npz", **lenet_arrays())
+    np.savez(work / "np_int64.npz", i=np.arange(3, dtype="<i8"))
     np.save(work / "np_1d_f64.npy", value((7,), np.float64))
     np.save(work / "np_2d_f32.npy", value((3, 4), np.float32))
     np.save(work / "np_3d_f64.npy", value((2, 3, 4), np.float64))

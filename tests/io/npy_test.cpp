@@ -31,11 +31,7 @@ using convtape::shape_error;
 using convtape::Tensor;
 using support::read_bytes;
 using support::TempDir;
-
-void write_bytes(const std::string& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-}
+using support::write_bytes;
 
 /// A version 1.0 file with header dict `dict` (padded as numpy does) followed by `data`.
 std::string npy_file(const std::string& dict, const std::string& data) {

@@ -9,6 +9,7 @@
 #include "convtape/io/npy.hpp"
 #include "convtape/nn/conv2d.hpp"
 #include "support/catch.hpp"
+#include "support/errors.hpp"
 #include "support/files.hpp"
 #include "support/tensors.hpp"
 
@@ -22,20 +23,10 @@ using convtape::save_parameters;
 using convtape::Shape4;
 using convtape::shape_error;
 using convtape::Tensor;
+using support::error_message;
 using support::read_bytes;
 using support::TempDir;
-
-/// The message of the exception of type `E` that `call()` throws, or a marker that matches
-/// nothing a test looks for. Any other exception propagates and fails the test.
-template <class E, class F>
-std::string error_message(F&& call) {
-  try {
-    call();
-  } catch (const E& e) {
-    return e.what();
-  }
-  return "<returned without throwing>";
-}
+using support::write_bytes;
 
 /// The `'shape': (...)` entry of a .npy file's header, as numpy wrote it.
 std::string header_shape(const std::string& path) {
@@ -43,11 +34,6 @@ std::string header_shape(const std::string& path) {
   const std::size_t begin = bytes.find("'shape': ");
   if (begin == std::string::npos) return "<no shape>";
   return bytes.substr(begin + 9, bytes.find(')', begin) + 1 - (begin + 9));
-}
-
-void write_bytes(const std::string& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
 }
 
 void copy_file(const std::string& from, const std::string& to) {
@@ -204,7 +190,7 @@ TEST_CASE("load_parameters rejects files that do not fit the layer and then modi
   CHECK(same_layer(layer, before));
 }
 
-TEST_CASE("A bias file for a layer without a bias is refused; saving such a layer deletes one",
+TEST_CASE("A bias file for a layer without a bias is refused by load, and save never deletes it",
           "[io][parameters][errors]") {
   TempDir dir;
   const std::string prefix = dir.file("p_");
@@ -216,8 +202,22 @@ TEST_CASE("A bias file for a layer without a bias is refused; saving such a laye
              Contains("p_bias.npy") && Contains("the layer has none"));
   CHECK(same_layer(layer, before));
 
-  // Saving the bias-less layer replaces the weight and removes the stale bias file.
+  // Saving the bias-less layer would leave a weight beside a bias that is not its own: it throws
+  // before writing anything, and the bias file (which may not even be ours) stays as it was.
+  SECTION("a bias file convtape wrote") {}
+  SECTION("a file that is not convtape's") { write_bytes(prefix + "bias.npy", "user notes\n"); }
+  const std::string weight_bytes = read_bytes(prefix + "weight.npy");
+  const std::string bias_bytes = read_bytes(prefix + "bias.npy");
+  REQUIRE_FALSE(bias_bytes.empty());
   const Conv2D<double> saved(1, 2, {1, 2}, Conv2dOptions().bias(false), 3);
+  CHECK_THAT(error_message<io_error>([&] { save_parameters(prefix, saved); }),
+             Contains("save_parameters") && Contains("p_bias.npy") &&
+                 Contains("the layer has no bias") && Contains("nothing was written"));
+  CHECK(read_bytes(prefix + "bias.npy") == bias_bytes);
+  CHECK(read_bytes(prefix + "weight.npy") == weight_bytes);
+
+  // Once the user removes it, the layer saves and loads.
+  REQUIRE(std::remove((prefix + "bias.npy").c_str()) == 0);
   save_parameters(prefix, saved);
   CHECK(read_bytes(prefix + "bias.npy").empty());
   load_parameters(prefix, layer);

@@ -82,6 +82,16 @@ TEST_CASE("Conv2D on a tensor is the reference convolution with its parameters",
       x, conv.weight.value, convtape::VectorX<double>(conv.bias.value.flat()), opts);
   REQUIRE(y.shape() == expected.shape());
   CHECK((y.flat() - expected.flat()).cwiseAbs().maxCoeff() < 1e-12);
+  // The plain conv2d takes the layer's (1, C_out, 1, 1) bias tensor as it is.
+  const Tensor<double> plain = convtape::conv2d(x, conv.weight.value, conv.bias.value, opts);
+  CHECK(plain.flat() == y.flat());
+  CHECK(convtape::conv2d(x, conv.weight.value, Tensor<double>(), opts).flat() ==
+        convtape::conv2d(x, conv.weight.value, opts).flat());  // an empty tensor is no bias
+  const Tensor<double> wrong(1, 5, 1, 1);
+  CHECK(shape_error_message([&] { (void)convtape::conv2d(x, conv.weight.value, wrong, opts); }) ==
+        shape_error_message([&] {
+          (void)convtape::conv2d(x, conv.weight.value, convtape::VectorX<double>(5), opts);
+        }));
 }
 
 TEST_CASE("Conv2D on a var records on that var's tape and fills the parameter gradients",

@@ -94,4 +94,52 @@ TEST_CASE("initializers reject impossible arguments", "[nn][init][errors]") {
   CHECK_THROWS_WITH(init::kaiming_uniform(no_inputs, 0.0, rng), Contains("no inputs"));
 }
 
+TEST_CASE("xavier and kaiming normal draw PyTorch's distributions, seeded", "[nn][init]") {
+  Tensor<double> w(64, 32, 3, 3);  // fan_in 288, fan_out 576
+  CHECK(init::fan_out(w) == 576);
+  CHECK(init::fan_out(Tensor<double>(10, 7, 1, 1)) == 10);  // a Linear weight: out
+  const auto stddev = [](const Tensor<double>& t) {
+    const double mean = t.flat().mean();
+    return std::sqrt((t.flat().array() - mean).square().mean());
+  };
+  SECTION("xavier_uniform: bound gain * sqrt(6 / (fan_in + fan_out)), the seed's numbers") {
+    init::xavier_uniform(w, 5);
+    const double bound = std::sqrt(6.0 / (288 + 576));
+    CHECK(w.flat().cwiseAbs().maxCoeff() <= bound);
+    CHECK(w.flat().cwiseAbs().maxCoeff() > 0.99 * bound);
+    Tensor<double> same(64, 32, 3, 3);
+    std::mt19937_64 rng(5);
+    init::uniform(same, -bound, bound, rng);
+    CHECK(w.flat() == same.flat());
+    init::xavier_uniform(w, 5, 2.0);
+    CHECK(w.flat() == (2.0 * same.flat()).eval());
+  }
+  SECTION("xavier_normal: std gain * sqrt(2 / (fan_in + fan_out))") {
+    std::mt19937_64 rng(6);
+    init::xavier_normal(w, 1.0, rng);
+    CHECK_THAT(stddev(w), WithinRel(std::sqrt(2.0 / 864), 0.02));  // 18432 samples
+    Tensor<double> seeded(64, 32, 3, 3);
+    init::xavier_normal(seeded, 6);
+    CHECK(seeded.flat() == w.flat());
+  }
+  SECTION("kaiming_normal: std gain / sqrt(fan_in), gain sqrt(2 / (1 + a^2))") {
+    init::kaiming_normal(w, 7);
+    CHECK_THAT(stddev(w), WithinRel(std::sqrt(2.0 / 288), 0.02));
+    std::mt19937_64 rng(7);
+    Tensor<double> leaky(64, 32, 3, 3);
+    init::kaiming_normal(leaky, 1.0, rng);  // a = 1: gain 1
+    CHECK_THAT(stddev(leaky), WithinRel(std::sqrt(1.0 / 288), 0.02));
+    // The same draws at another scale.
+    CHECK((leaky.flat() - w.flat() / std::sqrt(2.0)).cwiseAbs().maxCoeff() < 1e-15);
+  }
+  SECTION("no inputs or outputs") {
+    Tensor<double> none(0, 3, 1, 1);
+    CHECK_THROWS_WITH(init::xavier_uniform(none, 1),
+                      Contains("init::fan_out") && Contains("no outputs"));
+    Tensor<double> no_inputs(3, 0, 1, 1);
+    CHECK_THROWS_WITH(init::kaiming_normal(no_inputs, 1),
+                      Contains("init::fan_in") && Contains("no inputs"));
+  }
+}
+
 }  // namespace

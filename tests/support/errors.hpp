@@ -2,8 +2,9 @@
 // SPDX-FileCopyrightText: 2026 The convtape authors
 #pragma once
 
-// Checking bad-input behaviour: a call must throw convtape::shape_error, and its message is what
-// the test then matches against (function name, argument, shapes).
+// Checking bad-input behaviour: a call must throw convtape::shape_error (or, for files,
+// convtape::io_error), and its message is what the test then matches against (function name,
+// argument, shapes).
 
 #include <string>
 
@@ -21,6 +22,19 @@ std::string shape_error_message(F&& call) {
     return e.what();
   }
   return "<returned without throwing shape_error>";
+}
+
+/// The message of the exception of type `E` that `call()` throws (e.g. `convtape::io_error`), or
+/// a marker that matches nothing a test looks for. Any other exception propagates and fails the
+/// test.
+template <class E, class F>
+std::string error_message(F&& call) {
+  try {
+    call();
+  } catch (const E& e) {
+    return e.what();
+  }
+  return "<returned without throwing>";
 }
 
 }  // namespace support

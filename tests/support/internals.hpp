@@ -10,7 +10,7 @@
 //   (`choice_inputs`), and the resolved shape (`shape_of`: the effective stride, the channels per
 //   group) that the tests size tolerances and expectations with;
 // - the blocking constants and kernel entry points the corr2d kernel tests build their shapes
-//   around (`internals::`), each used where its name says.
+//   around, and two shared helpers (`internals::`), each used where its comment says.
 // When a kernel or a threshold changes, this file lists the tests that know about it.
 
 #include <sstream>
@@ -72,6 +72,15 @@ std::string choice_inputs(const convtape::Tensor<S>& x, const convtape::Tensor<S
 inline bool runs_winograd(Conv2dPath path, const Conv2dShape& s) {
   return path == Conv2dPath::winograd && convtape::detail::winograd_fits(s.geometry);
 }
+
+// ---- shared helpers -----------------------------------------------------------------------------
+
+/// What core_test.cpp and ops_test.cpp use: the one definition of every padding mode (tested
+/// directly, sample by sample) and the shape printer of error messages (for INFO lines).
+namespace internals {
+using convtape::detail::padded_index;
+using convtape::detail::shape_str;
+}  // namespace internals
 
 // ---- corr2d kernel internals --------------------------------------------------------------------
 

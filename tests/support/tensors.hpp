@@ -7,6 +7,7 @@
 
 #include <initializer_list>
 #include <random>
+#include <stdexcept>
 
 #include "convtape/nn/init.hpp"
 #include "convtape/tensor.hpp"
@@ -18,6 +19,31 @@ inline convtape::Tensor<double> row(std::initializer_list<double> values) {
   convtape::Tensor<double> t(1, 1, 1, static_cast<convtape::Index>(values.size()));
   convtape::Index i = 0;
   for (double v : values) t.data()[i++] = v;
+  return t;
+}
+
+/// A tensor of `shape` whose element i (in NCHW order) is ((i * mul) % mod - shift) / scale: the
+/// closed-form inputs that tests/data/make_pytorch_values.py gives PyTorch (its `pattern`).
+template <class S = double>
+convtape::Tensor<S> pattern(const convtape::Shape4& shape, convtape::Index mul, convtape::Index mod,
+                            convtape::Index shift, double scale) {
+  convtape::Tensor<S> t(shape);
+  for (convtape::Index i = 0; i < t.size(); ++i) {
+    t.data()[i] = static_cast<S>(static_cast<double>((i * mul) % mod - shift) / scale);
+  }
+  return t;
+}
+
+/// A tensor of `shape` holding `values` in NCHW order (their count must match).
+template <class S = double>
+convtape::Tensor<S> tensor_of(const convtape::Shape4& shape, std::initializer_list<double> values) {
+  convtape::Tensor<S> t(shape);
+  convtape::Index i = 0;
+  for (double v : values) {
+    if (i < t.size()) t.data()[i] = static_cast<S>(v);
+    ++i;
+  }
+  if (i != t.size()) throw std::logic_error("tensor_of: wrong number of values for the shape");
   return t;
 }
 

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Bounded libFuzzer runs (issue 6): builds tests/fuzz with clang++ in build-fuzz, runs shapes_fuzz
-# and npy_fuzz (on copies of tests/fuzz/corpus/shapes and tests/fuzz/corpus/npy: seeds and
-# every input that once crashed, replayed first) side by side for
-# FUZZ_SECONDS each (default 60), and prints
-#   fuzz: shapes N execs, npy M execs, K crashes
-# Exits non-zero if either fuzzer found a crash (its input is kept in build-fuzz/fuzz-out/) or did
+# Bounded libFuzzer runs (issue 6): builds tests/fuzz with clang++ in build-fuzz and runs, on
+# copies of tests/fuzz/corpus/NAME (seeds and every input that once crashed, replayed first), two
+# jobs side by side for FUZZ_SECONDS (default 60): shapes_fuzz for all of it, and the file
+# loaders npy_fuzz, npz_fuzz and idx_fuzz one after another for a third of it each (at least
+# 1 s), so the stage takes as long as it did with one loader. Prints
+#   fuzz: shapes N execs, npy M execs, npz K execs, idx L execs, C crashes
+# Exits non-zero if a fuzzer found a crash (its input is kept in build-fuzz/fuzz-out/) or did
 # not run. Needs clang (Debian's clang-14 ships libFuzzer).
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
@@ -17,35 +18,41 @@ CXX="${FUZZ_CXX:-clang++}" cmake -S . -B "$build" -DCONVTAPE_BUILD_FUZZERS=ON \
   -DCONVTAPE_INSTALL=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCONVTAPE_WERROR=ON > /dev/null &&
   cmake --build "$build" --parallel "$(nproc)" || { echo "fuzz: build failed"; exit 1; }
 
+fuzzers=(shapes npy npz idx)
+loader_seconds=$((seconds / 3 > 0 ? seconds / 3 : 1))
 rm -rf "$out"
-mkdir -p "$out/shapes-corpus" "$out/npy-corpus" "$out/tmp"
-cp tests/fuzz/corpus/shapes/* "$out/shapes-corpus/"
-cp tests/fuzz/corpus/npy/* "$out/npy-corpus/"
+mkdir -p "$out/tmp"
+for name in "${fuzzers[@]}"; do
+  mkdir -p "$out/${name}-corpus"
+  cp tests/fuzz/corpus/"$name"/* "$out/${name}-corpus/"
+done
 
-run() {  # run NAME CORPUS: one bounded run, log in $out/NAME.log
-  local name=$1 corpus=$2
-  CONVTAPE_FUZZ_TMPDIR="$out/tmp" "$build/tests/fuzz/${name}_fuzz" -max_total_time="$seconds" \
+run() {  # run NAME SECONDS: one bounded run on its corpus copy, log in $out/NAME.log, rc in .rc
+  local name=$1 rc=0
+  CONVTAPE_FUZZ_TMPDIR="$out/tmp" "$build/tests/fuzz/${name}_fuzz" -max_total_time="$2" \
     -print_final_stats=1 -rss_limit_mb=2048 -timeout=30 -artifact_prefix="$out/${name}-" \
-    "$corpus" > "$out/${name}.log" 2>&1
+    "$out/${name}-corpus" > "$out/${name}.log" 2>&1 || rc=$?
+  echo "$rc" > "$out/${name}.rc"
 }
-run shapes "$out/shapes-corpus" & shapes_pid=$!
-run npy "$out/npy-corpus" & npy_pid=$!
-shapes_rc=0 npy_rc=0
-wait "$shapes_pid" || shapes_rc=$?
-wait "$npy_pid" || npy_rc=$?
+run shapes "$seconds" & shapes_pid=$!
+{ run npy "$loader_seconds"; run npz "$loader_seconds"; run idx "$loader_seconds"; } & loaders_pid=$!
+wait "$shapes_pid" "$loaders_pid"
 
-execs() { sed -n 's/^stat::number_of_executed_units: *//p' "$out/$1.log" | tail -1; }
-shapes_execs=$(execs shapes) npy_execs=$(execs npy)
+execs() { sed -n 's/^stat::number_of_executed_units: *//p' "$out/$1.log" 2>/dev/null | tail -1; }
 crashes=$(find "$out" -maxdepth 1 -type f \( -name '*-crash-*' -o -name '*-leak-*' -o \
   -name '*-timeout-*' -o -name '*-oom-*' \) | wc -l)
 failed=0
 why=  # what went wrong and the input, for the summary line itself: CI logs may keep only their end
-for name in shapes npy; do
-  rc_var="${name}_rc"
-  [ "${!rc_var}" -ne 0 ] || continue
+summary=
+for name in "${fuzzers[@]}"; do
+  n=$(execs "$name")
+  summary+="${name} ${n:-?} execs, "
+  [ -n "$n" ] || failed=1
+  rc=$(cat "$out/${name}.rc" 2>/dev/null || echo "did not run")
+  [ "$rc" != 0 ] || continue
   failed=1
   log="$out/${name}.log"
-  echo "fuzz: ${name}_fuzz exited with ${!rc_var}; end of ${log}:"
+  echo "fuzz: ${name}_fuzz exited with ${rc}; end of ${log}:"
   tail -30 "$log"
   error=$(grep -m 1 -E '^(==[0-9]+==ERROR|[a-z]+_fuzz: |SUMMARY: libFuzzer)' "$log" |
     sed -E 's/^==[0-9]+==//' | cut -c 1-160)
@@ -53,6 +60,5 @@ for name in shapes npy; do
   why+="; ${name}: ${error:-see its log}${input:+, input (base64) ${input}}"
 done
 [ "$crashes" -eq 0 ] || failed=1
-[ -n "$shapes_execs" ] && [ -n "$npy_execs" ] || failed=1
-echo "fuzz: shapes ${shapes_execs:-?} execs, npy ${npy_execs:-?} execs, ${crashes} crashes${why}"
+echo "fuzz: ${summary}${crashes} crashes${why}"
 exit "$failed"

@@ -6,18 +6,23 @@
 /// Differentiable functions of vars, each with its forward and its gradient rule side by side.
 ///
 /// Primitives (each has its own gradient rule, gradient-checked in the tests): `a + b`, `a - b`,
-/// `a * b` (elementwise, same shape), `a + s`, `a * s` (with a scalar), `sum`, `relu`, `corr2d`,
-/// `conv2d`. Everything else is composed from them, so it needs no gradient rule of its own:
-/// `-a = a * -1`, `a / s = a * (1 / s)`, `square(a) = a * a`, `mean(a) = sum(a) * (1 / size)`.
+/// `a * b`, `a / b` (elementwise, broadcasting as the tensor operators of `elementwise.hpp`),
+/// `a + s`, `a * s` (with a scalar), `sum`, `relu`, `sigmoid`, `tanh`, `exp`, `log`, `reshape`,
+/// `corr2d`, `conv2d`, `linear`. Everything else is composed from them, so it needs no gradient
+/// rule of its own: `-a = a * -1`, `a / s = a * (1 / s)`, `s / a = (constant s) / a`,
+/// `square(a) = a * a`, `mean(a) = sum(a) * (1 / size)`, `flatten(a) = reshape(a, N, C*H*W, 1, 1)`.
 /// (`squared_loss` in `nn/loss.hpp` is one primitive too, as PyTorch's `mse_loss` is one kernel.)
 ///
-/// Elementwise functions do not broadcast: operands must have the same shape. Every function
-/// throws `shape_error` naming itself if an operand is empty (default-constructed), its tape is
-/// gone, or operands are on different tapes; `corr2d` and `conv2d` throw exactly what the plain
-/// tensor functions throw for the same shapes and options.
+/// Broadcasting: in `a + b`, `a - b`, `a * b` and `a / b` a dimension of size 1 stretches to the
+/// other operand's (NumPy's rule on the four NCHW dimensions), and its gradient is the output
+/// gradient summed over the dimensions it was stretched along. Every function throws
+/// `shape_error` naming itself if an operand is empty (default-constructed), its tape is gone, or
+/// operands are on different tapes, and throws exactly what the same function on tensors throws
+/// for the same shapes and options.
 
 #include <string>
 
+#include "convtape/autograd/op.hpp"
 #include "convtape/autograd/tape.hpp"
 #include "convtape/conv2d_grads.hpp"
 #include "convtape/core.hpp"
@@ -27,6 +32,8 @@
 #include "convtape/detail/conv2d_forward.hpp"
 #include "convtape/detail/conv2d_shape.hpp"
 #include "convtape/detail/type_traits.hpp"
+#include "convtape/elementwise.hpp"
+#include "convtape/linear.hpp"
 #include "convtape/tensor.hpp"
 
 namespace convtape {
@@ -45,6 +52,49 @@ template <class S>
 void check_elementwise(const char* fn, const Var<S>& a, const Var<S>& b) {
   const Op<S> op(fn, {a, b});
   check_same_shape(fn, op.input(0).shape(), op.input(1).shape());
+}
+
+/// Adds d(loss)/d(result) `dy` to operand `i`'s gradient, summed over the dimensions along which
+/// the operand was broadcast (none, and no copy, when it has the result's shape).
+template <class S>
+void add_summed_grad(GradContext<S>& g, std::size_t i, const Tensor<S>& dy) {
+  if (!g.needs_grad(i)) return;
+  const Shape4& shape = g.input(i).shape();
+  if (shape == dy.shape()) {
+    g.add_grad(i, dy.flat());
+  } else {
+    g.add_grad(i, sum_to(dy, shape));
+  }
+}
+
+/// The same for a gradient computed at the result's shape, moved in when no sum is needed.
+template <class S>
+void add_summed_grad(GradContext<S>& g, std::size_t i, Tensor<S>&& grad) {
+  if (!g.needs_grad(i)) return;
+  const Shape4& shape = g.input(i).shape();
+  if (shape == grad.shape()) {
+    g.add_grad(i, std::move(grad));
+  } else {
+    g.add_grad(i, sum_to(grad, shape));
+  }
+}
+
+/// The forward and gradient rule of both `linear` overloads on vars: operands x, weight and, if
+/// `with_bias`, the bias. Shapes are checked by the function of the plain `linear`.
+template <class S>
+Var<S> record_linear(Op<S>& op, bool with_bias) {
+  const Tensor<S>* bias = with_bias ? &op.input(2) : nullptr;
+  const bool bias_grad = bias != nullptr && !bias->empty();  // an empty bias is no bias
+  const LinearShape s =
+      linear_shape(op.input(0), op.input(1), bias_grad ? bias->size() : -1, "linear");
+  return op.record(linear_forward(op.input(0), op.input(1), bias_grad ? bias->data() : nullptr, s),
+                   [s, bias_grad](GradContext<S>& g) {
+                     LinearGrads<S> grads = linear_backward_shape(
+                         g.input(0), g.input(1), g.grad_output(), s, g.needs_grad(0), bias_grad);
+                     if (g.needs_grad(0)) g.add_grad(0, std::move(grads.input));
+                     g.add_grad(1, std::move(grads.weight));
+                     if (bias_grad) g.add_grad(2, grads.bias);
+                   });
 }
 
 /// The forward and gradient rule of both `conv2d` overloads on vars: operands x, weight and, if
@@ -75,43 +125,71 @@ Var<S> record_conv2d(Op<S>& op, bool with_bias, const Conv2dOptions& opts) {
 
 // ---- primitives ---------------------------------------------------------------------------------
 
-/// Elementwise sum of two vars of the same shape. d/da = d/db = dy.
+/// Elementwise sum with broadcasting. d/da = dy, d/db = dy, each summed over the dimensions that
+/// operand was stretched along. @throws shape_error if the shapes do not broadcast.
 template <class S>
 Var<S> operator+(const Var<S>& a, const Var<S>& b) {
   Op<S> op("operator+", {a, b});
-  detail::check_same_shape(op.name(), op.input(0).shape(), op.input(1).shape());
-  return op.record(
-      tensor_from_flat<S>(op.input(0).shape(), op.input(0).flat() + op.input(1).flat()),
-      [](GradContext<S>& g) {
-        g.add_grad(0, g.grad_output().flat());
-        g.add_grad(1, g.grad_output().flat());
-      });
+  return op.record(op.input(0) + op.input(1), [](GradContext<S>& g) {
+    detail::add_summed_grad(g, 0, g.grad_output());
+    detail::add_summed_grad(g, 1, g.grad_output());
+  });
 }
 
-/// Elementwise difference of two vars of the same shape. d/da = dy, d/db = -dy.
+/// Elementwise difference with broadcasting. d/da = dy, d/db = -dy, each summed over the
+/// dimensions that operand was stretched along. @throws shape_error as `a + b`.
 template <class S>
 Var<S> operator-(const Var<S>& a, const Var<S>& b) {
   Op<S> op("operator-", {a, b});
-  detail::check_same_shape(op.name(), op.input(0).shape(), op.input(1).shape());
-  return op.record(
-      tensor_from_flat<S>(op.input(0).shape(), op.input(0).flat() - op.input(1).flat()),
-      [](GradContext<S>& g) {
-        g.add_grad(0, g.grad_output().flat());
-        g.add_grad(1, -g.grad_output().flat());
-      });
+  return op.record(op.input(0) - op.input(1), [](GradContext<S>& g) {
+    detail::add_summed_grad(g, 0, g.grad_output());
+    if (!g.needs_grad(1)) return;
+    if (g.input(1).shape() == g.grad_output().shape()) {
+      g.add_grad(1, -g.grad_output().flat());
+    } else {
+      g.add_grad(1, -detail::sum_to(g.grad_output(), g.input(1).shape()).flat());
+    }
+  });
 }
 
-/// Elementwise product of two vars of the same shape. d/da = dy * b, d/db = dy * a.
+/// Elementwise product with broadcasting. d/da = dy * b, d/db = dy * a, each summed over the
+/// dimensions that operand was stretched along. @throws shape_error as `a + b`.
 template <class S>
 Var<S> operator*(const Var<S>& a, const Var<S>& b) {
   Op<S> op("operator*", {a, b});
-  detail::check_same_shape(op.name(), op.input(0).shape(), op.input(1).shape());
-  return op.record(
-      tensor_from_flat<S>(op.input(0).shape(), op.input(0).flat().cwiseProduct(op.input(1).flat())),
-      [](GradContext<S>& g) {
-        g.add_grad(0, g.grad_output().flat().cwiseProduct(g.input(1).flat()));
-        g.add_grad(1, g.grad_output().flat().cwiseProduct(g.input(0).flat()));
-      });
+  return op.record(op.input(0) * op.input(1), [](GradContext<S>& g) {
+    const Tensor<S>& dy = g.grad_output();
+    if (g.input(0).shape() == g.input(1).shape()) {
+      g.add_grad(0, dy.flat().cwiseProduct(g.input(1).flat()));
+      g.add_grad(1, dy.flat().cwiseProduct(g.input(0).flat()));
+      return;
+    }
+    if (g.needs_grad(0)) detail::add_summed_grad(g, 0, dy * g.input(1));
+    if (g.needs_grad(1)) detail::add_summed_grad(g, 1, dy * g.input(0));
+  });
+}
+
+/// Elementwise quotient with broadcasting, IEEE division. With y = a / b: d/da = dy / b,
+/// d/db = -dy * y / b, each summed over the dimensions that operand was stretched along.
+/// @throws shape_error as `a + b`.
+template <class S>
+Var<S> operator/(const Var<S>& a, const Var<S>& b) {
+  Op<S> op("operator/", {a, b});
+  return op.record(op.input(0) / op.input(1), [](GradContext<S>& g) {
+    const Tensor<S>& dy = g.grad_output();
+    if (g.input(0).shape() == g.input(1).shape()) {
+      const auto dy_over_b = dy.flat().array() / g.input(1).flat().array();
+      g.add_grad(0, dy_over_b.matrix());
+      g.add_grad(1, (-dy_over_b * g.output().flat().array()).matrix());
+      return;
+    }
+    Tensor<S> dy_over_b = dy / g.input(1);  // the result's shape
+    if (g.needs_grad(1)) {
+      detail::add_summed_grad(
+          g, 1, detail::map_elements(dy_over_b * g.output(), [](const auto& x) { return -x; }));
+    }
+    detail::add_summed_grad(g, 0, std::move(dy_over_b));
+  });
 }
 
 /// `a` plus the scalar `s` in every element. d/da = dy.
@@ -152,6 +230,74 @@ Var<S> relu(const Var<S>& a) {
                                        .select(g.grad_output().flat().array(), S(0))
                                        .matrix());
                    });
+}
+
+/// Elementwise logistic sigmoid 1 / (1 + exp(-a)), as the tensor `sigmoid`.
+/// d/da = dy * y * (1 - y).
+template <class S>
+Var<S> sigmoid(const Var<S>& a) {
+  Op<S> op("sigmoid", {a});
+  return op.record(sigmoid(op.input(0)), [](GradContext<S>& g) {
+    const auto y = g.output().flat().array();
+    g.add_grad(0, (g.grad_output().flat().array() * y * (S(1) - y)).matrix());
+  });
+}
+
+/// Elementwise hyperbolic tangent. d/da = dy * (1 - y^2).
+template <class S>
+Var<S> tanh(const Var<S>& a) {
+  Op<S> op("tanh", {a});
+  return op.record(tanh(op.input(0)), [](GradContext<S>& g) {
+    const auto y = g.output().flat().array();
+    g.add_grad(0, (g.grad_output().flat().array() * (S(1) - y.square())).matrix());
+  });
+}
+
+/// Elementwise e^a (IEEE: +Inf where it overflows). d/da = dy * y.
+template <class S>
+Var<S> exp(const Var<S>& a) {
+  Op<S> op("exp", {a});
+  return op.record(exp(op.input(0)), [](GradContext<S>& g) {
+    g.add_grad(0, g.grad_output().flat().cwiseProduct(g.output().flat()));
+  });
+}
+
+/// Elementwise natural logarithm with IEEE results, as PyTorch's: log(0) = -Inf and gradient
+/// dy / 0 = ±Inf (NaN for dy = 0); log(a) = NaN for a < 0, and its gradient dy / a. It does not
+/// throw: non-finite values propagate (see docs/reliability.md). d/da = dy / a.
+template <class S>
+Var<S> log(const Var<S>& a) {
+  Op<S> op("log", {a});
+  return op.record(log(op.input(0)), [](GradContext<S>& g) {
+    g.add_grad(0, g.grad_output().flat().cwiseQuotient(g.input(0).flat()));
+  });
+}
+
+/// The elements of `a` with shape (n, c, h, w), one extent possibly -1 (inferred), as the tensor
+/// `reshape`; one node whose gradient is the result's gradient, reshaped back (the same elements
+/// in the same order). @throws shape_error as the tensor `reshape`.
+template <class S>
+Var<S> reshape(const Var<S>& a, Index n, Index c, Index h, Index w) {
+  Op<S> op("reshape", {a});
+  return op.record(reshape(op.input(0), n, c, h, w),
+                   [](GradContext<S>& g) { g.add_grad(0, g.grad_output().flat()); });
+}
+
+/// y = x Wᵀ + b, as the tensor `linear` of `linear.hpp` (x N rows of `in` features, weight
+/// (out, in, 1, 1), a bias var of `out` elements, e.g. (1, out, 1, 1); result (N, out, 1, 1)).
+/// Gradients are those of `linear_backward`, each one GEMM.
+/// @throws shape_error exactly as the tensor `linear` with the same tensors.
+template <class S>
+Var<S> linear(const Var<S>& x, const Var<S>& weight, const Var<S>& bias) {
+  Op<S> op("linear", {x, weight, bias});
+  return detail::record_linear(op, true);
+}
+
+/// `linear` without a bias. @throws shape_error exactly as the tensor `linear`.
+template <class S>
+Var<S> linear(const Var<S>& x, const Var<S>& weight) {
+  Op<S> op("linear", {x, weight});
+  return detail::record_linear(op, false);
 }
 
 /// Single-plane cross-correlation (the notebook's `corr2d`, kernel not flipped) of x, shape
@@ -245,6 +391,21 @@ Var<S> operator/(const Var<S>& a, detail::non_deduced<S> s) {
   return a * (S(1) / s);
 }
 
+/// The scalar `s` divided by every element of `a` (IEEE division): a (1, 1, 1, 1) constant
+/// holding `s`, divided by `a` with broadcasting.
+template <class S>
+Var<S> operator/(detail::non_deduced<S> s, const Var<S>& a) {
+  return a.tape().constant(Tensor<S>::constant({1, 1, 1, 1}, s)) / a;
+}
+
+/// `a` as N rows of C*H*W features, shape (N, C*H*W, 1, 1) (the batch layout of `tensor.hpp`):
+/// `reshape(a, N, C*H*W, 1, 1)`.
+template <class S>
+Var<S> flatten(const Var<S>& a) {
+  const Shape4& s = a.shape();
+  return reshape(a, s[0], s[1] * s[2] * s[3], 1, 1);
+}
+
 /// Elementwise square, `a * a`.
 template <class S>
 Var<S> square(const Var<S>& a) {
@@ -268,5 +429,6 @@ Var<S> mean(const Var<S>& a) {
 #define CONVTAPE_DETAIL_INSTANTIATE_OPS(prefix, S)                                            \
   prefix convtape::Var<S> convtape::detail::record_conv2d<S>(convtape::Op<S>&, bool,          \
                                                              const convtape::Conv2dOptions&); \
+  prefix convtape::Var<S> convtape::detail::record_linear<S>(convtape::Op<S>&, bool);         \
   prefix convtape::Var<S> convtape::sum<S>(const convtape::Var<S>&);
 CONVTAPE_DETAIL_EXTERN(CONVTAPE_DETAIL_INSTANTIATE_OPS)

@@ -628,6 +628,44 @@ void grad_bias_sums(const Tensor<S>& grad_output, VectorX<S>& grad_bias, int thr
 // ---------------------------------------------------------------------------------------------
 // The backward pass
 
+/// The input gradient (shaped like `s`'s input) of `grad_output` alone, by
+/// `grad_input_algorithm(s, path)`, or the plane tap loops on `planes`, on up to `threads`
+/// threads. conv2d_backward's input gradient, and the forward pass of conv_transpose2d.
+template <class S>
+Tensor<S> grad_input_path(const Tensor<S>& grad_output, const Tensor<S>& weight,
+                          const Conv2dShape& s, Conv2dPath path, int threads) {
+  const Conv2dGeometry& g = s.geometry;
+  const Shape4 input_shape{s.batch, s.in_channels, g.in_rows, g.in_cols};
+  const GradInputAlgorithm algorithm =
+      path == Conv2dPath::planes ? GradInputAlgorithm::tap_loops : grad_input_algorithm(s, path);
+  Tensor<S> grad_input;
+  switch (algorithm) {
+    case GradInputAlgorithm::flipped:
+      // Overwrites every element when the correlation is the input gradient itself.
+      grad_input = flipped_input_is_interior(g) ? uninitialized_tensor<S>(input_shape)
+                                                : Tensor<S>(input_shape);
+      grad_input_flipped(grad_output, weight, s, path == Conv2dPath::winograd, grad_input, threads);
+      break;
+    case GradInputAlgorithm::tap_loops:
+      grad_input = Tensor<S>(input_shape);
+      grad_input_planes(grad_output, weight, s, grad_input);
+      break;
+    case GradInputAlgorithm::col2im: {
+      grad_input = Tensor<S>(input_shape);
+      // Padding modes other than zeros fold borders onto samples of other bands: the padded
+      // gradient of the whole batch first, folded once all bands are in.
+      std::vector<S> padded(static_cast<std::size_t>(g.mode == PaddingMode::zeros
+                                                         ? 0
+                                                         : s.batch * s.in_channels *
+                                                               g.padded_rows() * g.padded_cols()));
+      grad_input_col2im(grad_output, weight, s, grad_input, padded.data(), threads);
+      if (!padded.empty()) fold_batch(padded.data(), s, grad_input);
+      break;
+    }
+  }
+  return grad_input;
+}
+
 /// Which gradients `conv2d_backward_path` computes (PyTorch's `output_mask`); the others are
 /// left empty.
 struct Conv2dOutputMask {
@@ -692,32 +730,7 @@ Conv2dGrads<S> conv2d_backward_path(const Tensor<S>& x, const Tensor<S>& weight,
       grad_weight_gemm(x, grad_output, s, grads.weight, threads);
     }
   }
-  if (!mask.grad_input) return grads;
-  switch (grad_input_algorithm(s, path)) {
-    case GradInputAlgorithm::flipped:
-      // Overwrites every element when the correlation is the input gradient itself.
-      grads.input = flipped_input_is_interior(g) ? Tensor<S>(x.shape(), UninitializedTag())
-                                                 : Tensor<S>(x.shape());
-      grad_input_flipped(grad_output, weight, s, path == Conv2dPath::winograd, grads.input,
-                         threads);
-      break;
-    case GradInputAlgorithm::tap_loops:
-      grads.input = Tensor<S>(x.shape());
-      grad_input_planes(grad_output, weight, s, grads.input);
-      break;
-    case GradInputAlgorithm::col2im: {
-      grads.input = Tensor<S>(x.shape());
-      // Padding modes other than zeros fold borders onto samples of other bands: the padded
-      // gradient of the whole batch first, folded once all bands are in.
-      std::vector<S> padded(static_cast<std::size_t>(g.mode == PaddingMode::zeros
-                                                         ? 0
-                                                         : s.batch * s.in_channels *
-                                                               g.padded_rows() * g.padded_cols()));
-      grad_input_col2im(grad_output, weight, s, grads.input, padded.data(), threads);
-      if (!padded.empty()) fold_batch(padded.data(), s, grads.input);
-      break;
-    }
-  }
+  if (mask.grad_input) grads.input = grad_input_path(grad_output, weight, s, path, threads);
   return grads;
 }
 

@@ -26,7 +26,7 @@ Tensor<S> conv2d_forward(const Tensor<S>& x, const Tensor<S>& weight, const Vect
                          const Conv2dShape& s, Conv2dPath path) {
   const Conv2dGeometry& g = s.geometry;
   // Every path below writes every output sample.
-  Tensor<S> y(s.output_shape(), UninitializedTag());
+  Tensor<S> y = uninitialized_tensor<S>(s.output_shape());
   if (path == Conv2dPath::planes) {
     for (Index n = 0; n < s.batch; ++n) {
       for (Index o = 0; o < s.out_channels; ++o) {

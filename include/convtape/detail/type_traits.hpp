@@ -13,8 +13,8 @@ struct type_identity {
   using type = T;
 };
 
-/// Keeps an argument out of template deduction, so that `conv2d(x, w, {}, opts)` and Eigen
-/// expressions as biases deduce `S` from the tensors alone.
+/// Keeps an argument out of template deduction, so that `conv2d(x, w, {}, opts)`, Eigen
+/// expressions as biases, and `t * 2` on a float tensor or var deduce `S` from the tensors alone.
 template <class T>
 using non_deduced = typename type_identity<T>::type;
 

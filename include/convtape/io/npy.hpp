@@ -9,7 +9,10 @@
 /// Files are written as NPY format 1.0, byte for byte what `np.save` writes for the same array:
 /// little-endian float32 (`'<f4'`) or float64 (`'<f8'`) by the scalar type, C (row-major) order,
 /// the header padded with spaces to a multiple of 64 bytes. A matrix is saved 2-D (rows, cols)
-/// whatever its storage order; a tensor 4-D (N, C, H, W).
+/// whatever its storage order; a tensor 4-D (N, C, H, W). Writes are atomic: the file is written
+/// to a temporary beside it (`<path>.tmp-<16 hex digits>`) and renamed over `path` only when
+/// complete, so a write that fails (full disk, an unwritable directory, a directory at `path`)
+/// throws and leaves a previous file at `path` untouched.
 ///
 /// Reading accepts format versions 1.0 to 3.0 and rejects what it cannot represent exactly:
 ///
@@ -25,24 +28,16 @@
 #include <cstring>
 #include <fstream>
 #include <limits>
-#include <stdexcept>
 #include <string>
 #include <type_traits>
 #include <vector>
 
 #include "convtape/core.hpp"
+#include "convtape/detail/atomic_file.hpp"
+#include "convtape/io/error.hpp"
 #include "convtape/tensor.hpp"
 
 namespace convtape {
-
-/// Thrown when a file cannot be read or written, or holds something convtape cannot represent
-/// faithfully (see `io/npy.hpp`). A `std::runtime_error`, not a `shape_error`: the fault is in
-/// data outside the program, not in the caller's arguments. The message names the function and
-/// the path.
-class io_error : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
 
 namespace detail {
 namespace npy {
@@ -63,11 +58,6 @@ constexpr void check_scalar() {
                 "double (convert with .cast<double>() or .template cast<double>()).");
   static_assert(!std::is_floating_point_v<S> || std::numeric_limits<S>::is_iec559,
                 "convtape: .npy I/O needs IEEE-754 float and double.");
-}
-
-[[noreturn]] inline void fail_io(const char* fn, const std::string& path,
-                                 const std::string& message) {
-  throw io_error(std::string(fn) + ": '" + path + "': " + message);
 }
 
 inline bool host_is_little_endian() {
@@ -126,41 +116,73 @@ void decode_le(const char* bytes, std::size_t count, To* out) {
   }
 }
 
-/// Writes `count` elements little-endian.
-template <class S>
-void write_data(std::ofstream& out, const S* data, std::size_t count) {
+/// Hands `count` elements to `write(const char* bytes, std::size_t size)` as little-endian bytes:
+/// in one call on a little-endian host, in chunks converted on a big-endian one.
+template <class S, class Write>
+void write_le(const S* data, std::size_t count, Write&& write) {
   if (host_is_little_endian()) {
-    out.write(reinterpret_cast<const char*>(data), static_cast<std::streamsize>(count * sizeof(S)));
+    write(reinterpret_cast<const char*>(data), count * sizeof(S));
     return;
   }
   using Bits = std::conditional_t<sizeof(S) == 4, std::uint32_t, std::uint64_t>;
-  char bytes[sizeof(S)];
-  for (std::size_t i = 0; i < count; ++i) {
-    Bits bits = 0;
-    std::memcpy(&bits, data + i, sizeof(S));
-    for (std::size_t b = 0; b < sizeof(S); ++b) bytes[b] = static_cast<char>(bits >> (8 * b));
-    out.write(bytes, sizeof(S));
+  constexpr std::size_t kChunk = 1 << 12;  // elements converted per call
+  char bytes[kChunk * sizeof(S)];
+  for (std::size_t done = 0; done < count;) {
+    const std::size_t n = std::min(count - done, kChunk);
+    for (std::size_t i = 0; i < n; ++i) {
+      Bits bits = 0;
+      std::memcpy(&bits, data + done + i, sizeof(S));
+      for (std::size_t b = 0; b < sizeof(S); ++b) {
+        bytes[i * sizeof(S) + b] = static_cast<char>(bits >> (8 * b));
+      }
+    }
+    write(bytes, n * sizeof(S));
+    done += n;
   }
 }
 
+/// The header of a C-order array of `S` (float32 or float64 by `S`).
+template <class S>
+std::string header_for(const std::vector<Index>& shape) {
+  check_scalar<S>();
+  return make_header(std::is_same_v<S, float> ? "<f4" : "<f8", shape);
+}
+
+/// The whole `.npy` file of an array, in memory (for `.npz` entries).
+template <class S>
+std::string array_bytes(const std::vector<Index>& shape, const S* data, std::size_t count) {
+  std::string bytes = header_for<S>(shape);
+  bytes.reserve(bytes.size() + count * sizeof(S));
+  write_le(data, count, [&](const char* p, std::size_t n) { bytes.append(p, n); });
+  return bytes;
+}
+
+/// Writes a whole `.npy` file into `out`, which the caller then commits.
+template <class S>
+void write_array(AtomicFile& out, const std::vector<Index>& shape, const S* data,
+                 std::size_t count) {
+  const std::string header = header_for<S>(shape);
+  out.write(header.data(), header.size());
+  write_le(data, count, [&](const char* p, std::size_t n) { out.write(p, n); });
+}
+
+/// Writes a `.npy` file atomically (see `detail::AtomicFile`): the previous file at `path`, if
+/// any, stays intact unless the whole new file has been written.
 template <class S>
 void save_array(const char* fn, const std::string& path, const std::vector<Index>& shape,
                 const S* data, std::size_t count) {
   check_scalar<S>();
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  if (!out) fail_io(fn, path, "cannot open for writing");
-  const std::string header = make_header(std::is_same_v<S, float> ? "<f4" : "<f8", shape);
-  out.write(header.data(), static_cast<std::streamsize>(header.size()));
-  write_data(out, data, count);
-  out.flush();
-  if (!out) fail_io(fn, path, "write failed");
+  AtomicFile out(fn, path);
+  write_array(out, shape, data, count);
+  out.commit();
 }
 
 /// What a `.npy` header says, checked for consistency with the file size.
 struct ArrayInfo {
   std::vector<Index> shape;
-  std::size_t item_size = 0;  ///< 4 (float32) or 8 (float64)
-  std::size_t count = 0;      ///< product of the shape
+  std::size_t item_size = 0;    ///< 4 (float32) or 8 (float64)
+  std::size_t count = 0;        ///< product of the shape
+  std::size_t data_offset = 0;  ///< bytes before the data: magic, version, length and header
 };
 
 /// A strict parser for the one Python literal a header holds:
@@ -168,8 +190,9 @@ struct ArrayInfo {
 /// whitespace, optional trailing commas as in Python).
 class HeaderParser {
  public:
-  HeaderParser(const std::string& text, const char* fn, const std::string& path)
-      : text_(text), fn_(fn), path_(path) {}
+  /// `where` names the array in messages, quoted (`'x.npy'`).
+  HeaderParser(const std::string& text, const char* fn, const std::string& where)
+      : text_(text), fn_(fn), where_(where) {}
 
   void parse(std::string& descr, bool& fortran_order, std::vector<Index>& shape) {
     bool have_descr = false;
@@ -205,7 +228,8 @@ class HeaderParser {
 
  private:
   [[noreturn]] void malformed(const std::string& why) const {
-    fail_io(fn_, path_, "malformed .npy header at byte " + std::to_string(pos_) + " (" + why + ")");
+    fail_at(fn_, where_,
+            "malformed .npy header at byte " + std::to_string(pos_) + " (" + why + ")");
   }
   void skip_space() {
     while (pos_ < text_.size() && (text_[pos_] == ' ' || text_[pos_] == '\t' ||
@@ -281,60 +305,66 @@ class HeaderParser {
 
   const std::string& text_;
   const char* fn_;
-  const std::string& path_;
+  const std::string& where_;
   std::size_t pos_ = 0;
 };
 
-/// Reads and checks the header of `in` (opened at its start), whose total size is `file_size`,
-/// for a result of scalar `S`; leaves `in` at the first data byte.
-template <class S>
-ArrayInfo read_header(std::ifstream& in, std::uint64_t file_size, const char* fn,
-                      const std::string& path) {
-  char prefix[kMagicSize + 2] = {};
-  if (file_size < sizeof(prefix) || !in.read(prefix, sizeof(prefix)) ||
-      std::memcmp(prefix, kMagic, kMagicSize) != 0) {
-    fail_io(fn, path, "not a .npy file (it does not start with \\x93NUMPY)");
+/// The first bytes of a `.npy` file that locate its data: magic, version and header length
+/// (12 bytes for versions 2.0 and 3.0, 10 for 1.0).
+constexpr std::size_t kPrefixSize = kMagicSize + 2 + 4;
+
+/// Checks the magic and version in the first `min(total_size, kPrefixSize)` bytes of an array
+/// of `total_size` bytes and returns the offset of its first data byte (the header's end), which
+/// is checked to lie within `total_size`. `where` names the array in messages, quoted.
+inline std::size_t data_offset(const char* prefix, std::uint64_t total_size, const char* fn,
+                               const std::string& where) {
+  if (total_size < kMagicSize + 2 || std::memcmp(prefix, kMagic, kMagicSize) != 0) {
+    fail_at(fn, where, "not a .npy file (it does not start with \\x93NUMPY)");
   }
   const auto major = static_cast<unsigned char>(prefix[kMagicSize]);
   const auto minor = static_cast<unsigned char>(prefix[kMagicSize + 1]);
   if (major < 1 || major > 3 || minor != 0) {
-    fail_io(fn, path,
+    fail_at(fn, where,
             "unsupported .npy format version " + std::to_string(major) + "." +
                 std::to_string(minor) + " (1.0, 2.0 and 3.0 are supported)");
   }
   const std::size_t length_size = major == 1 ? 2 : 4;
-  unsigned char length_bytes[4] = {};
+  if (total_size < kMagicSize + 2 + length_size) fail_at(fn, where, "truncated .npy header");
   std::uint32_t header_size = 0;
-  if (file_size < sizeof(prefix) + length_size ||
-      !in.read(reinterpret_cast<char*>(length_bytes), static_cast<std::streamsize>(length_size))) {
-    fail_io(fn, path, "truncated .npy header");
-  }
   for (std::size_t b = 0; b < length_size; ++b) {
-    header_size |= static_cast<std::uint32_t>(length_bytes[b]) << (8 * b);
+    header_size |=
+        static_cast<std::uint32_t>(static_cast<unsigned char>(prefix[kMagicSize + 2 + b]))
+        << (8 * b);
   }
-  const std::uint64_t data_offset = sizeof(prefix) + length_size + header_size;
   if (header_size > kMaxHeaderSize) {
-    fail_io(fn, path,
+    fail_at(fn, where,
             "the header claims " + std::to_string(header_size) + " bytes, more than " +
                 std::to_string(kMaxHeaderSize));
   }
-  if (data_offset > file_size) {
-    fail_io(fn, path,
-            "truncated .npy header (it claims " + std::to_string(header_size) +
-                " bytes, the file has " + std::to_string(file_size) + ")");
+  const std::uint64_t offset = kMagicSize + 2 + length_size + header_size;
+  if (offset > total_size) {
+    fail_at(fn, where,
+            "truncated .npy header (it claims " + std::to_string(header_size) + " bytes, the " +
+                "array has " + std::to_string(total_size) + " in all)");
   }
-  std::string text(header_size, '\0');
-  if (!in.read(&text[0], static_cast<std::streamsize>(header_size))) {
-    fail_io(fn, path, "read failed in the header");
-  }
+  return static_cast<std::size_t>(offset);
+}
 
+/// Parses the header (the first `offset` bytes, as `data_offset` returned) of an array of
+/// `total_size` bytes for a result of scalar `S`, and checks that the data after it have exactly
+/// the size the shape and dtype say.
+template <class S>
+ArrayInfo parse_header(const char* header, std::size_t offset, std::uint64_t total_size,
+                       const char* fn, const std::string& where) {
+  const std::size_t dict_begin = header[kMagicSize] == 1 ? kMagicSize + 4 : kPrefixSize;
+  const std::string text(header + dict_begin, offset - dict_begin);
   std::string descr;
   bool fortran_order = false;
   ArrayInfo info;
-  HeaderParser(text, fn, path).parse(descr, fortran_order, info.shape);
+  HeaderParser(text, fn, where).parse(descr, fortran_order, info.shape);
 
   if (descr.size() == 3 && descr[0] == '>' && descr[1] == 'f') {
-    fail_io(fn, path,
+    fail_at(fn, where,
             "big-endian data (dtype '" + descr +
                 "') is not supported; in numpy, save a.astype(a.dtype.newbyteorder('<'))");
   }
@@ -343,16 +373,16 @@ ArrayInfo read_header(std::ifstream& in, std::uint64_t file_size, const char* fn
   } else if (descr == "<f8") {
     info.item_size = 8;
   } else {
-    fail_io(fn, path,
+    fail_at(fn, where,
             "dtype '" + descr + "' is not supported; convtape reads float32 ('<f4') and " +
                 "float64 ('<f8')");
   }
   if (info.item_size > sizeof(S)) {
-    fail_io(fn, path,
+    fail_at(fn, where,
             "holds float64 data, which float would round; load it as double (or save float32)");
   }
   if (fortran_order) {
-    fail_io(fn, path,
+    fail_at(fn, where,
             "fortran_order is True (column-major data) and is not supported; in numpy, save "
             "np.ascontiguousarray(a)");
   }
@@ -368,31 +398,52 @@ ArrayInfo read_header(std::ifstream& in, std::uint64_t file_size, const char* fn
     }
     const auto e = static_cast<std::uint64_t>(extent);
     if (nonzero_product > max_bytes / info.item_size / e) {
-      fail_io(fn, path, "shape " + shape_repr(info.shape) + " is too large to represent");
+      fail_at(fn, where, "shape " + shape_repr(info.shape) + " is too large to represent");
     }
     nonzero_product *= e;
   }
   info.count = any_zero ? 0 : static_cast<std::size_t>(nonzero_product);
+  info.data_offset = offset;
   const std::uint64_t data_bytes = static_cast<std::uint64_t>(info.count) * info.item_size;
-  const std::uint64_t available = file_size - data_offset;
+  const std::uint64_t available = total_size - offset;
   if (available != data_bytes) {
-    fail_io(fn, path,
+    fail_at(fn, where,
             std::string(available < data_bytes ? "truncated" : "unexpected bytes after the data") +
                 ": shape " + shape_repr(info.shape) + " of " + descr + " needs " +
-                std::to_string(data_bytes) + " data bytes, the file has " +
+                std::to_string(data_bytes) + " data bytes, the array has " +
                 std::to_string(available));
   }
   return info;
 }
 
+/// Parses and checks the header of the `.npy` array held in `bytes[0, size)`.
+template <class S>
+ArrayInfo parse_array(const char* bytes, std::size_t size, const char* fn,
+                      const std::string& where) {
+  return parse_header<S>(bytes, data_offset(bytes, size, fn, where), size, fn, where);
+}
+
+/// Converts `info.count` little-endian elements at `bytes` into `out` (float32 widened to `S`).
+template <class S>
+void decode_data(const char* bytes, const ArrayInfo& info, S* out) {
+  if (info.count == 0) return;
+  if (info.item_size == sizeof(S) && host_is_little_endian()) {
+    std::memcpy(out, bytes, info.count * sizeof(S));
+  } else if (info.item_size == 4) {
+    decode_le<float>(bytes, info.count, out);
+  } else {
+    decode_le<double>(bytes, info.count, out);
+  }
+}
+
 /// Reads `info.count` elements from `in` into `out`, converting float32 to `S` if needed.
 template <class S>
 void read_data(std::ifstream& in, const ArrayInfo& info, S* out, const char* fn,
-               const std::string& path) {
+               const std::string& where) {
   if (info.item_size == sizeof(S) && host_is_little_endian()) {
     if (!in.read(reinterpret_cast<char*>(out),
                  static_cast<std::streamsize>(info.count * sizeof(S)))) {
-      fail_io(fn, path, "read failed in the data");
+      fail_at(fn, where, "read failed in the data");
     }
     return;
   }
@@ -401,31 +452,47 @@ void read_data(std::ifstream& in, const ArrayInfo& info, S* out, const char* fn,
   for (std::size_t done = 0; done < info.count;) {
     const std::size_t n = std::min(info.count - done, kChunk);
     if (!in.read(bytes.data(), static_cast<std::streamsize>(n * info.item_size))) {
-      fail_io(fn, path, "read failed in the data");
+      fail_at(fn, where, "read failed in the data");
     }
-    if (info.item_size == 4) {
-      decode_le<float>(bytes.data(), n, out + done);
-    } else {
-      decode_le<double>(bytes.data(), n, out + done);
-    }
+    ArrayInfo chunk = info;
+    chunk.count = n;
+    decode_data(bytes.data(), chunk, out + done);
     done += n;
   }
 }
 
 /// Opens `path`, reads its header, and hands the shape to `make_result(shape)`, which checks it
 /// (throwing `shape_error`) and returns a result object whose `.data()` receives the elements.
+/// Only the header is read before the file size confirms the shape; the data go straight into
+/// the result.
 template <class S, class MakeResult>
 auto load_array(const char* fn, const std::string& path, MakeResult make_result) {
   check_scalar<S>();
+  const std::string where = "'" + path + "'";
   std::ifstream in(path, std::ios::binary);
-  if (!in) fail_io(fn, path, "cannot open for reading");
+  if (!in) fail_at(fn, where, "cannot open for reading");
   in.seekg(0, std::ios::end);
   const std::streamoff end = in.tellg();
-  if (end < 0) fail_io(fn, path, "cannot determine the file size");
+  if (end < 0) fail_at(fn, where, "cannot determine the file size");
   in.seekg(0, std::ios::beg);
-  const ArrayInfo info = read_header<S>(in, static_cast<std::uint64_t>(end), fn, path);
+  const auto file_size = static_cast<std::uint64_t>(end);
+  std::string header(static_cast<std::size_t>(std::min<std::uint64_t>(file_size, kPrefixSize)),
+                     '\0');
+  if (!in.read(&header[0], static_cast<std::streamsize>(header.size()))) {
+    fail_at(fn, where, "read failed in the header");
+  }
+  header.resize(kPrefixSize, '\0');  // a short file is rejected by data_offset
+  const std::size_t offset = data_offset(header.data(), file_size, fn, where);
+  if (offset > kPrefixSize) {
+    header.resize(offset);
+    if (!in.read(&header[kPrefixSize], static_cast<std::streamsize>(offset - kPrefixSize))) {
+      fail_at(fn, where, "read failed in the header");
+    }
+  }
+  in.seekg(static_cast<std::streamoff>(offset), std::ios::beg);
+  const ArrayInfo info = parse_header<S>(header.data(), offset, file_size, fn, where);
   auto result = make_result(info.shape);
-  read_data(in, info, result.data(), fn, path);
+  read_data(in, info, result.data(), fn, where);
   return result;
 }
 
@@ -438,8 +505,8 @@ inline std::string rank_message(const std::vector<Index>& shape) {
 }  // namespace detail
 
 /// Writes `t` to `path` as a 4-D (N, C, H, W) `.npy` array, float32 or float64 as `S`
-/// (`np.load(path)` gives back an array equal to `t`). Overwrites an existing file.
-/// @throws io_error if the file cannot be written.
+/// (`np.load(path)` gives back an array equal to `t`). Replaces an existing file atomically.
+/// @throws io_error if the file cannot be written; a previous file at `path` is then unchanged.
 template <class S>
 void save_npy(const std::string& path, const Tensor<S>& t) {
   detail::npy::save_array("save_npy", path, {t.dim(0), t.dim(1), t.dim(2), t.dim(3)}, t.data(),
@@ -447,9 +514,9 @@ void save_npy(const std::string& path, const Tensor<S>& t) {
 }
 
 /// Writes matrix `m` (any Eigen matrix expression) to `path` as a 2-D (rows, cols) `.npy` array in
-/// C order, whatever `m`'s storage order, float32 or float64 by its scalar type. Overwrites an
-/// existing file.
-/// @throws io_error if the file cannot be written.
+/// C order, whatever `m`'s storage order, float32 or float64 by its scalar type. Replaces an
+/// existing file atomically.
+/// @throws io_error if the file cannot be written; a previous file at `path` is then unchanged.
 template <class Derived>
 void save_npy(const std::string& path, const Eigen::MatrixBase<Derived>& m) {
   using S = typename Derived::Scalar;

@@ -17,13 +17,14 @@
 /// (`"model/conv1_"`). The format rules are those of `io/npy.hpp`.
 
 #include <algorithm>
-#include <cstdio>
 #include <fstream>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "convtape/core.hpp"
+#include "convtape/detail/atomic_file.hpp"
+#include "convtape/io/error.hpp"
 #include "convtape/io/npy.hpp"
 #include "convtape/nn/conv2d.hpp"
 #include "convtape/tensor.hpp"
@@ -63,25 +64,39 @@ Tensor<S> load_parameter_file(const char* fn, const std::string& path, const cha
 /// Writes `layer`'s weight to `prefix + "weight.npy"` as a 4-D (C_out, C_in / groups, kh, kw)
 /// array and, if the layer has a bias, its bias to `prefix + "bias.npy"` as a 1-D (C_out,)
 /// array: what `np.save` writes for PyTorch's `conv.weight.detach().numpy()` and
-/// `conv.bias.detach().numpy()`. float32 or float64 by `S`. Existing files are overwritten; for
-/// a layer without a bias, an existing `prefix + "bias.npy"` is deleted, so that the files always
-/// describe the layer (`load_parameters` refuses a bias file for a layer without a bias).
-/// @throws io_error if a file cannot be written or a stale bias file cannot be deleted.
+/// `conv.bias.detach().numpy()`. float32 or float64 by `S`.
+///
+/// Existing files are replaced atomically: both files are written completely to temporaries
+/// before either is renamed into place, so a write that fails leaves the previous files intact.
+/// No file is ever deleted: for a layer without a bias, an existing `prefix + "bias.npy"` is a
+/// conflict (`load_parameters` would refuse it beside this layer's weight, and it may not be
+/// ours), so the call throws before writing anything; remove the file or choose another prefix.
+/// @throws io_error if a file cannot be written, or the layer has no bias and
+///   `prefix + "bias.npy"` exists.
 template <class S>
 void save_parameters(const std::string& prefix, const Conv2D<S>& layer) {
   constexpr const char* fn = "save_parameters";
-  const Tensor<S>& w = layer.weight.value;
-  detail::npy::save_array(fn, prefix + "weight.npy", {w.dim(0), w.dim(1), w.dim(2), w.dim(3)},
-                          w.data(), static_cast<std::size_t>(w.size()));
   const std::string bias_path = prefix + "bias.npy";
-  if (layer.has_bias()) {
-    const Tensor<S>& b = layer.bias.value;
-    detail::npy::save_array(fn, bias_path, {b.size()}, b.data(),
-                            static_cast<std::size_t>(b.size()));
-  } else if (detail::readable(bias_path) && std::remove(bias_path.c_str()) != 0) {
-    detail::npy::fail_io(fn, bias_path,
-                         "the layer has no bias, and this stale bias file cannot be deleted");
+  if (!layer.has_bias() && detail::readable(bias_path)) {
+    detail::fail_io(fn, bias_path,
+                    "exists, but the layer has no bias: load_parameters would refuse this bias "
+                    "beside the new weight, and convtape never deletes a file; remove it or save "
+                    "under another prefix (nothing was written)");
   }
+  detail::npy::check_scalar<S>();
+  const Tensor<S>& w = layer.weight.value;
+  detail::AtomicFile weight_file(fn, prefix + "weight.npy");
+  detail::npy::write_array(weight_file, {w.dim(0), w.dim(1), w.dim(2), w.dim(3)}, w.data(),
+                           static_cast<std::size_t>(w.size()));
+  if (!layer.has_bias()) {
+    weight_file.commit();
+    return;
+  }
+  const Tensor<S>& b = layer.bias.value;
+  detail::AtomicFile bias_file(fn, bias_path);
+  detail::npy::write_array(bias_file, {b.size()}, b.data(), static_cast<std::size_t>(b.size()));
+  weight_file.commit();
+  bias_file.commit();
 }
 
 /// Reads `layer`'s weight from `prefix + "weight.npy"` (exactly the layer's 4-D shape
@@ -106,9 +121,9 @@ void load_parameters(const std::string& prefix, Conv2D<S>& layer) {
   Tensor<S> bias;
   if (layer.has_bias()) {
     if (!detail::readable(bias_path)) {
-      detail::npy::fail_io(fn, bias_path,
-                           "cannot open for reading, but the layer has a bias (for a layer "
-                           "without one, construct it with Conv2dOptions().bias(false))");
+      detail::fail_io(fn, bias_path,
+                      "cannot open for reading, but the layer has a bias (for a layer "
+                      "without one, construct it with Conv2dOptions().bias(false))");
     }
     const Shape4& bias_shape = layer.bias.value.shape();
     bias = detail::load_parameter_file<S>(

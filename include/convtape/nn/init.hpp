@@ -33,6 +33,18 @@ Index fan_in(const Tensor<S>& weight) {
   return fan;
 }
 
+/// Outputs one input of a layer with this OIHW weight feeds: C_out * kh * kw (PyTorch's fan_out;
+/// for a `Linear` weight (out, in, 1, 1), `out`). @throws shape_error if that is zero.
+template <class S>
+Index fan_out(const Tensor<S>& weight) {
+  const Index fan = weight.dim(0) * weight.dim(2) * weight.dim(3);
+  if (fan <= 0) {
+    detail::fail("init::fan_out",
+                 "weight " + detail::shape_str(weight.shape()) + " has no outputs");
+  }
+  return fan;
+}
+
 /// Uniform in [low, high): low + (high - low) * u, u from the top 53 bits of one engine output.
 /// @throws shape_error if low > high.
 template <class S>
@@ -42,9 +54,7 @@ void uniform(Tensor<S>& t, double low, double high, std::mt19937_64& rng) {
     os << "needs low <= high, got [" << low << ", " << high << ")";
     detail::fail("init::uniform", os.str());
   }
-  for (Index i = 0; i < t.size(); ++i) {
-    t.data()[i] = static_cast<S>(low + (high - low) * detail::uniform01(rng));
-  }
+  detail::fill_uniform(t.data(), t.size(), low, high, rng);
 }
 
 /// Normal with the given mean and standard deviation (Box-Muller on pairs of uniforms; bit-for-bit
@@ -57,13 +67,7 @@ void normal(Tensor<S>& t, double mean, double stddev, std::mt19937_64& rng) {
     os << "needs a non-negative stddev, got " << stddev;
     detail::fail("init::normal", os.str());
   }
-  for (Index i = 0; i < t.size(); i += 2) {
-    double z0 = 0;
-    double z1 = 0;
-    detail::standard_normal_pair(rng, z0, z1);
-    t.data()[i] = static_cast<S>(mean + stddev * z0);
-    if (i + 1 < t.size()) t.data()[i + 1] = static_cast<S>(mean + stddev * z1);
-  }
+  detail::fill_normal(t.data(), t.size(), mean, stddev, rng);
 }
 
 /// All zeros.
@@ -88,14 +92,62 @@ void kaiming_uniform(Tensor<S>& weight, double a, std::mt19937_64& rng) {
   uniform(weight, -bound, bound, rng);
 }
 
-/// PyTorch's default for `Conv2d`: the weight kaiming-uniform with a = sqrt(5), which is
-/// uniform(±1 / sqrt(fan_in)), then the bias (if not empty) uniform(±1 / sqrt(fan_in)).
+/// PyTorch's default for `Conv2d` and `Linear`: the weight kaiming-uniform with a = sqrt(5), which
+/// is uniform(±1 / sqrt(fan_in)), then the bias (if not empty) uniform(±1 / sqrt(fan_in)).
 /// @throws shape_error if `weight` has no inputs.
 template <class S>
 void pytorch_default(Tensor<S>& weight, Tensor<S>& bias, std::mt19937_64& rng) {
   kaiming_uniform(weight, std::sqrt(5.0), rng);
   const double bound = 1.0 / std::sqrt(static_cast<double>(fan_in(weight)));
   uniform(bias, -bound, bound, rng);
+}
+
+/// He/Kaiming normal for a leaky-ReLU slope `a` (0: ReLU), as PyTorch's `kaiming_normal_`
+/// (fan_in mode): normal(0, gain / sqrt(fan_in)) with gain = sqrt(2 / (1 + a^2)).
+/// @throws shape_error if `weight` has no inputs.
+template <class S>
+void kaiming_normal(Tensor<S>& weight, double a, std::mt19937_64& rng) {
+  const double gain = std::sqrt(2.0 / (1.0 + a * a));
+  normal(weight, 0.0, gain / std::sqrt(static_cast<double>(fan_in(weight))), rng);
+}
+
+/// `kaiming_normal` drawn from `std::mt19937_64(seed)`, the ReLU gain (a = 0) by default.
+template <class S>
+void kaiming_normal(Tensor<S>& weight, std::uint64_t seed, double a = 0.0) {
+  std::mt19937_64 rng(seed);
+  kaiming_normal(weight, a, rng);
+}
+
+/// Glorot/Xavier uniform, as PyTorch's `xavier_uniform_`: uniform(±gain * sqrt(6 / (fan_in +
+/// fan_out))). @throws shape_error if `weight` has no inputs or no outputs.
+template <class S>
+void xavier_uniform(Tensor<S>& weight, double gain, std::mt19937_64& rng) {
+  const double fans = static_cast<double>(fan_in(weight) + fan_out(weight));
+  const double bound = gain * std::sqrt(6.0 / fans);
+  uniform(weight, -bound, bound, rng);
+}
+
+/// `xavier_uniform` drawn from `std::mt19937_64(seed)`, gain 1 by default:
+/// `init::xavier_uniform(fc.weight.value, 7)`.
+template <class S>
+void xavier_uniform(Tensor<S>& weight, std::uint64_t seed, double gain = 1.0) {
+  std::mt19937_64 rng(seed);
+  xavier_uniform(weight, gain, rng);
+}
+
+/// Glorot/Xavier normal, as PyTorch's `xavier_normal_`: normal(0, gain * sqrt(2 / (fan_in +
+/// fan_out))). @throws shape_error if `weight` has no inputs or no outputs.
+template <class S>
+void xavier_normal(Tensor<S>& weight, double gain, std::mt19937_64& rng) {
+  const double fans = static_cast<double>(fan_in(weight) + fan_out(weight));
+  normal(weight, 0.0, gain * std::sqrt(2.0 / fans), rng);
+}
+
+/// `xavier_normal` drawn from `std::mt19937_64(seed)`, gain 1 by default.
+template <class S>
+void xavier_normal(Tensor<S>& weight, std::uint64_t seed, double gain = 1.0) {
+  std::mt19937_64 rng(seed);
+  xavier_normal(weight, gain, rng);
 }
 
 /// Half-width of MXNet's default initializer, `mxnet.init.Uniform()`.

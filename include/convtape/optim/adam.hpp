@@ -10,8 +10,8 @@
 #include <utility>
 #include <vector>
 
-#include "convtape/autograd/tape.hpp"
-#include "convtape/detail/optimizer.hpp"
+#include "convtape/autograd/parameter.hpp"
+#include "convtape/optim/optimizer.hpp"
 #include "convtape/tensor.hpp"
 
 namespace convtape {
@@ -25,13 +25,14 @@ namespace convtape {
 ///     v = beta2 * v + (1 - beta2) * g^2
 ///     p = p - lr * (m / (1 - beta1^t)) / (sqrt(v / (1 - beta2^t)) + eps)
 template <class S>
-class Adam : public detail::OptimizerBase<S> {
+class Adam : public Optimizer<S> {
  public:
-  /// @throws shape_error if `params` is empty or holds a null pointer, lr, eps or weight_decay is
+  /// @throws shape_error if `params` is empty or holds an empty ref (a null pointer), lr, eps or
+  /// weight_decay is
   ///   negative or not finite, or a beta is outside [0, 1).
-  explicit Adam(std::vector<Parameter<S>*> params, S lr = S(1e-3), S beta1 = S(0.9),
+  explicit Adam(std::vector<ParameterRef<S>> params, S lr = S(1e-3), S beta1 = S(0.9),
                 S beta2 = S(0.999), S eps = S(1e-8), S weight_decay = 0)
-      : detail::OptimizerBase<S>("Adam", std::move(params), lr),
+      : Optimizer<S>("Adam", std::move(params), lr),
         beta1_(beta1),
         beta2_(beta2),
         eps_(eps),
@@ -43,27 +44,27 @@ class Adam : public detail::OptimizerBase<S> {
   }
 
   /// One update of every parameter from its current gradient.
-  /// @throws shape_error, before modifying anything, if a gradient is not shaped like its
-  ///   parameter, or a parameter changed shape since the previous step.
-  void step() {
+  /// @throws shape_error, before modifying anything, if a parameter no longer exists, a gradient
+  ///   is not shaped like its parameter, or a parameter changed shape since the previous step.
+  void step() override {
     this->check_step({&m_, &v_});
     if (m_.empty()) {
-      for (const Parameter<S>* p : this->params_) {
-        m_.emplace_back(p->value.shape());
-        v_.emplace_back(p->value.shape());
+      for (std::size_t i = 0; i < this->parameters().size(); ++i) {
+        m_.emplace_back(this->parameter(i).value.shape());
+        v_.emplace_back(this->parameter(i).value.shape());
       }
     }
     ++t_;
     const S correction1 = S(1) - std::pow(beta1_, static_cast<S>(t_));
     const S correction2 = S(1) - std::pow(beta2_, static_cast<S>(t_));
-    for (std::size_t i = 0; i < this->params_.size(); ++i) {
-      auto p = this->params_[i]->value.flat().array();
-      const auto g = (this->params_[i]->grad.flat().array() + weight_decay_ * p).eval();
+    for (std::size_t i = 0; i < this->parameters().size(); ++i) {
+      auto p = this->parameter(i).value.flat().array();
+      const auto g = (this->parameter(i).grad.flat().array() + weight_decay_ * p).eval();
       auto m = m_[i].flat().array();
       auto v = v_[i].flat().array();
       m = beta1_ * m + (S(1) - beta1_) * g;
       v = beta2_ * v + (S(1) - beta2_) * g.square();
-      p -= this->lr_ * (m / correction1) / ((v / correction2).sqrt() + eps_);
+      p -= this->lr() * (m / correction1) / ((v / correction2).sqrt() + eps_);
     }
   }
 

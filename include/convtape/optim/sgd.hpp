@@ -8,8 +8,8 @@
 #include <utility>
 #include <vector>
 
-#include "convtape/autograd/tape.hpp"
-#include "convtape/detail/optimizer.hpp"
+#include "convtape/autograd/parameter.hpp"
+#include "convtape/optim/optimizer.hpp"
 #include "convtape/tensor.hpp"
 
 namespace convtape {
@@ -23,12 +23,13 @@ namespace convtape {
 ///
 /// The notebook's update `weight -= lr * grad` is `SGD<S>(params, lr)`.
 template <class S>
-class SGD : public detail::OptimizerBase<S> {
+class SGD : public Optimizer<S> {
  public:
-  /// @throws shape_error if `params` is empty or holds a null pointer, or lr, momentum or
+  /// @throws shape_error if `params` is empty or holds an empty ref (a null pointer), or lr,
+  /// momentum or
   ///   weight_decay is negative or not finite.
-  SGD(std::vector<Parameter<S>*> params, S lr, S momentum = 0, S weight_decay = 0)
-      : detail::OptimizerBase<S>("SGD", std::move(params), lr),
+  SGD(std::vector<ParameterRef<S>> params, S lr, S momentum = 0, S weight_decay = 0)
+      : Optimizer<S>("SGD", std::move(params), lr),
         momentum_(momentum),
         weight_decay_(weight_decay) {
     detail::check_hyperparameter("SGD", "momentum", momentum, S(0));
@@ -36,27 +37,27 @@ class SGD : public detail::OptimizerBase<S> {
   }
 
   /// One update of every parameter from its current gradient.
-  /// @throws shape_error, before modifying anything, if a gradient is not shaped like its
-  ///   parameter, or a parameter changed shape since the previous step.
-  void step() {
+  /// @throws shape_error, before modifying anything, if a parameter no longer exists, a gradient
+  ///   is not shaped like its parameter, or a parameter changed shape since the previous step.
+  void step() override {
     this->check_step({&buffers_});
     const bool first = buffers_.empty();
-    if (momentum_ != S(0) && first) buffers_.resize(this->params_.size());
-    for (std::size_t i = 0; i < this->params_.size(); ++i) {
-      auto p = this->params_[i]->value.flat();
-      const auto g = this->params_[i]->grad.flat();
+    if (momentum_ != S(0) && first) buffers_.resize(this->parameters().size());
+    for (std::size_t i = 0; i < this->parameters().size(); ++i) {
+      auto p = this->parameter(i).value.flat();
+      const auto g = this->parameter(i).grad.flat();
       if (momentum_ == S(0)) {
-        p -= this->lr_ * (g + weight_decay_ * p);
+        p -= this->lr() * (g + weight_decay_ * p);
         continue;
       }
       Tensor<S>& b = buffers_[i];
       if (first) {
-        b = Tensor<S>(this->params_[i]->value.shape());
+        b = Tensor<S>(this->parameter(i).value.shape());
         b.flat() = g + weight_decay_ * p;
       } else {
         b.flat() = momentum_ * b.flat() + g + weight_decay_ * p;
       }
-      p -= this->lr_ * b.flat();
+      p -= this->lr() * b.flat();
     }
   }
 
