@@ -20,7 +20,8 @@
 # 1,4,16); FILTER (regex on "case,layer,network,tags"), BATCH (1 or train), RANDOM_LAYERS=N with
 # SEED (generated layers instead of the table); ROUNDS (default 1), BUDGET (seconds of samples
 # per task and round, default 0.1), CHUNK (cases per turn, default 24); OUT_DIR (default
-# /tmp/convtape-scaling). The binary also checks that every thread count gives the results of
+# /tmp/convtape-scaling); MAX_SECONDS (no new chunk starts after this many seconds of measuring;
+# the report then covers the chunks measured and says how many cases were left out). The binary also checks that every thread count gives the results of
 # the first (exit 1 otherwise, after the report).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -63,8 +64,14 @@ log "$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed '
 
 status=0
 start=$SECONDS
+left_out=0
 for r in $(seq 1 "$rounds"); do
   for ((i = 0; i < ${#names[@]}; i += chunk)); do
+    if [ -n "${MAX_SECONDS:-}" ] && [ $((SECONDS - start)) -ge "$MAX_SECONDS" ]; then
+      left_out=$((${#names[@]} - i))
+      log "MAX_SECONDS=$MAX_SECONDS reached: round $r leaves out the last $left_out cases"
+      break 2
+    fi
     part=("${names[@]:i:chunk}")
     list=$(IFS=,; echo "${part[*]}")
     regex=$(printf '%s\n' "${part[@]}" | sed 's/[.]/\\./g' | paste -sd'|')
@@ -78,6 +85,7 @@ for r in $(seq 1 "$rounds"); do
   done
 done
 log "measured in $((SECONDS - start)) s"
+[ "$left_out" -eq 0 ] || echo "scaling.sh: stopped by MAX_SECONDS; $left_out of ${#names[@]} cases not measured in the last round" >&2
 $py "$root/benchmarks/peers/report_scaling.py" "$out" | tee "$out/report.md"
 [ $status -eq 0 ] || echo "scaling.sh: some cases gave different results at different thread counts (see above)" >&2
 exit $status

@@ -15,6 +15,8 @@ thread count the time is the median over the files' medians. Prints, per directi
 - speed-up: convtape's time at 1 thread / time at the largest thread count on the cases of at
   least MIN_GFLOP forward GFLOP (1 GFLOP with 16 threads and more, else 0.05), against TARGET
   (8 at 16 threads, 1.7 at 2, else half the thread count), those below listed.
+Also writes RESULTS_DIR/scaling.csv: one row per case, direction and thread count, with both
+times (ms), the ratio and the case's forward GFLOP.
 Environment: NOISE, MIN_GFLOP, TARGET override the defaults. Exit status 0 either way (a report,
 not a test)."""
 import csv
@@ -52,9 +54,28 @@ def quantile(v, q):
     return v[lo] + (v[hi] - v[lo]) * (pos - lo)
 
 
+def write_csv(path, cases, t):
+    """One row per (case, direction, thread count) that convtape measured."""
+    keys = sorted({(c, d, th) for d, impl, c, th in t if impl == "convtape"},
+                  key=lambda k: (list(cases).index(k[0]) if k[0] in cases else -1, k[1], k[2]))
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["case", "layer", "network", "direction", "threads", "fwd_gflop",
+                    "convtape_ms", "pytorch_ms", "ratio"])
+        for c, d, th in keys:
+            row = cases.get(c, {})
+            ours = t[(d, "convtape", c, th)]
+            peer = t.get((d, "pytorch", c, th))
+            w.writerow([c, row.get("layer", ""), row.get("network", ""), d, th,
+                        f"{float(row.get('fwd_flops', 0)) * 1e-9:.4g}", f"{ours:.5g}",
+                        "" if peer is None else f"{peer:.5g}",
+                        "" if peer is None else f"{peer / ours:.4g}"])
+
+
 def main():
     res = sys.argv[1]
     cases, t = load(res)
+    write_csv(os.path.join(res, "scaling.csv"), cases, t)
     threads = sorted({k[3] for k in t if k[1] == "convtape"})
     if not threads:
         print("report_scaling.py: no convtape results in", res)
