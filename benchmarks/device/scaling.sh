@@ -27,7 +27,8 @@
 # BUDGET, ROUNDS, CHUNK, CXX, PYTHON, EIGEN_DIR); for a local try on 2 cores:
 #
 #   mkdir -p .device && ln -s /usr/include/eigen3 .device/eigen3
-#   OUT=/tmp/scaling_out THREADS=1,2 FILTER='^(lenet5|mbv2_dw)' benchmarks/device/scaling.sh
+#   OUT=/tmp/scaling_out THREADS=1,2 FILTER='^(lenet5_c|mbv2_b3_dw|resnet18_l2_proj)' \
+#     BUDGET=0.02 benchmarks/device/scaling.sh   # 10 cases, about 3 minutes here
 #
 # Exit status: that of benchmarks/scaling.sh (1 when some thread count gave results different
 # from the first one's, which the driver checks before timing).
