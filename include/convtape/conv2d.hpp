@@ -19,23 +19,10 @@
 /// makes the choice. Every one computes the same function; the tests hold each to the loops of
 /// `reference.hpp`.
 ///
-/// Threads: compiled with OpenMP, images run in parallel when there are enough of them, else the
-/// tiles of one image; the team is OpenMP's (`OMP_NUM_THREADS`, `omp_set_num_threads`). One level
-/// only: called from inside a parallel region it runs on the calling thread, and it never calls
-/// Eigen's threaded GEMM. Without OpenMP everything runs on the calling thread. Results are the
-/// same to the bit for a given thread count.
-///
-/// Workspace (besides the returned tensors), per thread: one padded copy of one image's input
-/// channels (about C_in * (H + pads) * (W + pads) samples), or for Winograd a band of it and the
-/// transformed tiles of two tile rows (16 * (C_in + C_out) * 64 samples); for explicit im2col
-/// tiles one K x 64 tile (K = C_in / groups * kh * kw). The backward pass adds per thread a
-/// K x C_out partial weight gradient, the output gradient transposed for about 128 output
-/// samples, and for stride > 1 a copy of one image's output gradient and the padded input
-/// gradient (`benchmarks/conv2d_memory.cpp` measures the peak).
-///
-/// NaN and Inf propagate as IEEE arithmetic on the loops of `reference.hpp` says, except in which
-/// non-finite value comes out in two documented cases (Winograd's transforms, and the stride-1
-/// input gradient of a non-finite weight); see docs/reliability.md.
+/// Threads: compiled with OpenMP, images (or one image's tiles) run in parallel on OpenMP's team,
+/// one level only and never Eigen's threaded GEMM; without OpenMP, on the calling thread. Results
+/// are the same to the bit for a given thread count. The workspace bound and the measured speed
+/// are in docs/performance.md; how NaN and Inf propagate is in docs/reliability.md.
 
 #include <type_traits>
 
