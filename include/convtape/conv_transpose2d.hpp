@@ -115,12 +115,13 @@ Tensor<S> conv_transpose2d_forward(const Tensor<S>& x, const Tensor<S>& weight,
   return y;
 }
 
-/// `conv_transpose2d_backward` after the checks; without `compute_grad_input` the input gradient is left
-/// empty and not computed.
+/// `conv_transpose2d_backward` after the checks; without `compute_grad_input` the input gradient is
+/// left empty and not computed.
 template <class S>
 Conv2dGrads<S> conv_transpose2d_backward_shaped(const Tensor<S>& x, const Tensor<S>& weight,
                                                 const Tensor<S>& grad_out,
-                                                const ConvTranspose2dShape& s, bool compute_grad_input) {
+                                                const ConvTranspose2dShape& s,
+                                                bool compute_grad_input) {
   Conv2dGrads<S> grads;
   grads.bias = VectorX<S>::Zero(s.out_channels);
   for (Index n = 0; n < s.batch; ++n) {
@@ -181,8 +182,8 @@ Tensor<S> conv_transpose2d(const Tensor<S>& x, const Tensor<S>& weight,
 
 /// Backward pass of `conv_transpose2d(x, weight, bias, opts)`: given the output gradient
 /// `grad_out` (N, C_out, out_rows, out_cols), the gradients with respect to x (`input`, shaped
-/// like x), weight (`weight`) and bias (`bias`, C_out values). With `compute_grad_input` false the input
-/// gradient is skipped and left empty.
+/// like x), weight (`weight`) and bias (`bias`, C_out values). With `compute_grad_input` false the
+/// input gradient is skipped and left empty.
 /// @throws shape_error as `conv_transpose2d`, and if grad_out is not the shape it returns.
 template <class S>
 Conv2dGrads<S> conv_transpose2d_backward(const Tensor<S>& x, const Tensor<S>& weight,
@@ -198,3 +199,11 @@ Conv2dGrads<S> conv_transpose2d_backward(const Tensor<S>& x, const Tensor<S>& we
 }
 
 }  // namespace convtape
+
+/// The explicit instantiations of conv_transpose2d's use of conv2d's kernels for scalar S, after
+/// `prefix` (`template` or `extern template`): see convtape/instantiate.hpp.
+#define CONVTAPE_DETAIL_INSTANTIATE_CONV_TRANSPOSE2D(prefix, S)                        \
+  prefix convtape::Tensor<S> convtape::detail::conv2d_input_gradient<S>(               \
+      const convtape::Tensor<S>&, const convtape::Tensor<S>&, const convtape::Shape4&, \
+      const convtape::Conv2dOptions&, const char*);
+CONVTAPE_DETAIL_EXTERN(CONVTAPE_DETAIL_INSTANTIATE_CONV_TRANSPOSE2D)
