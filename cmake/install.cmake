@@ -1,10 +1,12 @@
-# `cmake --install` for convtape: the headers, an exported convtape::convtape target with its
-# package config and version files, and a pkg-config file.
+# `cmake --install` for convtape: the headers, the exported targets convtape::convtape and (with
+# CONVTAPE_COMPILED) convtape::compiled with their package config and version files, and the
+# pkg-config files convtape.pc and convtape-compiled.pc.
 #
-# convtape is header-only, so everything it installs is the same on every architecture: the CMake
-# package goes to <datadir>/cmake/convtape and convtape.pc to <datadir>/pkgconfig (both searched
-# by default by find_package and pkg-config), as Eigen and nlohmann/json do. Under lib/ a
-# multiarch distribution would need one copy per architecture for identical files.
+# The headers are the same on every architecture: the CMake package goes to
+# <datadir>/cmake/convtape and convtape.pc to <datadir>/pkgconfig (both searched by default by
+# find_package and pkg-config), as Eigen and nlohmann/json do. The compiled library is not:
+# libconvtape_compiled.a goes to <libdir> and convtape-compiled.pc to <libdir>/pkgconfig, and the
+# version file then stops claiming the package is architecture-independent.
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
@@ -18,7 +20,16 @@ install(DIRECTORY "${PROJECT_SOURCE_DIR}/include/convtape"
         DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}"
         FILES_MATCHING PATTERN "*.hpp")
 
-install(TARGETS convtape EXPORT convtapeTargets INCLUDES DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}")
+set(convtape_install_targets convtape)
+if(TARGET convtape_compiled)
+  list(APPEND convtape_install_targets convtape_compiled)
+  set(convtape_arch_independent)
+else()
+  set(convtape_arch_independent ARCH_INDEPENDENT)
+endif()
+install(TARGETS ${convtape_install_targets} EXPORT convtapeTargets
+        ARCHIVE DESTINATION "${CMAKE_INSTALL_LIBDIR}"
+        INCLUDES DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}")
 install(EXPORT convtapeTargets
         NAMESPACE convtape::
         DESTINATION "${CONVTAPE_INSTALL_CMAKEDIR}")
@@ -30,7 +41,7 @@ configure_package_config_file(
 write_basic_package_version_file(
   "${PROJECT_BINARY_DIR}/convtapeConfigVersion.cmake"
   COMPATIBILITY SameMajorVersion
-  ARCH_INDEPENDENT)
+  ${convtape_arch_independent})
 install(FILES "${PROJECT_BINARY_DIR}/convtapeConfig.cmake"
               "${PROJECT_BINARY_DIR}/convtapeConfigVersion.cmake"
         DESTINATION "${CONVTAPE_INSTALL_CMAKEDIR}")
@@ -42,11 +53,23 @@ if(IS_ABSOLUTE "${CMAKE_INSTALL_INCLUDEDIR}")
 else()
   set(CONVTAPE_PC_INCLUDEDIR "\${prefix}/${CMAKE_INSTALL_INCLUDEDIR}")
 endif()
+if(IS_ABSOLUTE "${CMAKE_INSTALL_LIBDIR}")
+  set(CONVTAPE_PC_LIBDIR "${CMAKE_INSTALL_LIBDIR}")
+else()
+  set(CONVTAPE_PC_LIBDIR "\${prefix}/${CMAKE_INSTALL_LIBDIR}")
+endif()
 set(CONVTAPE_PC_PREFIX "@CONVTAPE_PC_PREFIX@")  # kept for the install-time pass below
-configure_file("${PROJECT_SOURCE_DIR}/cmake/convtape.pc.in"
-               "${PROJECT_BINARY_DIR}/convtape.pc.template" @ONLY)
-install(CODE "
-  set(CONVTAPE_PC_PREFIX \"\${CMAKE_INSTALL_PREFIX}\")
-  configure_file(\"${PROJECT_BINARY_DIR}/convtape.pc.template\" \"${PROJECT_BINARY_DIR}/convtape.pc\" @ONLY)
-")
-install(FILES "${PROJECT_BINARY_DIR}/convtape.pc" DESTINATION "${CONVTAPE_INSTALL_PKGCONFIGDIR}")
+# convtape_install_pc(NAME DESTINATION): cmake/NAME.pc.in, completed with the prefix at install.
+function(convtape_install_pc name destination)
+  configure_file("${PROJECT_SOURCE_DIR}/cmake/${name}.pc.in"
+                 "${PROJECT_BINARY_DIR}/${name}.pc.template" @ONLY)
+  install(CODE "
+    set(CONVTAPE_PC_PREFIX \"\${CMAKE_INSTALL_PREFIX}\")
+    configure_file(\"${PROJECT_BINARY_DIR}/${name}.pc.template\" \"${PROJECT_BINARY_DIR}/${name}.pc\" @ONLY)
+  ")
+  install(FILES "${PROJECT_BINARY_DIR}/${name}.pc" DESTINATION "${destination}")
+endfunction()
+convtape_install_pc(convtape "${CONVTAPE_INSTALL_PKGCONFIGDIR}")
+if(TARGET convtape_compiled)
+  convtape_install_pc(convtape-compiled "${CMAKE_INSTALL_LIBDIR}/pkgconfig")
+endif()

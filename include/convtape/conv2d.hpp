@@ -23,27 +23,11 @@
 /// Threads: compiled with OpenMP, the work of a call is cut into independent items (image x
 /// block of groups x band of output rows x block of output channels; for the weight gradient,
 /// blocks of input channels x ranges of images and bands, their partial sums added once), all
-/// run in one parallel loop, so batch 1 has work for many threads too. The team is OpenMP's
-/// (`OMP_NUM_THREADS`, `omp_set_num_threads`), capped at what the estimated work and the number
-/// of items can feed. One level only: called from inside a parallel region it runs on the calling
-/// thread, and it never calls Eigen's threaded GEMM. Without OpenMP everything runs on the calling
-/// thread. Results are the same to the bit for a given thread count.
-///
-/// Workspace (besides the returned tensors), per thread: a band copy of the input (at most about
-/// 1 MiB, or the images of one block of a tiny plane), a gathered im2col panel (K x 64 samples,
-/// K = C_in / groups * kh * kw), for large weights a chunk of it over one item's columns and
-/// those columns' outputs; for Winograd a band and the transformed tiles of a few tile rows (16 *
-/// (C_in + C_out) * 64 samples). The backward pass adds partial weight gradients (K x C_out per
-/// range of images, few ranges unless the channels are few), the output gradient of about 128
-/// samples transposed, and for stride > 1 the band of the padded input gradient and a dcol tile.
-/// With a padding mode other than zeros (or zero padding wider than the kernel), the input
-/// gradient goes through a padded copy of the whole batch. Buffers up to 2 MiB stay with their
-/// thread between calls (`detail/scratch.hpp`), so small calls do not pay page faults
-/// (`benchmarks/conv2d_memory.cpp` measures the peak).
-///
-/// NaN and Inf propagate as IEEE arithmetic on the loops of `reference.hpp` says, except in which
-/// non-finite value comes out in two documented cases (Winograd's transforms, and the stride-1
-/// input gradient of a non-finite weight); see docs/reliability.md.
+/// run in one parallel loop on OpenMP's team (`OMP_NUM_THREADS`), capped at what the estimated
+/// work and the number of items can feed; one level only, never Eigen's threaded GEMM; without
+/// OpenMP, on the calling thread. Results are the same to the bit for a given thread count. The
+/// workspace bound and the measured speed are in docs/performance.md; how NaN and Inf propagate
+/// is in docs/reliability.md.
 
 #include <type_traits>
 

@@ -184,3 +184,11 @@ Conv2dGrads<S> conv_transpose2d_backward(const Tensor<S>& x, const Tensor<S>& we
 }
 
 }  // namespace convtape
+
+/// The explicit instantiations of conv_transpose2d's use of conv2d's kernels for scalar S, after
+/// `prefix` (`template` or `extern template`): see convtape/instantiate.hpp.
+#define CONVTAPE_DETAIL_INSTANTIATE_CONV_TRANSPOSE2D(prefix, S)                        \
+  prefix convtape::Tensor<S> convtape::detail::conv2d_input_gradient<S>(               \
+      const convtape::Tensor<S>&, const convtape::Tensor<S>&, const convtape::Shape4&, \
+      const convtape::Conv2dOptions&, const char*);
+CONVTAPE_DETAIL_EXTERN(CONVTAPE_DETAIL_INSTANTIATE_CONV_TRANSPOSE2D)

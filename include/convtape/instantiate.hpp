@@ -7,7 +7,9 @@
 ///
 /// By default convtape is header-only: every source file that calls `corr2d`, `conv2d`,
 /// `conv2d_backward` or a `Conv2D` layer compiles their register-blocked kernels and algorithms
-/// for its scalar type, which costs seconds per file. To pay that once per program instead:
+/// for its scalar type, which costs seconds per file. The simplest way to pay that once is to
+/// link CMake's `convtape::compiled` instead of `convtape::convtape` (pkg-config:
+/// `convtape-compiled`), a static library that does both steps below. By hand:
 ///
 /// 1. define `CONVTAPE_EXTERN_TEMPLATES` for every source file that includes convtape (in CMake:
 ///    `target_compile_definitions(app PRIVATE CONVTAPE_EXTERN_TEMPLATES)`); convtape's headers
@@ -23,25 +25,7 @@
 /// are always compiled where they are used. Build options that change the kernels (OpenMP,
 /// `-march`) are those of the file that includes this header.
 
-#include "convtape/autograd/ops.hpp"
-#include "convtape/autograd/tape.hpp"
-#include "convtape/conv2d.hpp"
-#include "convtape/detail/plane.hpp"
-#include "convtape/nn/loss.hpp"
-#include "convtape/optim/adam.hpp"
-#include "convtape/optim/optimizer.hpp"
-#include "convtape/optim/sgd.hpp"
+#include "convtape/detail/instantiations.hpp"
 
-/// Compiles the instantiations that the macro `list(prefix, S)` lists, for float and double.
-#define CONVTAPE_DETAIL_INSTANTIATE(list) list(template, float) list(template, double)
-
-CONVTAPE_DETAIL_INSTANTIATE(CONVTAPE_DETAIL_INSTANTIATE_PLANE)
-CONVTAPE_DETAIL_INSTANTIATE(CONVTAPE_DETAIL_INSTANTIATE_CONV2D_SHAPE)
-CONVTAPE_DETAIL_INSTANTIATE(CONVTAPE_DETAIL_INSTANTIATE_CONV2D_FORWARD)
-CONVTAPE_DETAIL_INSTANTIATE(CONVTAPE_DETAIL_INSTANTIATE_CONV2D_BACKWARD)
-CONVTAPE_DETAIL_INSTANTIATE(CONVTAPE_DETAIL_INSTANTIATE_TAPE)
-CONVTAPE_DETAIL_INSTANTIATE(CONVTAPE_DETAIL_INSTANTIATE_OPS)
-CONVTAPE_DETAIL_INSTANTIATE(CONVTAPE_DETAIL_INSTANTIATE_LOSS)
-CONVTAPE_DETAIL_INSTANTIATE(CONVTAPE_DETAIL_INSTANTIATE_OPTIMIZER)
-CONVTAPE_DETAIL_INSTANTIATE(CONVTAPE_DETAIL_INSTANTIATE_SGD)
-CONVTAPE_DETAIL_INSTANTIATE(CONVTAPE_DETAIL_INSTANTIATE_ADAM)
+CONVTAPE_DETAIL_INSTANTIATE_ALL(template, float)
+CONVTAPE_DETAIL_INSTANTIATE_ALL(template, double)

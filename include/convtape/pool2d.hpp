@@ -610,3 +610,28 @@ Tensor<S> global_avg_pool2d(const Tensor<S>& x) {
 }
 
 }  // namespace convtape
+
+/// The pooling workers' explicit instantiations for scalar S, after `prefix` (`template` or
+/// `extern template`): see convtape/instantiate.hpp. They cover the tensor functions and their
+/// backward passes, and the var functions of autograd/pool2d.hpp.
+#define CONVTAPE_DETAIL_INSTANTIATE_POOL2D(prefix, S)                                             \
+  prefix convtape::Tensor<S> convtape::detail::max_pool2d_planes<S, false>(                       \
+      const convtape::Tensor<S>&, const convtape::detail::Pool2dGeometry&,                        \
+      convtape::Tensor<convtape::Index>*);                                                        \
+  prefix convtape::Tensor<S> convtape::detail::max_pool2d_planes<S, true>(                        \
+      const convtape::Tensor<S>&, const convtape::detail::Pool2dGeometry&,                        \
+      convtape::Tensor<convtape::Index>*);                                                        \
+  prefix convtape::Tensor<S> convtape::detail::max_pool2d_scatter<S>(                             \
+      const convtape::Tensor<S>&, const convtape::Tensor<convtape::Index>&,                       \
+      const convtape::Shape4&);                                                                   \
+  prefix convtape::Tensor<S> convtape::avg_pool2d<S>(const convtape::Tensor<S>&, convtape::Size2, \
+                                                     const convtape::Pool2dOptions&);             \
+  prefix convtape::Tensor<S> convtape::detail::avg_pool2d_backward_planes<S>(                     \
+      const convtape::Tensor<S>&, const convtape::detail::Pool2dGeometry&,                        \
+      const convtape::Shape4&);                                                                   \
+  prefix convtape::Tensor<S> convtape::adaptive_avg_pool2d<S>(const convtape::Tensor<S>&,         \
+                                                              convtape::Size2);                   \
+  prefix convtape::Tensor<S> convtape::detail::adaptive_avg_pool2d_scatter<S>(                    \
+      const convtape::Tensor<S>&, const convtape::Shape4&);                                       \
+  prefix convtape::Tensor<S> convtape::global_avg_pool2d<S>(const convtape::Tensor<S>&);
+CONVTAPE_DETAIL_EXTERN(CONVTAPE_DETAIL_INSTANTIATE_POOL2D)

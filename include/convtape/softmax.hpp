@@ -127,3 +127,17 @@ Tensor<S> log_softmax(const Tensor<S>& x) {
 }
 
 }  // namespace convtape
+
+/// The explicit instantiations of `log_softmax` and the cross-entropy rows for scalar S, after
+/// `prefix` (`template` or `extern template`): see convtape/instantiate.hpp. They cover the
+/// tensor and var functions of log_softmax and cross_entropy (nn/loss.hpp).
+#define CONVTAPE_DETAIL_INSTANTIATE_SOFTMAX(prefix, S)                                        \
+  prefix convtape::Tensor<S> convtape::log_softmax<S>(const convtape::Tensor<S>&);            \
+  prefix convtape::Tensor<S> convtape::detail::log_softmax_backward<S>(                       \
+      const convtape::Tensor<S>&, const convtape::Tensor<S>&);                                \
+  prefix convtape::VectorX<S> convtape::detail::cross_entropy_rows<S>(                        \
+      const Eigen::Map<const convtape::RowMatrixX<S>>&, const std::vector<convtape::Index>&); \
+  prefix convtape::Tensor<S> convtape::detail::cross_entropy_rows_backward<S>(                \
+      const convtape::Tensor<S>&, const std::vector<convtape::Index>&,                        \
+      const convtape::VectorX<S>&);
+CONVTAPE_DETAIL_EXTERN(CONVTAPE_DETAIL_INSTANTIATE_SOFTMAX)

@@ -8,6 +8,10 @@ set(kernels detail::corr2d_accumulate< detail::corr2d_grad_input_accumulate<
             detail::corr2d_grad_kernel_accumulate< detail::conv2d_forward<
             detail::conv2d_backward_path< detail::conv2d_shape< detail::backward_from<
             detail::record_conv2d< detail::record_linear< sum< squared_loss<
+            detail::conv2d_input_gradient< detail::max_pool2d_planes< detail::max_pool2d_scatter<
+            "avg_pool2d<[a-z]+>\\(convtape::Tensor" detail::avg_pool2d_backward_planes<
+            detail::adaptive_avg_pool2d_scatter< "log_softmax<[a-z]+>\\(convtape::Tensor"
+            detail::log_softmax_backward< detail::cross_entropy_rows
             "SGD<[a-z]+>::step" "Adam<[a-z]+>::step" "Optimizer<[a-z]+>::zero_grad")
 string(REPLACE " " ";" OBJECTS "${OBJECTS}")
 foreach(object IN LISTS OBJECTS)

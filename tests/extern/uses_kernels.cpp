@@ -23,8 +23,14 @@ S use_every_kernel() {
   convtape::Tape<S> tape;
   convtape::Linear<S> fc(14, 1);
   const auto out = layer(tape.variable(xt));
+  const auto pooled = convtape::max_pool2d(convtape::avg_pool2d(out, {1, 2}), {1, 2});
+  const auto up = convtape::conv_transpose2d(out, tape.variable(w));
+  const auto logits = convtape::flatten(convtape::adaptive_avg_pool2d(pooled, {1, 1}) +
+                                        convtape::global_avg_pool2d(up));
   const auto loss = convtape::sum(convtape::squared_loss(out, tape.constant(yt))) +
-                    convtape::sum(fc(convtape::flatten(out)));
+                    convtape::sum(fc(convtape::flatten(out))) +
+                    convtape::cross_entropy(logits + convtape::log_softmax(logits),
+                                            std::vector<convtape::Index>{0});
   sgd.zero_grad();
   convtape::backward(loss);
   sgd.step();

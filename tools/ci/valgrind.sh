@@ -19,10 +19,11 @@ tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 
 if [ ! -x "${build}/examples/edge_detection" ] || [ ! -x "${build}/examples/learn_kernel" ] ||
-  [ ! -x "${build}/tests/convtape_tests" ]; then
+  [ ! -x "${build}/examples/learn_sobel" ] || [ ! -x "${build}/tests/convtape_tests" ]; then
   CXX=g++ cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE="-O2 -g" \
     -DCONVTAPE_BUILD_DOCS=OFF
-  cmake --build "$build" --parallel "$jobs" --target edge_detection learn_kernel convtape_tests
+  cmake --build "$build" --parallel "$jobs" --target edge_detection learn_kernel learn_sobel \
+    convtape_tests
 fi
 
 rm -rf "$logs"
@@ -68,7 +69,8 @@ vg() {
 vg edge_detection ok "${build}/examples/edge_detection" --out "${tmp}/edges"
 vg edge_detection.missing_file fail "${build}/examples/edge_detection" "${tmp}/no_such_picture.png" \
   --out "${tmp}/edges"
-vg learn_kernel.book ok "${build}/examples/learn_kernel" --book --svg "${tmp}/loss.svg"
+vg learn_kernel.book ok "${build}/examples/learn_kernel" --book
+vg learn_sobel ok "${build}/examples/learn_sobel" --svg "${tmp}/loss.svg"
 vg tests.tape ok "${build}/tests/convtape_tests" "[tape]"
 vg tests.nn ok "${build}/tests/convtape_tests" "[nn]"
 

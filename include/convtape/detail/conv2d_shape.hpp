@@ -79,8 +79,8 @@ Conv2dShape conv2d_shape(const Tensor<S>& x, const Tensor<S>& weight, Index bias
   // With one output sample along a dimension, any stride above (padded - dilated kernel) gives
   // the same result: it is lowered to the smallest such stride, so no buffer grows with a stride
   // far larger than the image (the strided paths lay the input out in stride.rows * stride.cols
-  // phase planes; a stride of 2^30 on a 6x6 image once asked for 470 GB). Every stride is then at
-  // most the padded extent. Done after the 'same' padding, which depends on the stride given.
+  // phase planes). Every stride is then at most the padded extent. Done after the 'same'
+  // padding, which depends on the stride given.
   Conv2dGeometry& pg = s.geometry;
   if (pg.out_rows == 1) {
     pg.stride.rows = pg.padded_rows() - pg.dilation.rows * (pg.kernel_rows - 1);

@@ -1,10 +1,15 @@
 // SPDX-License-Identifier: MIT
 // SPDX-FileCopyrightText: 2026 The convtape authors
 // A user's program: the notebook's first cross-correlation. Built by every consumer test (CMake
-// find_package, add_subdirectory, FetchContent, and plain pkg-config), which checks its output.
+// find_package, add_subdirectory, FetchContent, and plain pkg-config; header-only and against
+// convtape::compiled), which checks its output.
 // It includes the umbrella header, so each way must provide every header, warning-free.
 #include <convtape/convtape.hpp>
 #include <iostream>
+
+#if defined(CONVTAPE_CONSUMER_EXPECT_EXTERN) && !defined(CONVTAPE_EXTERN_TEMPLATES)
+#error "linking convtape::compiled (or convtape-compiled.pc) must define CONVTAPE_EXTERN_TEMPLATES"
+#endif
 
 int main() {
   Eigen::MatrixXd X(3, 3);
