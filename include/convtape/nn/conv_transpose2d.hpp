@@ -81,11 +81,11 @@ class ConvTranspose2D {
   }
 
   /// The trainable parameters, for an optimizer: the weight, then the bias unless
-  /// `.bias(false)`. The pointers stay valid while this layer is neither moved nor destroyed.
-  std::vector<Parameter<S>*> parameters() {
-    std::vector<Parameter<S>*> params{&weight};
-    if (has_bias()) params.push_back(&bias);
-    return params;
+  /// `.bias(false)`. The refs follow the layer when it moves (e.g. in a growing `std::vector`);
+  /// once it is destroyed, a step over them throws.
+  std::vector<ParameterRef<S>> parameters() {
+    if (!has_bias()) return {weight};
+    return {weight, bias};
   }
 
   /// Records the transposed convolution of `x` on x's tape, with this layer's parameters as
