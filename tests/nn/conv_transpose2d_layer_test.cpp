@@ -36,8 +36,8 @@ TEST_CASE("ConvTranspose2D holds (C_in, C_out / groups, kh, kw) weights and a C_
     CHECK(up.bias.grad.flat().isZero(0.0));
     const auto params = up.parameters();
     REQUIRE(params.size() == 2);
-    CHECK(params[0] == &up.weight);
-    CHECK(params[1] == &up.bias);
+    CHECK(params[0].get() == &up.weight);
+    CHECK(params[1].get() == &up.bias);
   }
   SECTION("without bias") {
     ConvTranspose2D<double> up(2, 3, 2, ConvTranspose2dOptions().bias(false));

@@ -3,12 +3,15 @@
 #include "convtape/optim/adam.hpp"
 
 #include <cmath>
+#include <utility>
+#include <vector>
 
 #include "support/catch.hpp"
 
 namespace {
 
 using convtape::Adam;
+using convtape::NamedTensor;
 using convtape::Parameter;
 using convtape::Tensor;
 
@@ -73,6 +76,72 @@ TEST_CASE("Adam rejects bad arguments, and a bad step changes nothing", "[optim]
   CHECK_THROWS_WITH(adam.step(), Contains("Adam::step"));
   CHECK(p.value.data()[0] == 1.0);
   CHECK(adam.steps() == 0);
+}
+
+}  // namespace
+
+namespace {
+
+TEST_CASE("Adam's state is its moments and step, and loading it continues a run exactly",
+          "[optim][adam][state]") {
+  Parameter<double> p(scalar(1.0));
+  Adam<double> adam({&p}, 0.1);
+  CHECK(adam.state().empty());
+  p.grad = scalar(0.5);
+  adam.step();  // m = 0.05, v = 0.00025 (worked above)
+  const std::vector<NamedTensor<double>> state = adam.state();
+  REQUIRE(state.size() == 3);
+  CHECK(state[0].name == "exp_avg.0");
+  CHECK_THAT(state[0].value.data()[0], WithinRel(0.05, 1e-12));
+  CHECK(state[1].name == "exp_avg_sq.0");
+  CHECK_THAT(state[1].value.data()[0], WithinRel(0.00025, 1e-12));
+  CHECK(state[2].name == "step");
+  CHECK(state[2].value.data()[0] == 1.0);
+
+  // Loaded into a fresh optimizer over a copy, the second step is the one worked above (a fresh
+  // optimizer would take a first, bias-corrected step of 0.1 instead).
+  Parameter<double> copy(p.value);
+  Adam<double> resumed({&copy}, 0.1);
+  resumed.load_state(state);
+  CHECK(resumed.steps() == 1);
+  copy.grad = scalar(-0.25);
+  resumed.step();
+  CHECK_THAT(copy.value.data()[0], WithinAbs(0.8733662987078463, 1e-13));
+  p.grad = scalar(-0.25);
+  adam.step();
+  CHECK(copy.value.data()[0] == p.value.data()[0]);
+
+  resumed.load_state({});
+  CHECK(resumed.steps() == 0);
+  CHECK(resumed.state().empty());
+}
+
+TEST_CASE("Adam's load_state rejects a state that does not fit and changes nothing",
+          "[optim][adam][state][errors]") {
+  Parameter<double> p(scalar(1.0));
+  Adam<double> adam({&p}, 0.1);
+  p.grad = scalar(0.5);
+  adam.step();
+  std::vector<NamedTensor<double>> state = adam.state();
+  const auto with = [&](std::size_t i, Tensor<double> value) {
+    std::vector<NamedTensor<double>> s = state;
+    s[i].value = std::move(value);
+    return s;
+  };
+  CHECK_THROWS_WITH(adam.load_state(with(2, scalar(0.5))),
+                    Contains("Adam::load_state") && Contains("step") && Contains("0.5"));
+  CHECK_THROWS_WITH(adam.load_state(with(2, scalar(0.0))), Contains("step"));
+  CHECK_THROWS_WITH(adam.load_state(with(2, Tensor<double>(1, 1, 1, 2))),
+                    Contains("'step' must hold one value"));
+  CHECK_THROWS_WITH(adam.load_state(with(1, Tensor<double>(1, 1, 2, 1))),
+                    Contains("exp_avg_sq.0") && Contains("(1, 1, 2, 1)"));
+  CHECK_THROWS_WITH(adam.load_state({state[0], state[2]}),
+                    Contains("state 'exp_avg_sq.0' is missing"));
+  state[1].value = scalar(7.0);
+  CHECK_THROWS_WITH(adam.load_state({state[0], state[1]}), Contains("'step' is missing"));
+  const std::vector<NamedTensor<double>> now = adam.state();
+  CHECK_THAT(now[1].value.data()[0], WithinRel(0.00025, 1e-12));  // unchanged by failed loads
+  CHECK(adam.steps() == 1);
 }
 
 }  // namespace

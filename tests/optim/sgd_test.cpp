@@ -9,6 +9,7 @@
 
 namespace {
 
+using convtape::NamedTensor;
 using convtape::Parameter;
 using convtape::SGD;
 using convtape::Tensor;
@@ -99,6 +100,66 @@ TEST_CASE("SGD rejects bad arguments, and a bad step changes nothing", "[optim][
   p.value = row({1.0, 2.0, 3.0});  // reshaped after a momentum step
   p.zero_grad();
   CHECK_THROWS_WITH(sgd.step(), Contains("changed shape"));
+}
+
+}  // namespace
+
+namespace {
+
+TEST_CASE("SGD's state is its momentum buffers, and loading it continues a run exactly",
+          "[optim][sgd][state]") {
+  Parameter<double> p(row({1.0, -2.0}));
+  SGD<double> sgd({&p}, 0.1, 0.9);
+  CHECK(sgd.state().empty());  // no step yet
+  set_grad(p, {0.5, 0.25});
+  sgd.step();  // b = g on the first step (worked above)
+  const std::vector<NamedTensor<double>> state = sgd.state();
+  REQUIRE(state.size() == 1);
+  CHECK(state[0].name == "momentum_buffer.0");
+  CHECK(state[0].value.data()[0] == 0.5);
+  CHECK(state[0].value.data()[1] == 0.25);
+
+  // A second optimizer over a copy of the parameter, given the state, takes the steps the first
+  // one takes (a fresh one would start its buffer over: b = g, not 0.9 b + g).
+  Parameter<double> copy(p.value);
+  SGD<double> resumed({&copy}, 0.1, 0.9);
+  resumed.load_state(state);
+  for (int i = 0; i < 2; ++i) {
+    set_grad(p, {0.5, 0.25});
+    set_grad(copy, {0.5, 0.25});
+    sgd.step();
+    resumed.step();
+  }
+  CHECK(copy.value.data()[0] == p.value.data()[0]);
+  CHECK(copy.value.data()[1] == p.value.data()[1]);
+  CHECK_THAT(p.value.data()[0], WithinAbs(0.7195, 1e-15));  // the third step worked above
+
+  resumed.load_state({});  // back to before the first step: b = g again
+  set_grad(copy, {1.0, 1.0});
+  const double before = copy.value.data()[0];
+  resumed.step();
+  CHECK_THAT(copy.value.data()[0], WithinAbs(before - 0.1, 1e-15));
+}
+
+TEST_CASE("SGD's load_state rejects a state that does not fit and changes nothing",
+          "[optim][sgd][state][errors]") {
+  Parameter<double> p(row({1.0, -2.0}));
+  SGD<double> sgd({&p}, 0.1, 0.9);
+  set_grad(p, {0.5, 0.25});
+  sgd.step();
+  const std::vector<NamedTensor<double>> good = sgd.state();
+  CHECK_THROWS_WITH(sgd.load_state({{"momentum_buffer.0", row({1.0})}}),
+                    Contains("SGD::load_state") && Contains("momentum_buffer.0") &&
+                        Contains("(1, 1, 1, 1)") && Contains("(1, 1, 1, 2)"));
+  CHECK_THROWS_WITH(sgd.load_state({{"momentum_buffer.1", row({1.0, 2.0})}}),
+                    Contains("unknown state 'momentum_buffer.1'"));
+  CHECK_THROWS_WITH(sgd.load_state({good[0], good[0]}), Contains("given twice"));
+  CHECK_THROWS_WITH(sgd.load_state({{"exp_avg.0", row({1.0, 2.0})}}), Contains("unknown"));
+  CHECK(sgd.state()[0].value.data()[0] == 0.5);  // unchanged
+
+  SGD<double> plain({&p}, 0.1);  // no momentum, no state
+  CHECK(plain.state().empty());
+  CHECK_THROWS_WITH(plain.load_state(good), Contains("has no state"));
 }
 
 }  // namespace

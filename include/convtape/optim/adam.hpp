@@ -71,6 +71,31 @@ class Adam : public Optimizer<S> {
   /// Steps taken so far (t in the formula).
   long long steps() const { return t_; }
 
+  /// The moments and the step count, once a step was taken (empty before), under PyTorch's
+  /// names: `exp_avg.i` (m) and `exp_avg_sq.i` (v) for parameter i, shaped like it, then `step`
+  /// (t, one value of type S: exact up to 2^24 steps in `float`).
+  std::vector<NamedTensor<S>> state() const override {
+    return this->pack_state({{"exp_avg", &m_}, {"exp_avg_sq", &v_}},
+                            {{"step", static_cast<S>(t_)}});
+  }
+
+  /// Restores the moments and the step count from `state()` (empty: as before the first step).
+  /// @throws shape_error, before changing anything, if `state` is not empty and not exactly
+  ///   `exp_avg.i` and `exp_avg_sq.i` for every parameter i, shaped like it, and `step`, a
+  ///   whole number of at least 1.
+  void load_state(const std::vector<NamedTensor<S>>& state) override {
+    auto unpacked = this->unpack_state(state, {"exp_avg", "exp_avg_sq"}, {"step"});
+    const S step = unpacked.second[0];
+    if (!state.empty() && !(std::isfinite(step) && step >= S(1) && std::floor(step) == step)) {
+      std::ostringstream os;
+      os << "state 'step' must be a whole number of at least 1, got " << step;
+      detail::fail("Adam::load_state", os.str());
+    }
+    m_ = std::move(unpacked.first[0]);
+    v_ = std::move(unpacked.first[1]);
+    t_ = static_cast<long long>(step);
+  }
+
  private:
   void check_beta(const char* name, S beta) const {
     if (!(beta >= S(0) && beta < S(1))) {

@@ -6,6 +6,7 @@
 /// `Optimizer<S>`: what every optimizer shares (the parameter list, `zero_grad`, the learning
 /// rate, the checks before a step), and the base class of your own.
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <initializer_list>
@@ -39,6 +40,14 @@ void check_hyperparameter(const char* fn, const char* name, S value, S min) {
 }
 
 }  // namespace detail
+
+/// One tensor of an optimizer's state (`Optimizer::state`), under a name in PyTorch's
+/// vocabulary: `momentum_buffer.3` is parameter 3's SGD momentum buffer.
+template <class S>
+struct NamedTensor {
+  std::string name;  ///< e.g. `exp_avg.0`, `step`
+  Tensor<S> value;   ///< shaped like its parameter; (1, 1, 1, 1) for a count such as `step`
+};
 
 /// The base of `SGD` and `Adam`, and of your own optimizer: it holds the parameters (as
 /// `ParameterRef`s, so layers may move, e.g. in a growing `std::vector`, without invalidating
@@ -94,6 +103,20 @@ class Optimizer {
   /// The optimizer's name, as its messages give it (`"SGD"`, `"Adam"`).
   const char* name() const { return name_; }
 
+  /// The state a step reads besides the parameters and the hyperparameters (momentum buffers,
+  /// moment estimates, the step count), copied, for saving with the model so that training can
+  /// resume exactly: `load_state(state())` on an optimizer of the same kind over parameters of
+  /// the same shapes continues bit for bit. Per-parameter tensors are named `kind.i` for
+  /// parameter i (in the order of `parameters()`), shaped like it; see each optimizer for its
+  /// kinds. Empty before the first step, and for an optimizer without state (this default).
+  virtual std::vector<NamedTensor<S>> state() const { return {}; }
+
+  /// Replaces the state with `state` (from `state()`, possibly saved and loaded; an empty list
+  /// resets the optimizer to before its first step).
+  /// @throws shape_error, before changing anything, if a name is missing, unknown or repeated,
+  ///   or a tensor is not shaped like its parameter (the message names it and both shapes).
+  virtual void load_state(const std::vector<NamedTensor<S>>& state) { unpack_state(state, {}, {}); }
+
  protected:
   /// An optimizer called `name` (in error messages) of `params` with learning rate `lr`.
   /// @throws shape_error if `params` is empty or holds an empty ref (a null pointer), or `lr` is
@@ -135,6 +158,92 @@ class Optimizer {
         }
       }
     }
+  }
+
+  /// `state()` made of the per-parameter tensors `kinds` (each a name and one tensor per
+  /// parameter, empty before the first step) and the one-value `scalars`, in that order;
+  /// empty when every kind is empty.
+  std::vector<NamedTensor<S>> pack_state(
+      std::initializer_list<std::pair<const char*, const std::vector<Tensor<S>>*>> kinds,
+      std::initializer_list<std::pair<const char*, S>> scalars = {}) const {
+    std::vector<NamedTensor<S>> out;
+    for (const auto& kind : kinds) {
+      for (std::size_t i = 0; i < kind.second->size(); ++i) {
+        out.push_back({std::string(kind.first) + "." + std::to_string(i), (*kind.second)[i]});
+      }
+    }
+    if (out.empty()) return out;
+    for (const auto& scalar : scalars) {
+      Tensor<S> value(1, 1, 1, 1);
+      value.data()[0] = scalar.second;
+      out.push_back({scalar.first, std::move(value)});
+    }
+    return out;
+  }
+
+  /// What `load_state` checks and takes apart: `state` must be empty (returns empty lists and
+  /// scalars 0) or hold exactly `kind.i` for every kind and parameter, shaped like parameter i,
+  /// and every name of `scalars` as a (1, 1, 1, 1) tensor. Returns the tensors of each kind, in
+  /// parameter order, and the scalars' values, in the order given.
+  /// @throws shape_error naming `NAME::load_state` and the offending entry otherwise.
+  std::pair<std::vector<std::vector<Tensor<S>>>, std::vector<S>> unpack_state(
+      const std::vector<NamedTensor<S>>& state, std::initializer_list<const char*> kinds,
+      std::initializer_list<const char*> scalars) const {
+    const std::string fn = std::string(name_) + "::load_state";
+    std::vector<std::vector<Tensor<S>>> tensors(kinds.size());
+    std::vector<S> values(scalars.size(), S(0));
+    if (state.empty()) return {std::move(tensors), std::move(values)};
+    std::vector<std::string> expected;
+    for (const char* kind : kinds) {
+      for (std::size_t i = 0; i < params_.size(); ++i) {
+        expected.push_back(std::string(kind) + "." + std::to_string(i));
+      }
+    }
+    expected.insert(expected.end(), scalars.begin(), scalars.end());
+    if (expected.empty()) {
+      detail::fail(fn.c_str(), "this optimizer has no state, got '" + state.front().name + "'");
+    }
+    for (std::size_t i = 0; i < state.size(); ++i) {
+      if (std::find(expected.begin(), expected.end(), state[i].name) == expected.end()) {
+        detail::fail(fn.c_str(), "unknown state '" + state[i].name + "'");
+      }
+      for (std::size_t j = 0; j < i; ++j) {
+        if (state[j].name == state[i].name) {
+          detail::fail(fn.c_str(), "state '" + state[i].name + "' is given twice");
+        }
+      }
+    }
+    const auto find = [&](const std::string& name) -> const Tensor<S>& {
+      for (const NamedTensor<S>& t : state) {
+        if (t.name == name) return t.value;
+      }
+      detail::fail(fn.c_str(), "state '" + name + "' is missing");
+    };
+    std::size_t k = 0;
+    for (const char* kind : kinds) {
+      for (std::size_t i = 0; i < params_.size(); ++i) {
+        const std::string name = std::string(kind) + "." + std::to_string(i);
+        const Tensor<S>& t = find(name);
+        const Parameter<S>& p = check_exists("load_state", i);
+        if (t.shape() != p.value.shape()) {
+          detail::fail(fn.c_str(), "state '" + name + "' is " + detail::shape_str(t.shape()) +
+                                       " but parameter " + std::to_string(i) + " is " +
+                                       detail::shape_str(p.value.shape()));
+        }
+        tensors[k].push_back(t);
+      }
+      ++k;
+    }
+    k = 0;
+    for (const char* scalar : scalars) {
+      const Tensor<S>& t = find(scalar);
+      if (t.size() != 1) {
+        detail::fail(fn.c_str(), std::string("state '") + scalar + "' must hold one value, got " +
+                                     detail::shape_str(t.shape()));
+      }
+      values[k++] = t.data()[0];
+    }
+    return {std::move(tensors), std::move(values)};
   }
 
   /// Parameter `i` where it lives now; call after `check_step`, which checks that it exists.

@@ -61,6 +61,24 @@ class SGD : public Optimizer<S> {
     }
   }
 
+  /// The momentum buffers b, `momentum_buffer.i` for parameter i (PyTorch's name), once a step
+  /// with momentum was taken; empty before, and always without momentum.
+  std::vector<NamedTensor<S>> state() const override {
+    return this->pack_state({{"momentum_buffer", &buffers_}});
+  }
+
+  /// Restores buffers from `state()` (empty: as before the first step).
+  /// @throws shape_error, before changing anything, if `state` is not empty and not exactly
+  ///   `momentum_buffer.i` for every parameter i, shaped like it (without momentum: if it is not
+  ///   empty).
+  void load_state(const std::vector<NamedTensor<S>>& state) override {
+    if (momentum_ == S(0)) {
+      this->unpack_state(state, {}, {});
+      return;
+    }
+    buffers_ = std::move(this->unpack_state(state, {"momentum_buffer"}, {}).first[0]);
+  }
+
   /// The momentum factor given to the constructor.
   S momentum() const { return momentum_; }
   /// The weight decay (L2 penalty) given to the constructor.
