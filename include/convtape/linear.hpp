@@ -101,22 +101,22 @@ LinearGrads<S> linear_backward_shape(const Tensor<S>& x, const Tensor<S>& weight
   LinearGrads<S> grads;
   const ConstRowMap<S> X(x.data(), s.batch, s.in_features);
   const ConstRowMap<S> W(weight.data(), s.out_features, s.in_features);
-  const ConstRowMap<S> dY(grad_out.data(), s.batch, s.out_features);
+  const ConstRowMap<S> dy(grad_out.data(), s.batch, s.out_features);
   // An empty factor makes a zero (or empty) gradient; no Eigen expression touches the maps of
   // an empty tensor, whose data pointer is null.
   if (compute_grad_input) {
     grads.input = Tensor<S>(x.shape());
     if (!grads.input.empty() && s.out_features != 0) {
-      RowMap<S>(grads.input.data(), s.batch, s.in_features).noalias() = dY * W;
+      RowMap<S>(grads.input.data(), s.batch, s.in_features).noalias() = dy * W;
     }
   }
   grads.weight = Tensor<S>(weight.shape());
   if (!grads.weight.empty() && s.batch != 0) {
-    RowMap<S>(grads.weight.data(), s.out_features, s.in_features).noalias() = dY.transpose() * X;
+    RowMap<S>(grads.weight.data(), s.out_features, s.in_features).noalias() = dy.transpose() * X;
   }
   if (compute_grad_bias) {
     grads.bias = s.batch == 0 ? VectorX<S>::Zero(s.out_features).eval()
-                              : VectorX<S>(dY.colwise().sum().transpose());
+                              : VectorX<S>(dy.colwise().sum().transpose());
   }
   return grads;
 }
