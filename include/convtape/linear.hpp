@@ -93,7 +93,8 @@ Tensor<S> linear_forward(const Tensor<S>& x, const Tensor<S>& weight, const S* b
   return y;
 }
 
-/// The gradients for checked shapes; dx only when `compute_grad_input`, db only when `compute_grad_bias`.
+/// The gradients for checked shapes; dx only when `compute_grad_input`, db only when
+/// `compute_grad_bias`.
 template <class S>
 LinearGrads<S> linear_backward_shape(const Tensor<S>& x, const Tensor<S>& weight,
                                      const Tensor<S>& grad_out, const LinearShape& s,
@@ -144,7 +145,8 @@ Tensor<S> linear(const Tensor<S>& x, const Tensor<S>& weight) {
 }
 
 /// Backward pass of `linear(x, weight, bias)`: given grad_out (N, out, 1, 1), the gradients with
-/// respect to x (shaped like x; skipped and left empty when `compute_grad_input` is false), the weight
+/// respect to x (shaped like x; skipped and left empty when `compute_grad_input` is false), the
+/// weight
 /// ((out, in, 1, 1)) and the bias (`out` values).
 /// @throws shape_error as `linear`, and if grad_out is not (N, out, 1, 1).
 template <class S>

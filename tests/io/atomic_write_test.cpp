@@ -128,9 +128,9 @@ TEST_CASE("A directory in the way throws and leaves everything as it was", "[io]
 TEST_CASE("A save into a missing directory throws io_error naming the path", "[io][atomic]") {
   TempDir dir;
   for (const Saver& saver : savers()) {
-    CHECK_THAT(error_message<io_error>([&] { saver.save(dir.file("missing/model")); }),
-               Contains(saver.name) && Contains("missing/model") &&
-                   Contains("cannot open for writing"));
+    CHECK_THAT(
+        error_message<io_error>([&] { saver.save(dir.file("missing/model")); }),
+        Contains(saver.name) && Contains("missing/model") && Contains("cannot open for writing"));
   }
 }
 
