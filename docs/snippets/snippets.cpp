@@ -1,13 +1,12 @@
 // SPDX-License-Identifier: MIT
 // SPDX-FileCopyrightText: 2026 The convtape authors
 //
-// Every C++ snippet of docs/*.md (and the marked ones of README.md), so none of them can rot. Each
-// snippet stands here verbatim between `// [snippet NAME]` and `// [end]`; the code around it
-// supplies what the page defined earlier (X, K, image, ...) and checks the values the page claims
-// in comments. The program runs the snippets in order, printing `[snippet NAME]` before each one's
-// output, and exits non-zero if a claim is false. check_docs.py (ctest: docs.snippets) checks that
-// every ```cpp block of the pages is one of these snippets and that the output block shown after it
-// is what it printed.
+// Every C++ snippet of docs/*.md (and the marked ones of README.md), so none of them can rot. Each snippet stands here verbatim
+// between `// [snippet NAME]` and `// [end]`; the code around it supplies what the page defined
+// earlier (X, K, image, ...) and checks the values the page claims in comments. The program runs
+// the snippets in order, printing `[snippet NAME]` before each one's output, and exits non-zero
+// if a claim is false. check_docs.py (ctest: docs.snippets) checks that every ```cpp block of the
+// pages is one of these snippets and that the output block shown after it is what it printed.
 #include <cmath>
 #include <cstdio>
 #include <iostream>
@@ -187,8 +186,7 @@ void guide_npz() {
   using convtape::Conv2dOptions;
   begin("guide-npz");
   // [snippet guide-npz]
-  convtape::Conv2D<float> conv(1, 6, 5,
-                               Conv2dOptions().padding(2));  // nn.Conv2d(1, 6, 5, padding=2)
+  convtape::Conv2D<float> conv(1, 6, 5, Conv2dOptions().padding(2));  // nn.Conv2d(1, 6, 5, padding=2)
   convtape::save_npz<float>("lenet.npz", {{"0.weight", conv.weight.value},     // (6, 1, 5, 5)
                                           {"0.bias", conv.bias.value, {6}}});  // 1-D, as PyTorch's
   const auto arrays = convtape::load_npz<float>("lenet.npz");
@@ -322,7 +320,7 @@ void tape_nograd() {
 void readme_notebook_layer() {
   begin("readme-notebook-layer");
   const Edges edges;
-  const auto X = convtape::Tensor<double>::from_matrix(edges.image);  // 6 x 8
+  const auto X = convtape::Tensor<double>::from_matrix(edges.image);                       // 6 x 8
   const auto Y = convtape::Tensor<double>::from_matrix(convtape::corr2d(edges.image, edges.K));
   // [snippet readme-notebook-layer]
   // The notebook's own layer (In [18]): a kernel and a scalar bias, corr2d(x, weight) + bias.
