@@ -307,6 +307,21 @@ TEST_CASE("pool2d_output_size follows PyTorch's formula, ceil_mode included", "[
             {5, 5}, 3, Pool2dOptions().stride(2).padding(1).ceil_mode(true)) == Size2(3, 3));
   CHECK(convtape::pool2d_output_size({1, 1}, 2, Pool2dOptions().ceil_mode(true)) == Size2(1, 1));
   CHECK(convtape::pool2d_output_size({7, 4}, {3, 1}, Pool2dOptions().stride(2, 3)) == Size2(3, 2));
+  // The largest extent accepted, 2^32 (as conv2d): (2^32 + 2 - 3) / 1 + 1 = 2^32 windows.
+  const Index max_extent = Index(1) << 32;
+  CHECK(convtape::pool2d_output_size({max_extent, 4}, 3, Pool2dOptions().stride(1).padding(1)) ==
+        Size2(max_extent, 4));
+}
+
+TEST_CASE("pool2d_output_size rejects an extent above 2^32 instead of overflowing",
+          "[pool2d][errors]") {
+  // Found by shapes_fuzz: in + 2 * padding - kernel overflowed for an extent near Index's maximum.
+  const Index huge = std::numeric_limits<Index>::max();
+  for (const Size2 in : {Size2(huge, 4), Size2(4, huge), Size2((Index(1) << 32) + 1, 4)}) {
+    CHECK_THAT(shape_error_message(
+                   [&] { (void)convtape::pool2d_output_size(in, 3, Pool2dOptions().padding(1)); }),
+               Contains("pool2d_output_size:") && Contains("extent above 4294967296"));
+  }
 }
 
 TEST_CASE("pooling rejects bad shapes and options with shape_error naming them",

@@ -141,13 +141,21 @@ inline Index pool_output_extent(Index in, Index kernel, Index stride, Index padd
 }
 
 /// Checks a pooling's options against a plane of in_rows x in_cols and resolves them.
-/// @throws shape_error naming `fn` if the plane or kernel is empty, the stride not positive, the
-///   padding negative or more than half the kernel, an option above 2^30, or no window fits.
+/// @throws shape_error naming `fn` if the plane or kernel is empty, a plane extent above 2^32
+///   (as conv2d), the stride not positive, the padding negative or more than half the kernel, an
+///   option above 2^30, or no window fits.
 inline Pool2dGeometry pool2d_geometry(Index in_rows, Index in_cols, Size2 kernel,
                                       const Pool2dOptions& opts, const char* fn) {
   if (in_rows <= 0 || in_cols <= 0) {
     std::ostringstream os;
     os << "input plane is empty (" << in_rows << "x" << in_cols << ")";
+    fail(fn, os.str());
+  }
+  // Bounded extents (and options, below) keep the output extent's arithmetic from overflowing.
+  if (in_rows > kMaxPlaneElements || in_cols > kMaxPlaneElements) {
+    std::ostringstream os;
+    os << "input plane " << in_rows << "x" << in_cols << " has an extent above "
+       << kMaxPlaneElements;
     fail(fn, os.str());
   }
   check_option_range(fn, "kernel", kernel, 1);

@@ -652,11 +652,12 @@ void check_pool(const Config& c, Reader& in) {
   const bool ok = accepted("pool2d_output_size", [&] {
     size = convtape::pool2d_output_size({c.rows, c.cols}, kernel, opts);
   });
-  bool valid = c.rows >= 1 && c.cols >= 1 && option_in_range(kernel.rows, 1) &&
-               option_in_range(kernel.cols, 1) && option_in_range(stride.rows, 1) &&
-               option_in_range(stride.cols, 1) && option_in_range(pad.rows, 0) &&
-               option_in_range(pad.cols, 0) && 2 * Wide(pad.rows) <= Wide(kernel.rows) &&
-               2 * Wide(pad.cols) <= Wide(kernel.cols);
+  constexpr Index max_extent = convtape::detail::kMaxPlaneElements;  // as conv2d's
+  bool valid = c.rows >= 1 && c.cols >= 1 && c.rows <= max_extent && c.cols <= max_extent &&
+               option_in_range(kernel.rows, 1) && option_in_range(kernel.cols, 1) &&
+               option_in_range(stride.rows, 1) && option_in_range(stride.cols, 1) &&
+               option_in_range(pad.rows, 0) && option_in_range(pad.cols, 0) &&
+               2 * Wide(pad.rows) <= Wide(kernel.rows) && 2 * Wide(pad.cols) <= Wide(kernel.cols);
   Wide out[2] = {0, 0};
   if (valid) {
     const Index ins[2] = {c.rows, c.cols}, ks[2] = {kernel.rows, kernel.cols};
