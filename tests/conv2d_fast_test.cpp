@@ -7,6 +7,7 @@
 // built with OpenMP) the threads themselves.
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <optional>
 #include <random>
 #include <string>
@@ -333,6 +334,116 @@ TEST_CASE("conv2d cuts its work for any thread count and stays equal to the refe
       check_case<double>(c, nullptr, seed++);
     }
   }
+}
+
+/// Runs weight-gradient algorithm `a` on `threads` threads, into a weight gradient filled with
+/// NaN first (every algorithm must overwrite all of it).
+template <class S>
+Tensor<S> grad_weight_by(support::internals::GradWeightAlgorithm a, const Tensor<S>& x,
+                         const Tensor<S>& weight, const Tensor<S>& dy, const Conv2dOptions& opts,
+                         int threads) {
+  using A = support::internals::GradWeightAlgorithm;
+  const support::Conv2dShape s = support::shape_of(x, weight, opts);
+  Tensor<S> grad(weight.shape());
+  std::fill(grad.data(), grad.data() + grad.size(), std::numeric_limits<S>::quiet_NaN());
+  switch (a) {
+    case A::dots:
+      support::internals::grad_weight_dots(x, dy, s, grad, threads);
+      break;
+    case A::gemm:
+      support::internals::grad_weight_gemm(x, dy, s, grad, threads);
+      break;
+    case A::packed:
+      support::internals::grad_weight_packed(x, dy, s, grad, threads);
+      break;
+  }
+  return grad;
+}
+
+/// Shapes for the weight-gradient algorithms on top of the edge cases: tiny planes with large
+/// weights (the packed GEMM's side), slices of several images and bands, channel blocks with a
+/// tail, groups.
+std::vector<Case> grad_weight_cases() {
+  std::vector<Case> v = edge_cases();
+  v.push_back({3, 40, 70, 3, 3, 3, 3, Conv2dOptions().stride(2).padding(1), false,
+               "tiny plane, stride 2, many channels"});
+  v.push_back({9, 30, 20, 5, 6, 1, 1, Conv2dOptions(), false, "1x1 on small planes, 9 images"});
+  v.push_back({2, 12, 9, 1, 1, 1, 1, Conv2dOptions(), false, "1x1 plane"});
+  v.push_back({2, 37, 13, 9, 40, 3, 3,
+               Conv2dOptions().padding(1).padding_mode(PaddingMode::reflect), false,
+               "rows longer than a slice, reflect"});
+  v.push_back({1, 130, 8, 4, 4, 5, 5, Conv2dOptions().padding(2), false,
+               "channel blocks beyond the L2 budget"});
+  v.push_back({2, 12, 18, 6, 5, 3, 3, Conv2dOptions().groups(3).padding(1).dilation(2), false,
+               "groups 3, dilated"});
+  return v;
+}
+
+TEST_CASE("every weight-gradient algorithm matches the reference for any thread count",
+          "[conv2d][fast][threads]") {
+  // The model picks one of the three per shape; each is called directly here on every shape, so
+  // both sides of every choice hold. The packed GEMM has no partial sums: its result is the
+  // same to the bit for every thread count.
+  using A = support::internals::GradWeightAlgorithm;
+  unsigned seed = 900;
+  for (const Case& c : grad_weight_cases()) {
+    INFO("case " << c.name);
+    std::mt19937 gen(seed++);
+    const Index groups = c.opts.groups();
+    const Tensor<float> x = support::uniform_tensor<float>(c.n, c.c_in, c.h, c.w, gen);
+    const Tensor<float> w =
+        support::uniform_tensor<float>(c.c_out, c.c_in / groups, c.kh, c.kw, gen);
+    const Tensor<double> want_y =
+        convtape::reference::conv2d(x.cast<double>(), w.cast<double>(), VectorX<double>(), c.opts);
+    const Tensor<float> dy = support::uniform_tensor<float>(want_y.dim(0), want_y.dim(1),
+                                                            want_y.dim(2), want_y.dim(3), gen);
+    const Tensor<double> want = convtape::reference::conv2d_backward(
+                                    x.cast<double>(), w.cast<double>(), dy.cast<double>(), c.opts)
+                                    .weight;
+    const double tol = support::tolerance<float>(c.n * want_y.dim(2) * want_y.dim(3), kMagnitude);
+    const double tol_d =
+        support::tolerance<double>(c.n * want_y.dim(2) * want_y.dim(3), kMagnitude);
+    std::optional<Tensor<float>> packed_one_thread;
+    for (int threads : {1, 2, 3, 8}) {
+      for (A a : {A::dots, A::gemm, A::packed}) {
+        INFO("threads " << threads << ", algorithm " << int(a));
+        const Tensor<float> got = grad_weight_by(a, x, w, dy, c.opts, threads);
+        check_close(got, want, tol, "grad weight");
+        if (a == A::packed) {
+          if (!packed_one_thread) packed_one_thread = got;
+          CHECK(got.flat() == packed_one_thread->flat());
+        }
+      }
+    }
+    for (A a : {A::dots, A::gemm, A::packed}) {
+      INFO("double, algorithm " << int(a));
+      check_close(
+          grad_weight_by(a, x.cast<double>(), w.cast<double>(), dy.cast<double>(), c.opts, 3), want,
+          tol_d, "grad weight");
+    }
+  }
+}
+
+TEST_CASE("the weight-gradient model picks each algorithm somewhere", "[conv2d][fast][path]") {
+  // Along one family, from a depthwise layer to a plain one and from a large plane to a tiny one
+  // with large weights, every algorithm is the cheapest somewhere (the estimates, not a table).
+  using A = support::internals::GradWeightAlgorithm;
+  std::vector<bool> chosen(3, false);
+  auto pick = [&](Index n, Index c_in, Index c_out, Index size, Index groups) {
+    const Tensor<float> x(n, c_in, size, size);
+    const Tensor<float> w(c_out, c_in / groups, 3, 3);
+    const A a = support::internals::grad_weight_algorithm<float>(
+        support::shape_of(x, w, Conv2dOptions().padding(1).groups(groups)));
+    chosen[static_cast<std::size_t>(a)] = true;
+  };
+  for (Index size = 1; size <= 64; size *= 2) {
+    pick(1, 64, 64, size, 64);   // depthwise
+    pick(1, 64, 64, size, 1);    // plain
+    pick(1, 512, 512, size, 1);  // large weights
+  }
+  CHECK(chosen[static_cast<std::size_t>(A::dots)]);
+  CHECK(chosen[static_cast<std::size_t>(A::gemm)]);
+  CHECK(chosen[static_cast<std::size_t>(A::packed)]);
 }
 
 #ifdef _OPENMP

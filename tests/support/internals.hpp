@@ -78,6 +78,12 @@ inline bool runs_winograd(Conv2dPath path, const Conv2dShape& s) {
 /// What core_test.cpp and ops_test.cpp use: the one definition of every padding mode (tested
 /// directly, sample by sample) and the shape printer of error messages (for INFO lines).
 namespace internals {
+using convtape::detail::grad_weight_algorithm;
+using convtape::detail::grad_weight_dots;
+using convtape::detail::grad_weight_gemm;
+using convtape::detail::grad_weight_packed;
+using convtape::detail::GradWeightAlgorithm;
+using convtape::detail::kPackedSamples;
 using convtape::detail::padded_index;
 using convtape::detail::shape_str;
 }  // namespace internals

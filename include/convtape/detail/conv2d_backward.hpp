@@ -19,6 +19,7 @@
 // order.
 
 #include <algorithm>
+#include <memory>
 #include <utility>
 #include <vector>
 
@@ -41,6 +42,17 @@ namespace convtape::detail {
 
 // ---------------------------------------------------------------------------------------------
 // Input gradient
+
+/// to[0, n) = from[0, n): a plain loop for the runs of a few samples that tiny planes give (a
+/// call to memmove would cost more than the copy).
+template <class S>
+void copy_run(const S* from, Index n, S* to) {
+  if (n < 16) {
+    for (Index i = 0; i < n; ++i) to[i] = from[i];
+  } else {
+    std::copy(from, from + n, to);
+  }
+}
 
 /// Whether `grad_input_flipped` computes the input gradient directly (zero padding no wider than
 /// the dilated kernel) rather than the gradient of the padded input.
@@ -292,6 +304,116 @@ void grad_input_col2im(const Tensor<S>& grad_output, const Tensor<S>& weight, co
   if (bands > 1) run(1);
 }
 
+/// grad_input (zero on entry) as dcol = W^T * grad_output on slices of output samples taken in
+/// (image, row, column) order: whole images, as many as fit in `kPackedSamples`, where the planes
+/// are tiny (the tiles of `im2col_gemm`), else `kPackedSamples` of one image. Each slice's output
+/// gradient is packed, multiplied by W^T read in place, and its columns are added (col2im) into
+/// the padded gradient of their image's block of input channels, which is added onto grad_input
+/// (zero padding) or into `padded` (the padded gradient of the whole batch, zero on entry,
+/// folded by the caller) once the image is done. Items are (images of a slice, or one image) x
+/// blocks of input channels of a group, blocks smaller only where the images are too few for
+/// the threads; the slices do not depend on the thread count, nor does the order of any sum.
+template <class S>
+void grad_input_packed(const Tensor<S>& grad_output, const Tensor<S>& weight, const Conv2dShape& s,
+                       Tensor<S>& grad_input, S* padded, int threads) {
+  using Block = GemmBlock<S>;
+  constexpr int MR = Block::mr;
+  constexpr Index NR = Block::nr;
+  const Conv2dGeometry& g = s.geometry;
+  const Index in_per_group = s.in_per_group;
+  const Index out_per_group = s.out_per_group;
+  const Index taps = g.kernel_rows * g.kernel_cols;
+  const Index depth = in_per_group * taps;  // a row of the OIHW weights
+  const Index image_samples = g.out_rows * g.out_cols;
+  const Index slice = (kPackedSamples + NR - 1) / NR * NR;  // B's rows hold the read slack
+  const Index slice_images = std::max<Index>(1, kPackedSamples / image_samples);
+  const Index units = (s.batch + slice_images - 1) / slice_images;
+  // Blocks of input channels for the threads, none with fewer dcol rows than a register block
+  // of columns (each block packs the output gradient again).
+  const Index want = threads > 1 ? kItemsPerThread * threads : 1;
+  const Index min_block = std::min(in_per_group, (NR + taps - 1) / taps);
+  Index c_block = in_per_group;
+  while (c_block > min_block &&
+         units * s.groups * ((in_per_group + c_block - 1) / c_block) < want) {
+    c_block = std::max(min_block, (c_block + 1) / 2);
+  }
+  const Index per_group = (in_per_group + c_block - 1) / c_block;
+  const Index col_rows = (c_block * taps + MR - 1) / MR * MR;  // whole register blocks
+  const Index wp = g.padded_cols();
+  const Index padded_plane_size = g.padded_rows() * wp;
+  const Index in_plane_size = g.in_rows * g.in_cols;
+  const bool zeros = g.mode == PaddingMode::zeros;
+  // One image's padded planes, as col2im_add sees them: no padding left to add.
+  Conv2dGeometry gp = g;
+  gp.in_rows = g.padded_rows();
+  gp.in_cols = wp;
+  gp.pad = {};
+  std::vector<Index> offsets(static_cast<std::size_t>(out_per_group));
+  for (Index o = 0; o < out_per_group; ++o) offsets[static_cast<std::size_t>(o)] = o * slice;
+
+  parallel_blocks(units * s.groups * per_group, threads, [&](Index begin, Index end, int) {
+    const Scratch<S, ScratchSlot::grad_output_rows> b_memory(out_per_group * slice);
+    S* b = b_memory.data();
+    std::fill(b, b + out_per_group * slice, S(0));  // the slack is read, never used
+    const Scratch<S, ScratchSlot::panel> col_memory(col_rows * slice);
+    S* col = col_memory.data();
+    const Scratch<S, ScratchSlot::grad_input_rows> image_memory(c_block * padded_plane_size);
+    S* image = image_memory.data();
+    for (Index item = begin; item < end; ++item) {
+      const Index unit = item / (s.groups * per_group);
+      const Index grp = item / per_group % s.groups;
+      const Index c0 = item % per_group * c_block;
+      const Index channels = std::min(c_block, in_per_group - c0);
+      const StridedRows<S> weights_t{weight.data() + grp * out_per_group * depth + c0 * taps, 1,
+                                     depth};
+      const Index n0 = unit * slice_images;
+      const Index n1 = std::min(s.batch, n0 + slice_images);
+      const Index last = (n1 - n0) * image_samples;  // the unit's samples
+      for (Index start = 0; start < last; start += slice) {
+        const Index count = std::min(slice, last - start);
+        // B: the slice's output gradient, one row per output channel of the group.
+        for (Index j = 0; j < count;) {
+          const Index n = n0 + (start + j) / image_samples;
+          const Index p = (start + j) % image_samples;
+          const Index run = std::min(image_samples - p, count - j);
+          const S* from =
+              grad_output.data() + (n * s.out_channels + grp * out_per_group) * image_samples + p;
+          for (Index o = 0; o < out_per_group; ++o) {
+            copy_run(from + o * image_samples, run, b + o * slice + j);
+          }
+          j += run;
+        }
+        shifted_product<S, MR, Block::np>(channels * taps, out_per_group, weights_t, b,
+                                          offsets.data(), 0, count, 0, DenseStore<S>{col, slice});
+        // col2im, image by image; an image's gradient is complete with its last sample.
+        for (Index j = 0; j < count;) {
+          const Index n = n0 + (start + j) / image_samples;
+          const Index p = (start + j) % image_samples;
+          const Index run = std::min(image_samples - p, count - j);
+          if (p == 0) std::fill(image, image + channels * padded_plane_size, S(0));
+          col2im_add(col + j, slice, p, run, gp, channels, image);
+          j += run;
+          if (p + run < image_samples) continue;
+          for (Index c = 0; c < channels; ++c) {
+            const S* from = image + c * padded_plane_size;
+            const Index channel = n * s.in_channels + grp * in_per_group + c0 + c;
+            if (zeros) {
+              S* to = grad_input.data() + channel * in_plane_size;
+              for (Index r = 0; r < g.in_rows; ++r) {
+                const S* row = from + (r + g.pad.top) * wp + g.pad.left;
+                for (Index q = 0; q < g.in_cols; ++q) to[r * g.in_cols + q] += row[q];
+              }
+            } else {
+              S* to = padded + channel * padded_plane_size;
+              for (Index i = 0; i < padded_plane_size; ++i) to[i] += from[i];
+            }
+          }
+        }
+      }
+    }
+  });
+}
+
 /// The input gradient plane by plane with the tap loops of `detail/plane.hpp` (few channels, any
 /// stride).
 template <class S>
@@ -319,27 +441,35 @@ void grad_input_planes(const Tensor<S>& grad_output, const Tensor<S>& weight, co
 // Weight gradient
 
 /// How a weight gradient is cut: blocks of `c_block` input channels (`c_blocks` of them, over all
-/// groups when `per_group` is false, else within each group) x `chunks` ranges of the batch's
+/// groups when `per_group` is false, else within each group) x blocks of `o_block` output
+/// channels per group (`o_blocks`; `grad_weight_gemm` only) x `chunks` ranges of the batch's
 /// `units` (image, band) pairs.
 struct GradWeightSplit {
   Index c_block = 1;
   Index c_blocks = 1;
+  Index o_block = 1;
+  Index o_blocks = 1;
   Index band_rows = 1;
   Index bands = 1;
   Index units = 1;
   Index chunks = 1;
+  Index items() const { return c_blocks * o_blocks * chunks; }
 };
 
-/// The split for `channels` channels in blocks (`blocks_of`(c_block) blocks) and `threads`
-/// threads, each range of (image, band) pairs costing a partial gradient of `partial_size`
-/// samples: bands within `kBandBytes` of copy; then, until there are `kItemsPerThread` items per
-/// thread, ranges of (image, band) pairs, as many as keep the partial sums (ranges x
-/// partial_size) within the `samples` the whole gradient reads (thinner bands where there are
-/// too few pairs), and last smaller channel blocks (each block reads every sample again).
+/// The split for `channels` input channels in blocks (`blocks_of`(c_block) blocks),
+/// `out_channels` output channels per group in blocks of whole `lane`s, and `threads` threads,
+/// each range of (image, band) pairs costing a partial gradient of `partial_size` samples: bands
+/// within `kBandBytes` of copy; then, until there are `kItemsPerThread` items per thread, ranges
+/// of (image, band) pairs, as many as keep the partial sums (ranges x partial_size) within the
+/// `samples` the whole gradient reads (thinner bands where there are too few pairs), and last
+/// smaller channel blocks: each block of input channels reads `output_pass` samples again (the
+/// output gradient of its group), each block of output channels `input_pass` (the input), so
+/// the one that adds fewer is halved.
 template <class BlocksOf>
 GradWeightSplit grad_weight_split(const Conv2dGeometry& g, Index batch, Index channels,
                                   Index elem_bytes, int threads, double samples,
-                                  double partial_size, BlocksOf&& blocks_of) {
+                                  double partial_size, BlocksOf&& blocks_of, Index out_channels = 1,
+                                  Index lane = 1, double input_pass = 0, double output_pass = 0) {
   GradWeightSplit s;
   const Index want = threads > 1 ? kItemsPerThread * threads : 1;
   const Index row_bytes = elem_bytes * channels * g.stride.cols *
@@ -364,13 +494,24 @@ GradWeightSplit grad_weight_split(const Conv2dGeometry& g, Index batch, Index ch
   s.chunks = std::min(s.units, max_chunks);
   s.c_block = channels;
   s.c_blocks = blocks_of(s.c_block);
-  while (s.c_blocks * s.chunks < want && s.c_block > 1) {
-    s.c_block = (s.c_block + 1) / 2;
-    s.c_blocks = blocks_of(s.c_block);
+  s.o_block = (out_channels + lane - 1) / lane * lane;
+  s.o_blocks = 1;
+  while (s.items() < want) {
+    const bool c_can = s.c_block > 1;
+    const bool o_can = s.o_block > lane;
+    if (!c_can && !o_can) break;
+    if (o_can && (!c_can || input_pass * double(s.o_blocks) <= output_pass * double(s.c_blocks))) {
+      s.o_block = ((s.o_block + 1) / 2 + lane - 1) / lane * lane;
+      s.o_blocks = (out_channels + s.o_block - 1) / s.o_block;
+    } else {
+      s.c_block = (s.c_block + 1) / 2;
+      s.c_blocks = blocks_of(s.c_block);
+    }
   }
   // Still too few (few channels): more ranges whatever their partial sums cost.
-  if (s.c_blocks * s.chunks < want) {
-    const Index more = (want + s.c_blocks - 1) / s.c_blocks;
+  if (s.items() < want) {
+    const Index blocks = s.c_blocks * s.o_blocks;
+    const Index more = (want + blocks - 1) / blocks;
     while (units_of(s.band_rows) < more && s.band_rows > min_rows) {
       s.band_rows = std::max(min_rows, (s.band_rows + 1) / 2);
     }
@@ -385,10 +526,15 @@ GradWeightSplit grad_weight_split(const Conv2dGeometry& g, Index batch, Index ch
 /// samples, so that the chunk's transposed grad_output stays in the L1/L2 cache.
 constexpr Index kGradWeightSamples = 128;
 
+/// Side of the square tiles in which `grad_weight_gemm` turns its partial sums of dW^T into dW
+/// (both sides' cache lines used whole).
+constexpr Index kTransposeTile = 16;
+
 /// dW^T (K x C_out/groups per group) = sum over images of col (K x P) * grad_output^T (P x
 /// C_out/groups): the im2col rows are read in place (broadcast) from a band copy of the input, or
 /// from the input itself for stride 1 without padding; grad_output is transposed one chunk of rows
-/// at a time.
+/// at a time, each item only its block of output channels. The partial sums of the ranges of
+/// images are added and transposed into dW once, tile by tile. `grad_weight` is overwritten.
 template <class S>
 void grad_weight_gemm(const Tensor<S>& x, const Tensor<S>& grad_output, const Conv2dShape& s,
                       Tensor<S>& grad_weight, int threads) {
@@ -404,13 +550,14 @@ void grad_weight_gemm(const Tensor<S>& x, const Tensor<S>& grad_output, const Co
   const Index taps = g.kernel_rows * g.kernel_cols;
   const Index depth = in_per_group * taps;
   const Index transposed_cols =
-      (out_per_group + NR - 1) / NR * NR;  // grad_output^T row length, padded to whole blocks
-  // Channel blocks each transpose every sample of grad_output again; ranges of images cost a
-  // partial gradient each.
+      (out_per_group + NR - 1) / NR * NR;  // a partial dW^T row, padded to whole blocks
+  // Ranges of images cost a partial gradient each; blocks of input channels transpose their
+  // group's output gradient again, blocks of output channels read the input again.
   const GradWeightSplit split = grad_weight_split(
       g, s.batch, in_per_group, Index(sizeof(S)), threads, double(grad_output.size()),
       double(s.groups * depth * transposed_cols),
-      [&](Index block) { return s.groups * ((in_per_group + block - 1) / block); });
+      [&](Index block) { return s.groups * ((in_per_group + block - 1) / block); }, out_per_group,
+      NR, double(x.size()), double(grad_output.size()) / double(s.groups));
   const Index per_group = (in_per_group + split.c_block - 1) / split.c_block;
   const ShiftedLayout band = band_layout(g, split.c_block, split.band_rows, NR);
   const Index tail = in_per_group - (per_group - 1) * split.c_block;
@@ -425,29 +572,33 @@ void grad_weight_gemm(const Tensor<S>& x, const Tensor<S>& grad_output, const Co
   const Index out_plane_size = g.out_rows * g.out_cols;
   const Index in_plane_size = g.in_rows * g.in_cols;
   const Index partial_size = s.groups * depth * transposed_cols;
-  std::vector<S> partials(static_cast<std::size_t>(split.chunks * partial_size));
-  const Index items = split.c_blocks * split.chunks;
+  // Every element is written by the item that owns it before it is added to.
+  const std::unique_ptr<S[]> partials(new S[static_cast<std::size_t>(split.chunks * partial_size)]);
 
-  parallel_blocks(items, threads, [&](Index begin, Index end, int) {
+  parallel_blocks(split.items(), threads, [&](Index begin, Index end, int) {
     // The band copy (zero padding never written, so zeroed once) and the transposed output
-    // gradient (its lanes past out_per_group stay zero).
+    // gradient of an item's block of output channels.
     const Scratch<S, ScratchSlot::band> band_memory(in_place ? 0 : band.size);
     S* buf = band_memory.data();
     std::fill(buf, buf + (in_place ? 0 : band.size), S(0));
-    const Index transposed_size =
-        std::min(rows_per_chunk, split.band_rows) * g.out_cols * transposed_cols;
-    const Scratch<S, ScratchSlot::grad_output_rows> transposed_memory(transposed_size);
+    const Scratch<S, ScratchSlot::grad_output_rows> transposed_memory(
+        std::min(rows_per_chunk, split.band_rows) * g.out_cols * split.o_block);
     S* transposed = transposed_memory.data();
-    std::fill(transposed, transposed + transposed_size, S(0));
     for (Index item = begin; item < end; ++item) {
-      const Index chunk = item / split.c_blocks;
-      const Index block = item % split.c_blocks;
+      const Index chunk = item / (split.c_blocks * split.o_blocks);
+      const Index block = item / split.o_blocks % split.c_blocks;
+      const Index o0 = item % split.o_blocks * split.o_block;
+      const Index o1 = std::min(out_per_group, o0 + split.o_block);
+      const Index lanes = (o1 - o0 + NR - 1) / NR * NR;  // transposed row length
       const Index grp = block / per_group;
       const Index c0 = (block % per_group) * split.c_block;
       const Index c1 = std::min(in_per_group, c0 + split.c_block);
       const Index k_rows = (c1 - c0) * taps;
-      S* sum = partials.data() + chunk * partial_size + (grp * depth + c0 * taps) * transposed_cols;
-      std::fill(sum, sum + k_rows * transposed_cols, S(0));
+      S* sum =
+          partials.get() + chunk * partial_size + (grp * depth + c0 * taps) * transposed_cols + o0;
+      for (Index k = 0; k < k_rows; ++k) {
+        std::fill(sum + k * transposed_cols, sum + k * transposed_cols + lanes, S(0));
+      }
       const Index u0 = chunk * split.units / split.chunks;
       const Index u1 = (chunk + 1) * split.units / split.chunks;
       for (Index u = u0; u < u1; ++u) {
@@ -469,29 +620,34 @@ void grad_weight_gemm(const Tensor<S>& x, const Tensor<S>& grad_output, const Co
         }
         for (Index rr = 0; rr < rows; rr += rows_per_chunk) {
           const Index rr1 = std::min(rows, rr + rows_per_chunk);
-          // grad_output^T for rows [r0 + rr, r0 + rr1): sample-major, out_per_group (padded to
-          // transposed_cols with zeros) per sample. The rows of the out_per_group planes are short
+          // grad_output^T for rows [r0 + rr, r0 + rr1) and output channels [o0, o1):
+          // sample-major, `lanes` per sample, zeros past o1. The rows of the planes are short
           // runs far apart: each is requested from memory two planes ahead of its use.
           const Index samples = (rr1 - rr) * g.out_cols;
           const S* d0 = grad_output.data() +
-                        (n * s.out_channels + grp * out_per_group) * out_plane_size +
+                        (n * s.out_channels + grp * out_per_group + o0) * out_plane_size +
                         (r0 + rr) * g.out_cols;
           constexpr Index line = 64 / sizeof(S) > 0 ? Index(64 / sizeof(S)) : 1;
-          for (Index o = 0; o < out_per_group; ++o) {
-            if (o + 2 < out_per_group) {
+          for (Index o = 0; o < o1 - o0; ++o) {
+            if (o + 2 < o1 - o0) {
               for (Index p = 0; p < samples; p += line) {
                 Eigen::internal::prefetch(d0 + (o + 2) * out_plane_size + p);
               }
             }
             const S* d = d0 + o * out_plane_size;
-            for (Index p = 0; p < samples; ++p) transposed[p * transposed_cols + o] = d[p];
+            for (Index p = 0; p < samples; ++p) transposed[p * lanes + o] = d[p];
+          }
+          if (o1 - o0 < lanes) {
+            for (Index p = 0; p < samples; ++p) {
+              std::fill(transposed + p * lanes + (o1 - o0), transposed + (p + 1) * lanes, S(0));
+            }
           }
           for (Index k0 = 0; k0 < k_rows; k0 += MR) {
             const S* row_of[MR];
             for (int i = 0; i < MR; ++i) {
               row_of[i] = src + offs[std::min(k0 + i, k_rows - 1)] + rr * band.phase_cols;
             }
-            for (Index ob = 0; ob < transposed_cols; ob += NR) {
+            for (Index ob = 0; ob < lanes; ob += NR) {
               Packet acc[MR][NP];
               unroll<MR>([&](auto i) {
                 unroll<NP>([&](auto j) { acc[i][j] = Eigen::internal::pset1<Packet>(S(0)); });
@@ -500,8 +656,7 @@ void grad_weight_gemm(const Tensor<S>& x, const Tensor<S>& grad_output, const Co
                 const S* shifted[MR];
                 for (int i = 0; i < MR; ++i) shifted[i] = row_of[i] + (r - rr) * band.phase_cols;
                 rows_block<S, MR, NP>(g.out_cols, shifted,
-                                      transposed + (r - rr) * g.out_cols * transposed_cols + ob,
-                                      transposed_cols, acc);
+                                      transposed + (r - rr) * g.out_cols * lanes + ob, lanes, acc);
               }
               const Index valid = std::min<Index>(MR, k_rows - k0);
               unroll<MR>([&](auto i) {
@@ -520,24 +675,191 @@ void grad_weight_gemm(const Tensor<S>& x, const Tensor<S>& grad_output, const Co
     }
   });
 
-  // dW[o, k] of group grp = sum over the chunks, in order, of the partial dW^T[k, o].
-  parallel_blocks(s.groups * out_per_group,
+  // dW[o, k] of group grp = the sum over the chunks, in order, of the partial dW^T[k, o], in
+  // square tiles so that both the reads along o and the writes along k use whole cache lines.
+  constexpr Index T = kTransposeTile;
+  const Index o_tiles = (out_per_group + T - 1) / T;
+  parallel_blocks(s.groups * o_tiles,
                   copy_threads<S>(double(split.chunks) * double(s.groups * depth * out_per_group)),
                   [&](Index begin, Index end, int) {
-                    for (Index row = begin; row < end; ++row) {
-                      const Index grp = row / out_per_group;
-                      const Index o = row % out_per_group;
-                      S* out = grad_weight.data() + row * depth;
-                      for (Index k = 0; k < depth; ++k) {
-                        S total = partials[(grp * depth + k) * transposed_cols + o];
-                        for (Index c = 1; c < split.chunks; ++c) {
-                          total +=
-                              partials[c * partial_size + (grp * depth + k) * transposed_cols + o];
+                    for (Index tile = begin; tile < end; ++tile) {
+                      const Index grp = tile / o_tiles;
+                      const Index o0 = tile % o_tiles * T;
+                      const Index o1 = std::min(out_per_group, o0 + T);
+                      S* out = grad_weight.data() + grp * out_per_group * depth;
+                      for (Index k0 = 0; k0 < depth; k0 += T) {
+                        const Index k1 = std::min(depth, k0 + T);
+                        for (Index k = k0; k < k1; ++k) {
+                          const S* row = partials.get() + (grp * depth + k) * transposed_cols;
+                          for (Index o = o0; o < o1; ++o) {
+                            S total = row[o];
+                            for (Index c = 1; c < split.chunks; ++c)
+                              total += row[c * partial_size + o];
+                            out[o * depth + k] = total;
+                          }
                         }
-                        out[k] = total;
                       }
                     }
                   });
+}
+
+/// Bytes of the transposed im2col block (slice x columns) of one `grad_weight_packed` item, so
+/// that it stays in the L2 cache while every row block of the output gradient reads it.
+constexpr Index kPackedBlockBytes = Index(256) * 1024;
+
+/// dW (C_out/groups x K per group, as stored) = sum over slices of output samples of
+/// grad_output (C_out/groups x slice) * col^T (slice x K): the orientation for few output samples
+/// and large weights (a tiny plane, a large kernel, many channels), where `grad_weight_gemm`'s
+/// partial dW^T and its transposition would cost more than the products. Each slice of up to
+/// `kPackedSamples` samples (rows of one or more (image, band) pairs, in order) packs its output
+/// gradient rows and the transposed im2col rows of a block of input channels (from a band copy of
+/// the input, or the input itself) and multiplies them with `shifted_product`; the first slice
+/// stores into dW, the others add. Items are blocks of input x output channels of a group, so
+/// no partial sums: the order of every sum is the same for any thread count. `grad_weight` is
+/// overwritten.
+template <class S>
+void grad_weight_packed(const Tensor<S>& x, const Tensor<S>& grad_output, const Conv2dShape& s,
+                        Tensor<S>& grad_weight, int threads) {
+  using Block = GemmBlock<S>;
+  constexpr int MR = Block::mr;
+  constexpr int NP = Block::np;
+  constexpr Index NR = Block::nr;
+  const Conv2dGeometry& g = s.geometry;
+  const Index in_per_group = s.in_per_group;
+  const Index out_per_group = s.out_per_group;
+  const Index taps = g.kernel_rows * g.kernel_cols;
+  const Index depth = in_per_group * taps;
+  // Bands as `grad_weight_gemm` cuts them for one thread (so the slices, and the order of every
+  // sum, do not depend on the thread count); blocks of input channels no larger than the L2
+  // budget of the transposed block. Then, until every thread has `kItemsPerThread` items,
+  // smaller blocks of input channels (each packs the output gradient of all the block's rows of
+  // dW again) or of output channels (each packs the transposed im2col again), whichever packs
+  // less, but never narrower than a register block (NR columns, MR rows), below which the
+  // packing costs more than the product (never ranges of images: no partial sums).
+  GradWeightSplit split = grad_weight_split(
+      g, s.batch, in_per_group, Index(sizeof(S)), 1, 0.0, 1.0,
+      [&](Index block) { return s.groups * ((in_per_group + block - 1) / block); });
+  split.c_block =
+      std::min(split.c_block,
+               std::max<Index>(1, kPackedBlockBytes / (kPackedSamples * taps * Index(sizeof(S)))));
+  const Index min_c_block = std::min(in_per_group, (NR + taps - 1) / taps);
+  const Index min_o_block = std::min<Index>(out_per_group, MR);
+  Index o_block = out_per_group;
+  auto blocks = [](Index total, Index block) { return (total + block - 1) / block; };
+  const Index want = threads > 1 ? kItemsPerThread * threads : 1;
+  while (s.groups * blocks(in_per_group, split.c_block) * blocks(out_per_group, o_block) < want) {
+    const bool c_can = split.c_block > min_c_block;
+    const bool o_can = o_block > min_o_block;
+    if (!c_can && !o_can) break;
+    // Samples packed per output sample: the im2col rows once per block of output channels, the
+    // output gradient once per block of input channels.
+    if (o_can && (!c_can || depth * blocks(out_per_group, o_block) <=
+                                out_per_group * blocks(in_per_group, split.c_block))) {
+      o_block = std::max(min_o_block, (o_block / 2 + MR - 1) / MR * MR);
+    } else {
+      split.c_block = std::max(min_c_block, (split.c_block + 1) / 2);
+    }
+  }
+  const Index per_group = blocks(in_per_group, split.c_block);
+  const Index o_blocks = blocks(out_per_group, o_block);
+  const Index items = s.groups * per_group * o_blocks;
+  const ShiftedLayout band = band_layout(g, split.c_block, split.band_rows, NR);
+  const Index tail = in_per_group - (per_group - 1) * split.c_block;
+  const ShiftedFill<S> fill(g, shifted_layout(g, split.c_block, NR));
+  const ShiftedFill<S> fill_tail(g, shifted_layout(g, tail, NR));
+  const std::vector<Index> offsets = tap_offsets(band, g, split.c_block);
+  const bool in_place = reads_input_in_place(g);
+  const std::vector<Index> whole_offsets =
+      in_place ? tap_offsets(shifted_layout(g, split.c_block, NR), g, split.c_block)
+               : std::vector<Index>();
+  const Index rows_per_chunk =
+      std::max<Index>(1, std::min(kPackedSamples / g.out_cols, split.band_rows));
+  const Index slice_cap = std::max(kPackedSamples, rows_per_chunk * g.out_cols);
+  const Index ldb = (split.c_block * taps + NR - 1) / NR * NR;  // B's row, with the slack read
+  const Index out_plane_size = g.out_rows * g.out_cols;
+  const Index in_plane_size = g.in_rows * g.in_cols;
+  std::vector<Index> b_rows(static_cast<std::size_t>(slice_cap));
+  for (Index p = 0; p < slice_cap; ++p) b_rows[static_cast<std::size_t>(p)] = p * ldb;
+
+  parallel_blocks(items, threads, [&](Index begin, Index end, int) {
+    const Scratch<S, ScratchSlot::band> band_memory(in_place ? 0 : band.size);
+    S* buf = band_memory.data();
+    std::fill(buf, buf + (in_place ? 0 : band.size), S(0));  // the zero padding is never written
+    const Scratch<S, ScratchSlot::panel> b_memory(slice_cap * ldb);
+    S* b = b_memory.data();
+    std::fill(b, b + slice_cap * ldb, S(0));  // the slack past each row is read, never used
+    const Scratch<S, ScratchSlot::grad_output_rows> a_memory(o_block * slice_cap);
+    S* a = a_memory.data();
+    for (Index item = begin; item < end; ++item) {
+      const Index grp = item / (per_group * o_blocks);
+      const Index c0 = item / o_blocks % per_group * split.c_block;
+      const Index c1 = std::min(in_per_group, c0 + split.c_block);
+      const Index o0 = item % o_blocks * o_block;
+      const Index o1 = std::min(out_per_group, o0 + o_block);
+      const Index k_rows = (c1 - c0) * taps;
+      S* dw = grad_weight.data() + (grp * out_per_group + o0) * depth + c0 * taps;
+      bool first = true;
+      Index filled = 0;  // samples of the current slice
+      // dW's block (+)= A * B for the slice packed so far.
+      auto multiply = [&]() {
+        shifted_product<S, MR, NP>(
+            o1 - o0, filled, StridedRows<S>{a, slice_cap, 1}, b, b_rows.data(), 0, k_rows, filled,
+            [&](Index row0, Index rows, Index col0, Index cols, const S* tile, Index ld) {
+              for (Index i = 0; i < rows; ++i) {
+                S* out = dw + (row0 + i) * depth + col0;
+                const S* in = tile + i * ld;
+                if (first) {
+                  std::copy(in, in + cols, out);
+                } else {
+                  for (Index j = 0; j < cols; ++j) out[j] += in[j];
+                }
+              }
+            });
+        first = false;
+        filled = 0;
+      };
+      for (Index u = 0; u < split.units; ++u) {
+        const Index n = u / split.bands;
+        const Index r0 = (u % split.bands) * split.band_rows;
+        const Index rows = std::min(split.band_rows, g.out_rows - r0);
+        const S* image = x.data() + (n * s.in_channels + grp * in_per_group + c0) * in_plane_size;
+        const S* src;
+        const Index* offs;
+        if (in_place) {
+          src = image + r0 * g.in_cols;
+          offs = whole_offsets.data();
+        } else {
+          (c1 - c0 == split.c_block ? fill : fill_tail)
+              .rows(image, in_plane_size, buf, band, r0 * g.stride.rows,
+                    r0 * g.stride.rows + band_input_rows(g, rows));
+          src = buf;
+          offs = offsets.data();
+        }
+        for (Index rr = 0; rr < rows; rr += rows_per_chunk) {
+          const Index rr1 = std::min(rows, rr + rows_per_chunk);
+          const Index samples = (rr1 - rr) * g.out_cols;
+          if (filled + samples > slice_cap) multiply();
+          // A: the output gradient's rows, one run per output channel.
+          const S* d0 = grad_output.data() +
+                        (n * s.out_channels + grp * out_per_group + o0) * out_plane_size +
+                        (r0 + rr) * g.out_cols;
+          for (Index o = 0; o < o1 - o0; ++o) {
+            copy_run(d0 + o * out_plane_size, samples, a + o * slice_cap + filled);
+          }
+          // B: the im2col rows transposed, one output sample per row.
+          for (Index r = rr; r < rr1; ++r) {
+            const S* grid = src + r * band.phase_cols;
+            for (Index q = 0; q < g.out_cols; ++q) {
+              S* row = b + (filled + (r - rr) * g.out_cols + q) * ldb;
+              for (Index k = 0; k < k_rows; ++k) row[k] = grid[offs[k] + q];
+            }
+          }
+          filled += samples;
+        }
+      }
+      if (filled > 0) multiply();
+    }
+  });
 }
 
 /// dW as dot products, for few output channels per group (where a GEMM block along the output
@@ -608,19 +930,19 @@ void grad_weight_dots(const Tensor<S>& x, const Tensor<S>& grad_output, const Co
                   });
 }
 
-/// grad_bias[o] = the sum of grad_output's planes o over the batch, output channels in parallel.
+/// grad_bias[o] = the sum of grad_output's planes o over the batch, images in order, blocks of
+/// output channels in parallel. Each image's planes of a block are read one after the other, so
+/// tiny planes (a 1x1 output) are read as contiguous runs, not one scattered sample at a time.
 template <class S>
 void grad_bias_sums(const Tensor<S>& grad_output, VectorX<S>& grad_bias, int threads) {
   const Index batch = grad_output.dim(0);
   const Index channels = grad_output.dim(1);
   const Index plane = grad_output.dim(2) * grad_output.dim(3);
   parallel_blocks(channels, threads, [&](Index begin, Index end, int) {
-    for (Index o = begin; o < end; ++o) {
-      S total(0);
-      for (Index n = 0; n < batch; ++n) {
-        total += packet_sum(grad_output.data() + (n * channels + o) * plane, plane);
-      }
-      grad_bias[o] = total;
+    for (Index o = begin; o < end; ++o) grad_bias[o] = S(0);
+    for (Index n = 0; n < batch; ++n) {
+      const S* image = grad_output.data() + n * channels * plane;
+      for (Index o = begin; o < end; ++o) grad_bias[o] += packet_sum(image + o * plane, plane);
     }
   });
 }
@@ -650,7 +972,8 @@ Tensor<S> grad_input_path(const Tensor<S>& grad_output, const Tensor<S>& weight,
       grad_input = Tensor<S>(input_shape);
       grad_input_planes(grad_output, weight, s, grad_input);
       break;
-    case GradInputAlgorithm::col2im: {
+    case GradInputAlgorithm::col2im:
+    case GradInputAlgorithm::packed: {
       grad_input = Tensor<S>(input_shape);
       // Padding modes other than zeros fold borders onto samples of other bands: the padded
       // gradient of the whole batch first, folded once all bands are in.
@@ -658,7 +981,11 @@ Tensor<S> grad_input_path(const Tensor<S>& grad_output, const Tensor<S>& weight,
                                                          ? 0
                                                          : s.batch * s.in_channels *
                                                                g.padded_rows() * g.padded_cols()));
-      grad_input_col2im(grad_output, weight, s, grad_input, padded.data(), threads);
+      if (algorithm == GradInputAlgorithm::packed) {
+        grad_input_packed(grad_output, weight, s, grad_input, padded.data(), threads);
+      } else {
+        grad_input_col2im(grad_output, weight, s, grad_input, padded.data(), threads);
+      }
       if (!padded.empty()) fold_batch(padded.data(), s, grad_input);
       break;
     }
@@ -688,7 +1015,11 @@ Conv2dGrads<S> conv2d_backward_path(const Tensor<S>& x, const Tensor<S>& weight,
     grads.bias.resize(s.out_channels);
     grad_bias_sums(grad_output, grads.bias, copy_threads<S>(double(grad_output.size())));
   }
-  if (mask.grad_weight) grads.weight = Tensor<S>(weight.shape());
+  // The plane loops add into a zeroed weight gradient; the other algorithms overwrite it.
+  if (mask.grad_weight) {
+    grads.weight = path == Conv2dPath::planes ? Tensor<S>(weight.shape())
+                                              : uninitialized_tensor<S>(weight.shape());
+  }
   if (path == Conv2dPath::planes) {
     if (mask.grad_input) grads.input = Tensor<S>(x.shape());
     RowMatrixX<S> padded_grad_input;  // reused across planes
@@ -724,10 +1055,16 @@ Conv2dGrads<S> conv2d_backward_path(const Tensor<S>& x, const Tensor<S>& weight,
     return grads;
   }
   if (mask.grad_weight) {
-    if (grad_weight_by_dots<S>(s, path)) {
-      grad_weight_dots(x, grad_output, s, grads.weight, threads);
-    } else {
-      grad_weight_gemm(x, grad_output, s, grads.weight, threads);
+    switch (grad_weight_algorithm<S>(s)) {
+      case GradWeightAlgorithm::dots:
+        grad_weight_dots(x, grad_output, s, grads.weight, threads);
+        break;
+      case GradWeightAlgorithm::gemm:
+        grad_weight_gemm(x, grad_output, s, grads.weight, threads);
+        break;
+      case GradWeightAlgorithm::packed:
+        grad_weight_packed(x, grad_output, s, grads.weight, threads);
+        break;
     }
   }
   if (mask.grad_input) grads.input = grad_input_path(grad_output, weight, s, path, threads);

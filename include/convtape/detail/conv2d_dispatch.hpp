@@ -5,7 +5,7 @@
 // Which algorithm computes a batched convolution: the list of algorithms (`Conv2dPath`, each
 // described once, here), the cost model that estimates each one's time from the shape
 // (`conv2d_work`, `kConv2dCost`), the choice of the cheapest (`conv2d_path`), the backward pass's
-// own choices (`grad_weight_by_dots`, `grad_input_algorithm`, `flipped_kernel_rows`), and how
+// own choices (`grad_weight_algorithm`, `grad_input_algorithm`, `flipped_kernel_rows`), and how
 // many threads a call is worth (`conv2d_threads`). The caller never picks (a test may, with
 // `ForceConv2dPath`); every algorithm computes the same function, and the tests hold each to the
 // loops of `reference.hpp`. Not for direct inclusion.
@@ -25,14 +25,18 @@
 // for a narrower vector counts more packets for the same shape.
 //
 // Backward: `planes` runs the plane tap loops for both gradients. On the other paths the weight
-// gradient is a GEMM of the in-place im2col rows with the output gradient (`grad_weight_gemm`),
-// or dot products (`grad_weight_dots`, always on `direct`), whichever the model prices lower;
-// the input gradient is, for stride 1, the forward correlation of the padded output gradient
-// with the flipped kernel (`grad_input_flipped`, by `shifted_conv`'s GEMM or direct kernel,
-// whichever is cheaper, or by Winograd again on `winograd`), else GEMM W^T dy + col2im
-// (`grad_input_col2im`), except on `direct` with a stride, which takes the plane tap loops
-// (`grad_input_planes`); `im2col_gemm` always uses col2im. The drivers that run the choice are
-// `conv2d_forward.hpp` and `conv2d_backward.hpp`.
+// gradient is whichever of three the model prices lowest: dot products (`grad_weight_dots`, few
+// output channels per group), dW^T = col * dy^T with the im2col rows read in place and dW^T
+// transposed at the end (`grad_weight_gemm`, many output samples), or dW = dy * col^T on packed
+// slices of samples (`grad_weight_packed`, few samples and large weights: tiny planes, strided
+// downsamples, pointwise layers at small batches). The input gradient is, for stride 1, the
+// forward correlation of the padded output gradient with the flipped kernel
+// (`grad_input_flipped`, by `shifted_conv`'s GEMM or direct kernel, whichever is cheaper, or by
+// Winograd again on `winograd`), else GEMM W^T dy + col2im band by band (`grad_input_col2im`),
+// except on `direct` with a stride, which takes the plane tap loops (`grad_input_planes`);
+// `im2col_gemm` takes GEMM + col2im on slices that span images (`grad_input_packed`), as its
+// forward tiles do. The drivers that run the choice are `conv2d_forward.hpp` and
+// `conv2d_backward.hpp`.
 
 #include <algorithm>
 #include <cmath>
@@ -335,29 +339,60 @@ int copy_threads(double samples) {
   return useful_threads(kConv2dCost.moved_packet * samples / double(PacketOf<S>::size));
 }
 
-/// Whether the weight gradient on `path` (not `planes`) goes through `grad_weight_dots` rather
-/// than `grad_weight_gemm`: always on `direct`, else when the model prices the dot products (one
-/// per tap, output channel, input channel) lower than the GEMM, whose output-channel block of NR
-/// lanes is mostly empty for few output channels per group.
+/// How the weight gradient is computed on a path other than `planes`.
+enum class GradWeightAlgorithm {
+  /// One vectorized dot product per tap, output and input channel (`grad_weight_dots`): few
+  /// output channels per group (depthwise layers).
+  dots,
+  /// dW^T = col * grad_output^T, im2col rows broadcast against the transposed output gradient,
+  /// then transposed (`grad_weight_gemm`): many output samples.
+  gemm,
+  /// dW = grad_output * col^T on packed slices of samples (`grad_weight_packed`): few output
+  /// samples and large weights, where dW^T's transposition would cost more than the products.
+  packed,
+};
+
+/// Output samples per reduction slice of `grad_weight_packed` (and its cost below).
+constexpr Index kPackedSamples = 128;
+
+/// The weight gradient's algorithm on any path but `planes`: whichever of the three the model
+/// prices lowest. Dot products pay a call per (image, input channel, output channel); the
+/// transposed GEMM fills register blocks of NR output channels (mostly empty for few per group)
+/// and moves its partial dW^T sample by sample into dW; the packed GEMM moves every im2col
+/// sample into its transposed block sample by sample, and stores or adds dW once per slice.
 template <class S>
-bool grad_weight_by_dots(const Conv2dShape& s, Conv2dPath path) {
-  if (path == Conv2dPath::direct) return true;
+GradWeightAlgorithm grad_weight_algorithm(const Conv2dShape& s) {
   const KernelShape k = kernel_shape<S>();
   const Conv2dGeometry& g = s.geometry;
   const double P = double(k.packet);
+  const double groups = double(s.groups);
   const double taps = double(g.kernel_rows * g.kernel_cols);
   const double depth = double(s.in_per_group) * taps;
+  const double out_per_group = double(s.out_per_group);
   const double samples = double(s.batch) * double(g.out_rows * g.out_cols);
-  const double lanes = round_up(double(s.out_per_group), double(k.nr));
-  Conv2dWork gemm;
-  gemm.gemm_packets = double(s.groups) * round_up(depth, double(k.mr)) * lanes * samples / P;
-  gemm.gemm_tiles = double(s.groups) * std::ceil(depth / double(k.mr)) * (lanes / double(k.nr)) *
-                    double(s.batch) * double(g.out_rows);
-  gemm.moved_packets = double(s.out_channels) * samples / P;
+  const double lanes = round_up(out_per_group, double(k.nr));
   Conv2dWork dots;
-  dots.direct_packets = double(s.batch) * double(s.in_channels) * double(s.out_per_group) * taps *
+  dots.direct_packets = double(s.batch) * double(s.in_channels) * out_per_group * taps *
                         double(g.out_rows) * std::ceil(double(g.out_cols) / P);
-  return conv2d_seconds(dots) < conv2d_seconds(gemm);
+  dots.plane_calls = double(s.batch) * double(s.in_channels) * out_per_group;
+  Conv2dWork gemm;
+  gemm.gemm_packets = groups * round_up(depth, double(k.mr)) * lanes * samples / P;
+  gemm.gemm_tiles = groups * std::ceil(depth / double(k.mr)) * (lanes / double(k.nr)) *
+                    double(s.batch) * double(g.out_rows);
+  gemm.moved_packets = double(s.out_channels) * samples / P + groups * depth * out_per_group;
+  Conv2dWork packed;
+  packed.gemm_packets =
+      groups * round_up(out_per_group, double(k.mr)) * round_up(depth, double(k.nr)) * samples / P;
+  const double slices = std::ceil(samples / double(kPackedSamples));
+  packed.gemm_tiles =
+      groups * std::ceil(out_per_group / double(k.mr)) * std::ceil(depth / double(k.nr)) * slices;
+  packed.moved_packets = groups * depth * samples + double(s.out_channels) * samples / P +
+                         2 * slices * groups * out_per_group * depth / P;
+  const double by_dots = conv2d_seconds(dots);
+  const double by_gemm = conv2d_seconds(gemm);
+  const double by_packed = conv2d_seconds(packed);
+  if (by_dots <= by_gemm && by_dots <= by_packed) return GradWeightAlgorithm::dots;
+  return by_packed < by_gemm ? GradWeightAlgorithm::packed : GradWeightAlgorithm::gemm;
 }
 
 /// Whether the stride-1 input gradient of shape `s`, the correlation of the output gradient with
@@ -381,19 +416,23 @@ enum class GradInputAlgorithm {
   /// kernel's extent, with the flipped kernel (`grad_input_flipped`), by `shifted_conv` or, on
   /// `winograd`, `winograd_conv`.
   flipped,
-  /// The GEMM W^T dy followed by col2im (`grad_input_col2im`): any stride.
+  /// The GEMM W^T dy followed by col2im (`grad_input_col2im`), band by band of each image: any
+  /// stride.
   col2im,
+  /// The same on slices of output samples that span images (`grad_input_packed`): the tiles of
+  /// `im2col_gemm`, for tiny planes.
+  packed,
   /// The plane tap loops (`grad_input_planes`): few channels, any stride.
   tap_loops,
 };
 
-/// The input gradient's algorithm on `path` (not `planes`): `flipped` for stride 1 except on
-/// `im2col_gemm`; else `tap_loops` on `direct` and `col2im` on the others.
+/// The input gradient's algorithm on `path` (not `planes`): `packed` on `im2col_gemm` (its
+/// tiles span images); else `flipped` for stride 1, `tap_loops` on `direct` and `col2im` on the
+/// others.
 inline GradInputAlgorithm grad_input_algorithm(const Conv2dShape& s, Conv2dPath path) {
   CONVTAPE_ASSERT(path != Conv2dPath::planes);
-  if (path != Conv2dPath::im2col_gemm && s.geometry.stride == Size2(1, 1)) {
-    return GradInputAlgorithm::flipped;
-  }
+  if (path == Conv2dPath::im2col_gemm) return GradInputAlgorithm::packed;
+  if (s.geometry.stride == Size2(1, 1)) return GradInputAlgorithm::flipped;
   return path == Conv2dPath::direct ? GradInputAlgorithm::tap_loops : GradInputAlgorithm::col2im;
 }
 

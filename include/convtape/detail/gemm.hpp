@@ -58,12 +58,18 @@ S packet_lanes_sum(const Packet& p) {
   return sum;
 }
 
-/// Sum of n contiguous values, vectorized (four packets in flight).
+/// Sum of n contiguous values, vectorized (four packets in flight); fewer than four packets are
+/// added one by one, as the tail of a longer run is.
 template <class S>
 S packet_sum(const S* data, Index n) {
   using namespace Eigen::internal;
   using Packet = typename PacketOf<S>::type;
   constexpr int P = PacketOf<S>::size;
+  if (n < Index{4} * P) {
+    S sum(0);
+    for (Index i = 0; i < n; ++i) sum += data[i];
+    return sum;
+  }
   Packet acc[4];
   unroll<4>([&](auto i) { acc[i] = pset1<Packet>(S(0)); });
   Index i = 0;
