@@ -29,6 +29,7 @@
 // interface of `shifted_conv.hpp`'s `shifted_conv`.
 
 #include <algorithm>
+#include <memory>
 #include <vector>
 
 #include "convtape/core.hpp"
@@ -71,22 +72,32 @@ inline Conv2dGeometry winograd_tile_geometry(const Conv2dGeometry& g) {
   return t;
 }
 
-/// u[xi] (16 values, row-major 4x4) = G k G^T for the 3x3 kernel k(a, b) = k[a * 3 + b].
+/// Kernels transformed together by `winograd_kernel_transform`, and stored together as one
+/// contiguous run per Winograd matrix (16 floats: a 64-byte cache line).
+constexpr Index kWinogradKernels = 16;
+
+/// u[xi][c] (xi: row-major 4x4) = G k_c G^T for kWinogradKernels 3x3 kernels, k_c(a, b) =
+/// k[a * 3 + b][c]: the kernels side by side, so that every step is one vectorizable loop over c.
 template <class S>
-void winograd_kernel_transform(const S* k, S* u) {
+void winograd_kernel_transform(const S (&k)[9][kWinogradKernels], S (&u)[16][kWinogradKernels]) {
+  constexpr Index C = kWinogradKernels;
   const S half(0.5);
-  S t[4][3];  // G k
+  S t[4][3][C];  // G k
   for (int b = 0; b < 3; ++b) {
-    t[0][b] = k[b];
-    t[1][b] = half * (k[b] + k[3 + b] + k[6 + b]);
-    t[2][b] = half * (k[b] - k[3 + b] + k[6 + b]);
-    t[3][b] = k[6 + b];
+    for (Index c = 0; c < C; ++c) {
+      t[0][b][c] = k[b][c];
+      t[1][b][c] = half * (k[b][c] + k[3 + b][c] + k[6 + b][c]);
+      t[2][b][c] = half * (k[b][c] - k[3 + b][c] + k[6 + b][c]);
+      t[3][b][c] = k[6 + b][c];
+    }
   }
   for (int a = 0; a < 4; ++a) {
-    u[a * 4 + 0] = t[a][0];
-    u[a * 4 + 1] = half * (t[a][0] + t[a][1] + t[a][2]);
-    u[a * 4 + 2] = half * (t[a][0] - t[a][1] + t[a][2]);
-    u[a * 4 + 3] = t[a][2];
+    for (Index c = 0; c < C; ++c) {
+      u[a * 4 + 0][c] = t[a][0][c];
+      u[a * 4 + 1][c] = half * (t[a][0][c] + t[a][1][c] + t[a][2][c]);
+      u[a * 4 + 2][c] = half * (t[a][0][c] - t[a][1][c] + t[a][2][c]);
+      u[a * 4 + 3][c] = t[a][2][c];
+    }
   }
 }
 
@@ -164,10 +175,11 @@ void winograd_output_transform(const S* m, Index m_stride, Index q0, Index count
 constexpr Index kWinogradChunk = 64;
 
 /// `shifted_conv`'s correlation for 3x3, stride-1, undilated geometries, computed with Winograd's
-/// F(2x2, 3x3): items are (image, group, chunk of tile rows), all of them in one parallel loop on
-/// at most `threads` threads; per item the input tiles of every channel are transformed, the 16
-/// GEMMs run on the packet kernel of `gemm.hpp`, and the output transform writes the 2x2 output
-/// tiles into `out` (dense rows: out.ld == g.out_cols).
+/// F(2x2, 3x3): items are (image, group, chunk of tile rows, block of output channels), all of
+/// them in one parallel loop on at most `threads` threads; per item the input tiles of every
+/// channel of the group are transformed, the 16 GEMMs of its output channels run on the packet
+/// kernel of `gemm.hpp`, and the output transform writes the 2x2 output tiles into `out` (dense
+/// rows: out.ld == g.out_cols).
 template <class S, class WeightAt>
 void winograd_conv(const S* src_images, Index src_image, const Conv2dGeometry& g, Index batch,
                    Index groups, Index in_per_group, Index out_per_group, WeightAt&& weight_at,
@@ -179,13 +191,33 @@ void winograd_conv(const S* src_images, Index src_image, const Conv2dGeometry& g
   CONVTAPE_ASSERT(winograd_fits(g));
   const Conv2dGeometry t = winograd_tile_geometry(g);
 
-  // Tile rows per item, and the item's row pitch in the transformed buffers.
+  // Tile rows and output channels per item, and the item's row pitch in the transformed buffers.
+  // Where the batch gives too few items for the threads (kItemsPerThread each), fewer rows or
+  // fewer output channels per item, whichever adds less work: another chunk of rows streams its
+  // group's transformed weights (16 x out x in) again, another block of output channels
+  // transforms the input tiles of the image (16 x in x positions) again.
   const Index pitch = (t.padded_cols() + 1) / 2;  // the shifted layout's phase_cols
-  // Fewer rows per item when the batch has too few items for the threads (kItemsPerThread each).
-  const Index rows_for_threads = std::max<Index>(
-      1, t.out_rows * batch * groups / std::max<Index>(1, kItemsPerThread * threads));
-  const Index rows_per_item =
-      std::max<Index>(1, std::min(kWinogradChunk / pitch, rows_for_threads));
+  const Index want = threads > 1 ? kItemsPerThread * threads : 1;
+  const Index min_block = std::min<Index>(out_per_group, MR);
+  Index rows_per_item = std::max<Index>(1, kWinogradChunk / pitch);
+  Index o_block = out_per_group;
+  auto blocks = [](Index total, Index block) { return (total + block - 1) / block; };
+  while (batch * groups * blocks(t.out_rows, rows_per_item) * blocks(out_per_group, o_block) <
+         want) {
+    const bool rows_can = rows_per_item > 1;
+    const bool block_can = o_block > min_block;
+    if (!rows_can && !block_can) break;
+    const double more_rows =
+        double(blocks(t.out_rows, rows_per_item)) * double(out_per_group) * double(in_per_group);
+    const double more_blocks =
+        double(blocks(out_per_group, o_block)) * double(in_per_group) * double(t.out_rows * pitch);
+    if (rows_can && (!block_can || more_rows <= more_blocks)) {
+      rows_per_item = (rows_per_item + 1) / 2;
+    } else {
+      o_block = std::max(min_block, (o_block / 2 + MR - 1) / MR * MR);
+    }
+  }
+  const Index o_blocks = blocks(out_per_group, o_block);
   const Index ld = (rows_per_item * pitch + NR - 1) / NR * NR;
   // Each item fills only the band of padded rows its tiles read (2 per tile row, plus 2), for one
   // group's channels: the band stays in the cache from the fill through the input transform.
@@ -203,31 +235,40 @@ void winograd_conv(const S* src_images, Index src_image, const Conv2dGeometry& g
   // U = G k G^T for every kernel, stored per (group, xi) as a row-major out_per_group x
   // in_per_group matrix: the left operands of the 16 GEMMs, read in place. In parallel for large
   // weights.
+  // The 16 matrices lie a multiple of 4 KiB apart for many channel counts, so storing a kernel's
+  // 16 values one by one would keep evicting the same cache sets: the kernels of a run of
+  // kWinogradKernels input channels are transformed into a small buffer first, then stored as
+  // 16 contiguous runs. Every element of u is written.
   const Index u_size = out_per_group * in_per_group;
-  std::vector<S> u(static_cast<std::size_t>(groups * 16 * u_size));
+  const std::unique_ptr<S[]> u(new S[static_cast<std::size_t>(groups * 16 * u_size)]);
   const int team = groups * u_size >= (Index{1} << 12) ? threads : 1;
   parallel_blocks(groups * out_per_group, team, [&](Index begin, Index end, int) {
+    S k[9][kWinogradKernels] = {};  // lanes past a last short run stay zero
+    S transformed[16][kWinogradKernels];
     for (Index row = begin; row < end; ++row) {
       const Index grp = row / out_per_group;
       const Index o = row % out_per_group;
-      for (Index c = 0; c < in_per_group; ++c) {
-        S k[9];
-        S transformed[16];
-        for (Index tap = 0; tap < 9; ++tap) k[tap] = weight_at(grp, o, c * 9 + tap);
+      for (Index c0 = 0; c0 < in_per_group; c0 += kWinogradKernels) {
+        const Index run = std::min(kWinogradKernels, in_per_group - c0);
+        for (Index c = 0; c < run; ++c) {
+          for (Index tap = 0; tap < 9; ++tap) k[tap][c] = weight_at(grp, o, (c0 + c) * 9 + tap);
+        }
         winograd_kernel_transform(k, transformed);
         for (Index xi = 0; xi < 16; ++xi) {
-          u[(grp * 16 + xi) * u_size + o * in_per_group + c] = transformed[xi];
+          std::copy(transformed[xi], transformed[xi] + run,
+                    u.get() + (grp * 16 + xi) * u_size + o * in_per_group + c0);
         }
       }
     }
   });
 
-  const Index chunks = (t.out_rows + rows_per_item - 1) / rows_per_item;
-  const Index m_rows = (out_per_group + MR - 1) / MR * MR;  // M's rows, whole register blocks
+  const Index chunks = blocks(t.out_rows, rows_per_item);
+  const Index m_rows = (o_block + MR - 1) / MR * MR;  // M's rows, whole register blocks
   const Index in_plane_size = g.in_rows * g.in_cols;
 
-  // Items: (image, group, chunk of tile rows), all images in one parallel loop.
-  parallel_blocks(batch * groups * chunks, threads, [&](Index begin, Index end, int) {
+  // Items: (image, group, chunk of tile rows, block of output channels), all images in one
+  // parallel loop.
+  parallel_blocks(batch * groups * chunks * o_blocks, threads, [&](Index begin, Index end, int) {
     // The band copy (zeroed: its zero padding is never written), the transformed input tiles
     // and the 16 products; the last two hold garbage past the real tiles, which nothing reads.
     const Scratch<S, ScratchSlot::band> band_memory(band.size);
@@ -238,9 +279,11 @@ void winograd_conv(const S* src_images, Index src_image, const Conv2dGeometry& g
     const Scratch<S, ScratchSlot::winograd_products> m_memory(16 * m_rows * ld + P);
     S* m = m_memory.data();
     for (Index item = begin; item < end; ++item) {
-      const Index n = item / (groups * chunks);
-      const Index grp = item / chunks % groups;
-      const Index ti0 = (item % chunks) * rows_per_item;
+      const Index n = item / (groups * chunks * o_blocks);
+      const Index grp = item / (chunks * o_blocks) % groups;
+      const Index ti0 = item / o_blocks % chunks * rows_per_item;
+      const Index o0 = item % o_blocks * o_block;
+      const Index o1 = std::min(out_per_group, o0 + o_block);
       const Index ti1 = std::min(t.out_rows, ti0 + rows_per_item);
       const Index cols = (ti1 - ti0 - 1) * pitch + t.out_cols;  // up to the last real tile
       fill.rows(src_images + n * src_image + grp * in_per_group * in_plane_size, in_plane_size, src,
@@ -251,16 +294,16 @@ void winograd_conv(const S* src_images, Index src_image, const Conv2dGeometry& g
       }
       for (Index xi = 0; xi < 16; ++xi) {
         shifted_product<S, MR, Block::np>(
-            out_per_group, in_per_group,
-            StridedRows<S>{u.data() + (grp * 16 + xi) * u_size, in_per_group, 1},
+            o1 - o0, in_per_group,
+            StridedRows<S>{u.get() + (grp * 16 + xi) * u_size + o0 * in_per_group, in_per_group, 1},
             v + xi * in_per_group * ld, v_offsets.data(), 0, cols, 0,
             DenseStore<S>{m + xi * m_rows * ld, ld});
       }
       S* image = out.data + n * out.image_size;
-      for (Index o = 0; o < out_per_group; ++o) {
+      for (Index o = o0; o < o1; ++o) {
         const Index channel = grp * out_per_group + o;
         for (Index ti = ti0; ti < ti1; ++ti) {
-          winograd_output_transform(m + o * ld, m_rows * ld, (ti - ti0) * pitch, t.out_cols,
+          winograd_output_transform(m + (o - o0) * ld, m_rows * ld, (ti - ti0) * pitch, t.out_cols,
                                     bias == nullptr ? S(0) : bias[channel],
                                     image + channel * out.plane_size + 2 * ti * out.ld, out.ld,
                                     std::min<Index>(2, g.out_rows - 2 * ti), g.out_cols);
