@@ -355,11 +355,17 @@ enum class GradWeightAlgorithm {
 /// Output samples per reduction slice of `grad_weight_packed` (and its cost below).
 constexpr Index kPackedSamples = 128;
 
+/// Moved packets per sample that a scalar gather or transposition moves (the packed GEMM's
+/// transposed im2col, the transposed GEMM's transposed output gradient and dW^T): measured 0.8-1.3
+/// ns per sample on the machine of `kConv2dCost`, against 3.1 ns per packet copied.
+constexpr double kScalarMove = 0.33;
+
 /// The weight gradient's algorithm on any path but `planes`: whichever of the three the model
-/// prices lowest. Dot products pay a call per (image, input channel, output channel); the
-/// transposed GEMM fills register blocks of NR output channels (mostly empty for few per group)
-/// and moves its partial dW^T sample by sample into dW; the packed GEMM moves every im2col
-/// sample into its transposed block sample by sample, and stores or adds dW once per slice.
+/// prices lowest. Dot products pay a call per (image, input channel, output channel) and one
+/// more per tap (each tap's sum is reduced across the lanes and stored); the transposed GEMM
+/// fills register blocks of NR output channels (mostly empty for few per group), transposes the
+/// output gradient and moves its partial dW^T into dW sample by sample; the packed GEMM moves every
+/// im2col sample into its transposed block sample by sample, and stores or adds dW once per slice.
 template <class S>
 GradWeightAlgorithm grad_weight_algorithm(const Conv2dShape& s) {
   const KernelShape k = kernel_shape<S>();
@@ -374,19 +380,21 @@ GradWeightAlgorithm grad_weight_algorithm(const Conv2dShape& s) {
   Conv2dWork dots;
   dots.direct_packets = double(s.batch) * double(s.in_channels) * out_per_group * taps *
                         double(g.out_rows) * std::ceil(double(g.out_cols) / P);
-  dots.plane_calls = double(s.batch) * double(s.in_channels) * out_per_group;
+  dots.plane_calls = double(s.batch) * double(s.in_channels) * out_per_group * (1 + taps);
   Conv2dWork gemm;
   gemm.gemm_packets = groups * round_up(depth, double(k.mr)) * lanes * samples / P;
   gemm.gemm_tiles = groups * std::ceil(depth / double(k.mr)) * (lanes / double(k.nr)) *
                     double(s.batch) * double(g.out_rows);
-  gemm.moved_packets = double(s.out_channels) * samples / P + groups * depth * out_per_group;
+  gemm.moved_packets =
+      kScalarMove * (double(s.out_channels) * samples + groups * depth * out_per_group);
   Conv2dWork packed;
   packed.gemm_packets =
       groups * round_up(out_per_group, double(k.mr)) * round_up(depth, double(k.nr)) * samples / P;
   const double slices = std::ceil(samples / double(kPackedSamples));
   packed.gemm_tiles =
       groups * std::ceil(out_per_group / double(k.mr)) * std::ceil(depth / double(k.nr)) * slices;
-  packed.moved_packets = groups * depth * samples + double(s.out_channels) * samples / P +
+  packed.moved_packets = kScalarMove * groups * depth * samples +
+                         double(s.out_channels) * samples / P +
                          2 * slices * groups * out_per_group * depth / P;
   const double by_dots = conv2d_seconds(dots);
   const double by_gemm = conv2d_seconds(gemm);
