@@ -343,6 +343,9 @@ void grad_input_packed(const Tensor<S>& grad_output, const Tensor<S>& weight, co
   const Index padded_plane_size = g.padded_rows() * wp;
   const Index in_plane_size = g.in_rows * g.in_cols;
   const bool zeros = g.mode == PaddingMode::zeros;
+  // A 1x1 kernel on the unpadded input with stride 1: every input sample gets exactly one dcol
+  // value, stored straight into grad_input.
+  const bool pointwise = taps == 1 && reads_input_in_place(g);
   // One image's padded planes, as col2im_add sees them: no padding left to add.
   Conv2dGeometry gp = g;
   gp.in_rows = g.padded_rows();
@@ -357,7 +360,8 @@ void grad_input_packed(const Tensor<S>& grad_output, const Tensor<S>& weight, co
     std::fill(b, b + out_per_group * slice, S(0));  // the slack is read, never used
     const Scratch<S, ScratchSlot::panel> col_memory(col_rows * slice);
     S* col = col_memory.data();
-    const Scratch<S, ScratchSlot::grad_input_rows> image_memory(c_block * padded_plane_size);
+    const Scratch<S, ScratchSlot::grad_input_rows> image_memory(
+        pointwise ? 0 : c_block * padded_plane_size);
     S* image = image_memory.data();
     for (Index item = begin; item < end; ++item) {
       const Index unit = item / (s.groups * per_group);
@@ -390,6 +394,15 @@ void grad_input_packed(const Tensor<S>& grad_output, const Tensor<S>& weight, co
           const Index n = n0 + (start + j) / image_samples;
           const Index p = (start + j) % image_samples;
           const Index run = std::min(image_samples - p, count - j);
+          if (pointwise) {  // dcol is the input gradient itself: sample p is input sample p
+            for (Index c = 0; c < channels; ++c) {
+              copy_run(col + c * slice + j, run,
+                       grad_input.data() +
+                           (n * s.in_channels + grp * in_per_group + c0 + c) * in_plane_size + p);
+            }
+            j += run;
+            continue;
+          }
           if (p == 0) std::fill(image, image + channels * padded_plane_size, S(0));
           col2im_add(col + j, slice, p, run, gp, channels, image);
           j += run;

@@ -175,10 +175,10 @@ constexpr Index kItemsPerThread = 4;
 /// block has `mr` x `nr` scalars: whole images (for `packed`, enough images per item for
 /// `kBandMinTiles` tiles of columns) unless a band copy would exceed `kBandBytes`; then, until
 /// there are `kItemsPerThread` items per thread, fewer images per item, smaller blocks of groups,
-/// thinner bands (down to `kBandMinTiles` GEMM tiles of columns and twice the kernel's extent in
-/// rows, so that the halo stays at most half the copy), and blocks of output channels (down to
-/// two register blocks); and while there are fewer than two items per thread, single register
-/// blocks and bands of half that height.
+/// thinner bands of equal height (down to `kBandMinTiles` GEMM tiles of columns and twice the
+/// kernel's extent in rows, so that the halo stays at most half the copy), and blocks of output
+/// channels (down to two register blocks); and while there are fewer than two items per thread,
+/// single register blocks and bands of half that height.
 inline ConvSplit conv_split(const Conv2dGeometry& g, Index batch, Index groups, Index in_per_group,
                             Index out_per_group, ConvKernel kernel, Index mr, Index nr,
                             Index elem_bytes, int threads) {
@@ -229,9 +229,17 @@ inline ConvSplit conv_split(const Conv2dGeometry& g, Index batch, Index groups, 
     s.group_block = (s.group_block + 1) / 2;
     update();
   }
-  while (s.items() < want && s.band_rows > min_rows) {
-    s.band_rows = std::max(min_rows, (s.band_rows + 1) / 2);
+  // Twice the bands, all of one height (a band clipped to min_rows would leave a short last one,
+  // and the thread that gets it idle); none thinner than min_rows.
+  auto more_bands = [&] {
+    const Index bands = 2 * s.bands;
+    const Index rows = (g.out_rows + bands - 1) / bands;
+    if (rows < min_rows || rows >= s.band_rows) return false;
+    s.band_rows = rows;
     update();
+    return true;
+  };
+  while (s.items() < want && more_bands()) {
   }
   while (s.items() < want && s.m_block > 2 * mr) {
     s.m_block = std::max(2 * mr, (s.m_block / 2 + mr - 1) / mr * mr);
