@@ -744,11 +744,12 @@ void grad_weight_packed(const Tensor<S>& x, const Tensor<S>& grad_output, const 
   const Index depth = in_per_group * taps;
   // Bands as `grad_weight_gemm` cuts them for one thread (so the slices, and the order of every
   // sum, do not depend on the thread count); blocks of input channels no larger than the L2
-  // budget of the transposed block. Then, until every thread has `kItemsPerThread` items,
-  // smaller blocks of input channels (each packs the output gradient of all the block's rows of
-  // dW again) or of output channels (each packs the transposed im2col again), whichever packs
-  // less, but never narrower than a register block (NR columns, MR rows), below which the
-  // packing costs more than the product (never ranges of images: no partial sums).
+  // budget of the transposed block. Then, until every thread has an item (the blocks are of one
+  // size, so one each balances, and every block more packs again), smaller blocks of input
+  // channels (each packs the output gradient of all the block's rows of dW again) or of output
+  // channels (each packs the transposed im2col again), whichever packs less, but never narrower
+  // than a register block (NR columns, MR rows), below which the packing costs more than the
+  // product (never ranges of images: no partial sums).
   GradWeightSplit split = grad_weight_split(
       g, s.batch, in_per_group, Index(sizeof(S)), 1, 0.0, 1.0,
       [&](Index block) { return s.groups * ((in_per_group + block - 1) / block); });
@@ -759,7 +760,7 @@ void grad_weight_packed(const Tensor<S>& x, const Tensor<S>& grad_output, const 
   const Index min_o_block = std::min<Index>(out_per_group, MR);
   Index o_block = out_per_group;
   auto blocks = [](Index total, Index block) { return (total + block - 1) / block; };
-  const Index want = threads > 1 ? kItemsPerThread * threads : 1;
+  const Index want = threads;
   while (s.groups * blocks(in_per_group, split.c_block) * blocks(out_per_group, o_block) < want) {
     const bool c_can = split.c_block > min_c_block;
     const bool o_can = o_block > min_o_block;
