@@ -535,6 +535,51 @@ GradWeightSplit grad_weight_split(const Conv2dGeometry& g, Index batch, Index ch
   return s;
 }
 
+/// The im2col rows of one (image, band of output rows) of a block of input channels, as the
+/// weight-gradient GEMMs read them: row k starts at `src + offsets[k]`, output row r of the band
+/// `pitch()` further; from the input itself for stride 1 without padding, else from a band copy
+/// (`copy_size()` samples per thread, zeroed once: its zero padding is never written).
+template <class S>
+class GradWeightBands {
+ public:
+  /// Blocks of `c_block` of the group's `in_per_group` channels (the last may be shorter), bands
+  /// of `band_rows` output rows, for kernels reading `tile_cols` samples at once.
+  GradWeightBands(const Conv2dGeometry& g, Index in_per_group, Index c_block, Index band_rows,
+                  Index tile_cols)
+      : g_(g),
+        c_block_(c_block),
+        in_place_(reads_input_in_place(g)),
+        band_(band_layout(g, c_block, band_rows, tile_cols)),
+        fill_(g, shifted_layout(g, c_block, tile_cols)),
+        fill_tail_(
+            g, shifted_layout(g, in_per_group - (in_per_group - 1) / c_block * c_block, tile_cols)),
+        offsets_(in_place_ ? tap_offsets(shifted_layout(g, c_block, tile_cols), g, c_block)
+                           : tap_offsets(band_, g, c_block)) {}
+
+  Index copy_size() const { return in_place_ ? 0 : band_.size; }
+  Index pitch() const { return band_.phase_cols; }
+
+  /// (src, offsets) for the `channels` channels whose first plane is `image` (planes of
+  /// in_rows x in_cols), output rows [r0, r0 + rows); fills `buf` unless read in place.
+  std::pair<const S*, const Index*> rows(const S* image, Index channels, Index r0, Index rows,
+                                         S* buf) const {
+    if (in_place_) return {image + r0 * g_.in_cols, offsets_.data()};
+    (channels == c_block_ ? fill_ : fill_tail_)
+        .rows(image, g_.in_rows * g_.in_cols, buf, band_, r0 * g_.stride.rows,
+              r0 * g_.stride.rows + band_input_rows(g_, rows));
+    return {buf, offsets_.data()};
+  }
+
+ private:
+  Conv2dGeometry g_;
+  Index c_block_;
+  bool in_place_;
+  ShiftedLayout band_;
+  ShiftedFill<S> fill_;
+  ShiftedFill<S> fill_tail_;
+  std::vector<Index> offsets_;
+};
+
 /// Output rows of grad_output per transposed chunk in `grad_weight_rows`: about this many output
 /// samples, so that the chunk's transposed grad_output stays in the L1/L2 cache.
 constexpr Index kGradWeightSamples = 128;
@@ -572,15 +617,7 @@ void grad_weight_gemm(const Tensor<S>& x, const Tensor<S>& grad_output, const Co
       [&](Index block) { return s.groups * ((in_per_group + block - 1) / block); }, out_per_group,
       NR, double(x.size()), double(grad_output.size()) / double(s.groups));
   const Index per_group = (in_per_group + split.c_block - 1) / split.c_block;
-  const ShiftedLayout band = band_layout(g, split.c_block, split.band_rows, NR);
-  const Index tail = in_per_group - (per_group - 1) * split.c_block;
-  const ShiftedFill<S> fill(g, shifted_layout(g, split.c_block, NR));
-  const ShiftedFill<S> fill_tail(g, shifted_layout(g, tail, NR));
-  const std::vector<Index> offsets = tap_offsets(band, g, split.c_block);
-  const bool in_place = reads_input_in_place(g);
-  const std::vector<Index> whole_offsets =
-      in_place ? tap_offsets(shifted_layout(g, split.c_block, NR), g, split.c_block)
-               : std::vector<Index>();
+  const GradWeightBands<S> bands(g, in_per_group, split.c_block, split.band_rows, NR);
   const Index rows_per_chunk = std::max<Index>(1, kGradWeightSamples / g.out_cols);
   const Index out_plane_size = g.out_rows * g.out_cols;
   const Index in_plane_size = g.in_rows * g.in_cols;
@@ -591,9 +628,9 @@ void grad_weight_gemm(const Tensor<S>& x, const Tensor<S>& grad_output, const Co
   parallel_blocks(split.items(), threads, [&](Index begin, Index end, int) {
     // The band copy (zero padding never written, so zeroed once) and the transposed output
     // gradient of an item's block of output channels.
-    const Scratch<S, ScratchSlot::band> band_memory(in_place ? 0 : band.size);
+    const Scratch<S, ScratchSlot::band> band_memory(bands.copy_size());
     S* buf = band_memory.data();
-    std::fill(buf, buf + (in_place ? 0 : band.size), S(0));
+    std::fill(buf, buf + bands.copy_size(), S(0));  // the zero padding is never written
     const Scratch<S, ScratchSlot::grad_output_rows> transposed_memory(
         std::min(rows_per_chunk, split.band_rows) * g.out_cols * split.o_block);
     S* transposed = transposed_memory.data();
@@ -618,19 +655,9 @@ void grad_weight_gemm(const Tensor<S>& x, const Tensor<S>& grad_output, const Co
         const Index n = u / split.bands;
         const Index r0 = (u % split.bands) * split.band_rows;
         const Index rows = std::min(split.band_rows, g.out_rows - r0);
-        const S* image = x.data() + (n * s.in_channels + grp * in_per_group + c0) * in_plane_size;
-        const S* src;
-        const Index* offs;
-        if (in_place) {
-          src = image + r0 * g.in_cols;
-          offs = whole_offsets.data();
-        } else {
-          (c1 - c0 == split.c_block ? fill : fill_tail)
-              .rows(image, in_plane_size, buf, band, r0 * g.stride.rows,
-                    r0 * g.stride.rows + band_input_rows(g, rows));
-          src = buf;
-          offs = offsets.data();
-        }
+        const auto [src, offs] =
+            bands.rows(x.data() + (n * s.in_channels + grp * in_per_group + c0) * in_plane_size,
+                       c1 - c0, r0, rows, buf);
         for (Index rr = 0; rr < rows; rr += rows_per_chunk) {
           const Index rr1 = std::min(rows, rr + rows_per_chunk);
           // grad_output^T for rows [r0 + rr, r0 + rr1) and output channels [o0, o1):
@@ -658,7 +685,7 @@ void grad_weight_gemm(const Tensor<S>& x, const Tensor<S>& grad_output, const Co
           for (Index k0 = 0; k0 < k_rows; k0 += MR) {
             const S* row_of[MR];
             for (int i = 0; i < MR; ++i) {
-              row_of[i] = src + offs[std::min(k0 + i, k_rows - 1)] + rr * band.phase_cols;
+              row_of[i] = src + offs[std::min(k0 + i, k_rows - 1)] + rr * bands.pitch();
             }
             for (Index ob = 0; ob < lanes; ob += NR) {
               Packet acc[MR][NP];
@@ -667,7 +694,7 @@ void grad_weight_gemm(const Tensor<S>& x, const Tensor<S>& grad_output, const Co
               });
               for (Index r = rr; r < rr1; ++r) {
                 const S* shifted[MR];
-                for (int i = 0; i < MR; ++i) shifted[i] = row_of[i] + (r - rr) * band.phase_cols;
+                for (int i = 0; i < MR; ++i) shifted[i] = row_of[i] + (r - rr) * bands.pitch();
                 rows_block<S, MR, NP>(g.out_cols, shifted,
                                       transposed + (r - rr) * g.out_cols * lanes + ob, lanes, acc);
               }
@@ -777,15 +804,7 @@ void grad_weight_packed(const Tensor<S>& x, const Tensor<S>& grad_output, const 
   const Index per_group = blocks(in_per_group, split.c_block);
   const Index o_blocks = blocks(out_per_group, o_block);
   const Index items = s.groups * per_group * o_blocks;
-  const ShiftedLayout band = band_layout(g, split.c_block, split.band_rows, NR);
-  const Index tail = in_per_group - (per_group - 1) * split.c_block;
-  const ShiftedFill<S> fill(g, shifted_layout(g, split.c_block, NR));
-  const ShiftedFill<S> fill_tail(g, shifted_layout(g, tail, NR));
-  const std::vector<Index> offsets = tap_offsets(band, g, split.c_block);
-  const bool in_place = reads_input_in_place(g);
-  const std::vector<Index> whole_offsets =
-      in_place ? tap_offsets(shifted_layout(g, split.c_block, NR), g, split.c_block)
-               : std::vector<Index>();
+  const GradWeightBands<S> bands(g, in_per_group, split.c_block, split.band_rows, NR);
   const Index rows_per_chunk =
       std::max<Index>(1, std::min(kPackedSamples / g.out_cols, split.band_rows));
   const Index slice_cap = std::max(kPackedSamples, rows_per_chunk * g.out_cols);
@@ -796,9 +815,9 @@ void grad_weight_packed(const Tensor<S>& x, const Tensor<S>& grad_output, const 
   for (Index p = 0; p < slice_cap; ++p) b_rows[static_cast<std::size_t>(p)] = p * ldb;
 
   parallel_blocks(items, threads, [&](Index begin, Index end, int) {
-    const Scratch<S, ScratchSlot::band> band_memory(in_place ? 0 : band.size);
+    const Scratch<S, ScratchSlot::band> band_memory(bands.copy_size());
     S* buf = band_memory.data();
-    std::fill(buf, buf + (in_place ? 0 : band.size), S(0));  // the zero padding is never written
+    std::fill(buf, buf + bands.copy_size(), S(0));  // the zero padding is never written
     const Scratch<S, ScratchSlot::panel> b_memory(slice_cap * ldb);
     S* b = b_memory.data();
     std::fill(b, b + slice_cap * ldb, S(0));  // the slack past each row is read, never used
@@ -836,19 +855,9 @@ void grad_weight_packed(const Tensor<S>& x, const Tensor<S>& grad_output, const 
         const Index n = u / split.bands;
         const Index r0 = (u % split.bands) * split.band_rows;
         const Index rows = std::min(split.band_rows, g.out_rows - r0);
-        const S* image = x.data() + (n * s.in_channels + grp * in_per_group + c0) * in_plane_size;
-        const S* src;
-        const Index* offs;
-        if (in_place) {
-          src = image + r0 * g.in_cols;
-          offs = whole_offsets.data();
-        } else {
-          (c1 - c0 == split.c_block ? fill : fill_tail)
-              .rows(image, in_plane_size, buf, band, r0 * g.stride.rows,
-                    r0 * g.stride.rows + band_input_rows(g, rows));
-          src = buf;
-          offs = offsets.data();
-        }
+        const auto [src, offs] =
+            bands.rows(x.data() + (n * s.in_channels + grp * in_per_group + c0) * in_plane_size,
+                       c1 - c0, r0, rows, buf);
         for (Index rr = 0; rr < rows; rr += rows_per_chunk) {
           const Index rr1 = std::min(rows, rr + rows_per_chunk);
           const Index samples = (rr1 - rr) * g.out_cols;
@@ -862,7 +871,7 @@ void grad_weight_packed(const Tensor<S>& x, const Tensor<S>& grad_output, const 
           }
           // B: the im2col rows transposed, one output sample per row.
           for (Index r = rr; r < rr1; ++r) {
-            const S* grid = src + r * band.phase_cols;
+            const S* grid = src + r * bands.pitch();
             for (Index q = 0; q < g.out_cols; ++q) {
               S* row = b + (filled + (r - rr) * g.out_cols + q) * ldb;
               for (Index k = 0; k < k_rows; ++k) row[k] = grid[offs[k] + q];
