@@ -121,11 +121,12 @@ struct Problem {
   }
 };
 
-/// The paths that compute `s` as themselves (`winograd` only where it fits).
+/// The paths that compute `s` as themselves (`winograd` and `interleaved` only where they fit).
 std::vector<Conv2dPath> paths_for(const Conv2dShape& s) {
   std::vector<Conv2dPath> v;
   for (Conv2dPath p : convtape::detail::kConv2dPaths) {
     if (p == Conv2dPath::winograd && !convtape::detail::winograd_fits(s.geometry)) continue;
+    if (p == Conv2dPath::interleaved && !convtape::detail::interleaved_fits(s)) continue;
     v.push_back(p);
   }
   return v;

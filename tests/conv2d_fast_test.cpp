@@ -168,6 +168,24 @@ std::vector<Case> edge_cases() {
                "padding wider than the input, circular"});
   v.push_back({2, 5, 3, 9, 8, 2, 3, Conv2dOptions().stride(3, 2).dilation(2, 1), true,
                "stride 3x2 dilation 2x1 no padding"});
+  // More depthwise channels than a packet has lanes (the interleaved path's blocks, the last one
+  // partly filled), with strides, a multiplier, dilation and the padding modes.
+  v.push_back({2, 37, 37, 7, 9, 3, 3,
+               Conv2dOptions().groups(37).stride(2).padding(1).padding_mode(PaddingMode::reflect),
+               true, "depthwise 37 channels stride 2 reflect"});
+  v.push_back(
+      {1, 20, 40, 6, 5, 5, 5,
+       Conv2dOptions().groups(20).padding(2).dilation(1, 2).padding_mode(PaddingMode::circular),
+       false, "depthwise 20 channels multiplier 2, 5x5 dilated, circular"});
+  v.push_back({3, 33, 33, 14, 14, 3, 3, Conv2dOptions().groups(33).padding(1), true,
+               "depthwise 33 channels on 14x14"});
+  v.push_back({2, 18, 18, 9, 8, 3, 2,
+               Conv2dOptions()
+                   .groups(18)
+                   .stride(3, 2)
+                   .padding(2, 1, 0, 3)
+                   .padding_mode(PaddingMode::replicate),
+               true, "depthwise 18 channels stride 3x2, asymmetric replicate"});
   return v;
 }
 
@@ -242,7 +260,7 @@ Conv2dPath choice(const Case& c) {
 /// Families of shapes that differ in one dimension: along each, the cost model's choice changes
 /// where one algorithm's estimated time overtakes another's.
 std::vector<std::vector<Case>> choice_families() {
-  std::vector<std::vector<Case>> families(7);
+  std::vector<std::vector<Case>> families(8);
   for (Index c_out = 1; c_out <= 40; c_out += 3) {  // few to many output channels
     families[0].push_back({2, 4, c_out, 12, 12, 3, 3, Conv2dOptions().padding(1), true,
                            "c_out " + std::to_string(c_out)});
@@ -266,6 +284,10 @@ std::vector<std::vector<Case>> choice_families() {
   for (Index c = 8; c <= 64; c *= 2) {  // channels on a mid-size plane, up to a Winograd layer
     families[5].push_back(
         {1, c, c, 24, 24, 3, 3, Conv2dOptions().padding(1), true, "channels " + std::to_string(c)});
+  }
+  for (Index size = 7; size <= 112; size *= 2) {  // depthwise on growing planes
+    families[7].push_back({2, 32, 32, size, size, 3, 3, Conv2dOptions().padding(1).groups(32),
+                           false, "depthwise plane " + std::to_string(size)});
   }
   for (Index c_out = 1; c_out <= 8; ++c_out) {  // tiny problems: no setup is worth it
     families[6].push_back({1, 2, c_out, 5, 5, 3, 3, Conv2dOptions().stride(2), true,
@@ -298,7 +320,7 @@ TEST_CASE(
     }
   }
   // Which paths win depends on the machine's vector width (the model counts packets); these
-  // families reach at least four of the five on SSE, AVX2 and AVX-512 builds.
+  // families reach at least four of the six on SSE, AVX2 and AVX-512 builds.
   CHECK(changes >= 4);
   CHECK(std::count(chosen.begin(), chosen.end(), true) >= 4);
 }
@@ -356,6 +378,11 @@ Tensor<S> grad_weight_by(support::internals::GradWeightAlgorithm a, const Tensor
     case A::packed:
       support::internals::grad_weight_packed(x, dy, s, grad, threads);
       break;
+    case A::interleaved:
+      support::internals::interleaved_grad_weight(
+          x.data(), x.size() / x.dim(0), dy.data(), dy.size() / dy.dim(0), s.geometry, s.batch,
+          s.out_channels, s.out_per_group, grad.data(), threads);
+      break;
   }
   return grad;
 }
@@ -376,14 +403,19 @@ std::vector<Case> grad_weight_cases() {
                "channel blocks beyond the L2 budget"});
   v.push_back({2, 12, 18, 6, 5, 3, 3, Conv2dOptions().groups(3).padding(1).dilation(2), false,
                "groups 3, dilated"});
+  v.push_back({5, 35, 35, 7, 7, 3, 3, Conv2dOptions().groups(35).padding(1), false,
+               "depthwise 35 channels, 7x7 planes, 5 images"});
+  v.push_back({2, 17, 34, 10, 9, 5, 5,
+               Conv2dOptions().groups(17).stride(2).padding(2).padding_mode(PaddingMode::reflect),
+               false, "depthwise multiplier 2 stride 2 reflect"});
   return v;
 }
 
 TEST_CASE("every weight-gradient algorithm matches the reference for any thread count",
           "[conv2d][fast][threads]") {
-  // The model picks one of the three per shape; each is called directly here on every shape, so
-  // both sides of every choice hold. The packed GEMM has no partial sums: its result is the
-  // same to the bit for every thread count.
+  // The model picks one of the four per shape; each is called directly here on every shape, so
+  // both sides of every choice hold. The packed GEMM and the interleaved sums have no partial
+  // sums: their results are the same to the bit for every thread count.
   using A = support::internals::GradWeightAlgorithm;
   unsigned seed = 900;
   for (const Case& c : grad_weight_cases()) {
@@ -403,19 +435,24 @@ TEST_CASE("every weight-gradient algorithm matches the reference for any thread 
     const double tol = support::tolerance<float>(c.n * want_y.dim(2) * want_y.dim(3), kMagnitude);
     const double tol_d =
         support::tolerance<double>(c.n * want_y.dim(2) * want_y.dim(3), kMagnitude);
-    std::optional<Tensor<float>> packed_one_thread;
+    // The interleaved sums only where each output channel reads one input channel.
+    std::vector<A> algorithms = {A::dots, A::gemm, A::packed};
+    if (c.c_in == groups) algorithms.push_back(A::interleaved);
+    std::optional<Tensor<float>> one_thread[4];
     for (int threads : {1, 2, 3, 8}) {
-      for (A a : {A::dots, A::gemm, A::packed}) {
+      for (A a : algorithms) {
         INFO("threads " << threads << ", algorithm " << int(a));
         const Tensor<float> got = grad_weight_by(a, x, w, dy, c.opts, threads);
         check_close(got, want, tol, "grad weight");
-        if (a == A::packed) {
-          if (!packed_one_thread) packed_one_thread = got;
-          CHECK(got.flat() == packed_one_thread->flat());
+        // Neither has partial sums: the same bits for every thread count.
+        if (a == A::packed || a == A::interleaved) {
+          std::optional<Tensor<float>>& first = one_thread[static_cast<std::size_t>(a)];
+          if (!first) first = got;
+          CHECK(got.flat() == first->flat());
         }
       }
     }
-    for (A a : {A::dots, A::gemm, A::packed}) {
+    for (A a : algorithms) {
       INFO("double, algorithm " << int(a));
       check_close(
           grad_weight_by(a, x.cast<double>(), w.cast<double>(), dy.cast<double>(), c.opts, 3), want,
@@ -428,7 +465,7 @@ TEST_CASE("the weight-gradient model picks each algorithm somewhere", "[conv2d][
   // Along one family, from a depthwise layer to a plain one and from a large plane to a tiny one
   // with large weights, every algorithm is the cheapest somewhere (the estimates, not a table).
   using A = support::internals::GradWeightAlgorithm;
-  std::vector<bool> chosen(3, false);
+  std::vector<bool> chosen(4, false);
   auto pick = [&](Index n, Index c_in, Index c_out, Index size, Index groups) {
     const Tensor<float> x(n, c_in, size, size);
     const Tensor<float> w(c_out, c_in / groups, 3, 3);
@@ -438,12 +475,14 @@ TEST_CASE("the weight-gradient model picks each algorithm somewhere", "[conv2d][
   };
   for (Index size = 1; size <= 64; size *= 2) {
     pick(1, 64, 64, size, 64);   // depthwise
+    pick(1, 64, 32, size, 32);   // two input channels per output channel
     pick(1, 64, 64, size, 1);    // plain
     pick(1, 512, 512, size, 1);  // large weights
   }
   CHECK(chosen[static_cast<std::size_t>(A::dots)]);
   CHECK(chosen[static_cast<std::size_t>(A::gemm)]);
   CHECK(chosen[static_cast<std::size_t>(A::packed)]);
+  CHECK(chosen[static_cast<std::size_t>(A::interleaved)]);
 }
 
 #ifdef _OPENMP

@@ -30,7 +30,7 @@ using Conv2dPath = convtape::detail::Conv2dPath;
 using Conv2dShape = convtape::detail::Conv2dShape;
 /// Every path `conv2d` has. Forced onto a shape it does not fit (not 3x3, stride 1, undilated),
 /// `winograd` computes through `implicit_gemm`; on the shapes it fits it runs even with few
-/// channels.
+/// channels. `interleaved` computes through `direct` where a group has several input channels.
 inline constexpr const auto& kAllPaths = convtape::detail::kConv2dPaths;
 /// While alive, `conv2d`, `conv2d_backward` and the tape's `conv2d` on this thread run the given
 /// path whatever the shape, and with a thread count > 0 also cut their work for (and start) that
@@ -83,6 +83,7 @@ using convtape::detail::grad_weight_dots;
 using convtape::detail::grad_weight_gemm;
 using convtape::detail::grad_weight_packed;
 using convtape::detail::GradWeightAlgorithm;
+using convtape::detail::interleaved_grad_weight;
 using convtape::detail::kPackedSamples;
 using convtape::detail::padded_index;
 using convtape::detail::shape_str;

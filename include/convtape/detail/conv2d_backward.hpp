@@ -30,6 +30,7 @@
 #include "convtape/detail/direct.hpp"
 #include "convtape/detail/gemm.hpp"
 #include "convtape/detail/im2col.hpp"
+#include "convtape/detail/interleaved.hpp"
 #include "convtape/detail/parallel.hpp"
 #include "convtape/detail/plane.hpp"
 #include "convtape/detail/scratch.hpp"
@@ -152,16 +153,24 @@ void grad_input_flipped(const Tensor<S>& grad_output, const Tensor<S>& weight, c
   if (!done) {
     using Block = GemmBlock<S>;
     const StridedRows<S> rows{flipped.data(), depth, 1};
-    if (flipped_by_rows<S>(s, gi)) {
-      shifted_conv<S, 1, Block::np>(grad_output.data(), out_image_size, grad_output.size(), gi,
-                                    s.batch, s.groups, out_per_group, in_per_group,
-                                    ConvKernel::rows, rows, in_per_group * depth, no_bias, target,
-                                    threads);
-    } else {
-      shifted_conv<S, Block::mr, Block::np>(grad_output.data(), out_image_size, grad_output.size(),
-                                            gi, s.batch, s.groups, out_per_group, in_per_group,
-                                            ConvKernel::grid, rows, in_per_group * depth, no_bias,
-                                            target, threads);
+    switch (flipped_path<S>(s, gi)) {
+      case Conv2dPath::interleaved:
+        interleaved_conv<S>(grad_output.data(), out_image_size, gi, s.batch, s.in_channels,
+                            in_per_group, flipped.data(), no_bias, target.data, target.image_size,
+                            threads);
+        break;
+      case Conv2dPath::direct:
+        shifted_conv<S, 1, Block::np>(grad_output.data(), out_image_size, grad_output.size(), gi,
+                                      s.batch, s.groups, out_per_group, in_per_group,
+                                      ConvKernel::rows, rows, in_per_group * depth, no_bias, target,
+                                      threads);
+        break;
+      default:
+        shifted_conv<S, Block::mr, Block::np>(grad_output.data(), out_image_size,
+                                              grad_output.size(), gi, s.batch, s.groups,
+                                              out_per_group, in_per_group, ConvKernel::grid, rows,
+                                              in_per_group * depth, no_bias, target, threads);
+        break;
     }
   }
   if (!interior) fold_batch(padded.data(), s, grad_input);
@@ -991,6 +1000,12 @@ Tensor<S> grad_input_path(const Tensor<S>& grad_output, const Tensor<S>& weight,
                                                 : Tensor<S>(input_shape);
       grad_input_flipped(grad_output, weight, s, path == Conv2dPath::winograd, grad_input, threads);
       break;
+    case GradInputAlgorithm::interleaved:
+      grad_input = uninitialized_tensor<S>(input_shape);
+      interleaved_grad_input(grad_output.data(), s.out_channels * g.out_rows * g.out_cols, g,
+                             s.batch, s.in_channels, weight.data(), grad_input.data(),
+                             s.in_channels * g.in_rows * g.in_cols, threads);
+      break;
     case GradInputAlgorithm::tap_loops:
       grad_input = Tensor<S>(input_shape);
       grad_input_planes(grad_output, weight, s, grad_input);
@@ -1087,6 +1102,11 @@ Conv2dGrads<S> conv2d_backward_path(const Tensor<S>& x, const Tensor<S>& weight,
         break;
       case GradWeightAlgorithm::packed:
         grad_weight_packed(x, grad_output, s, grads.weight, threads);
+        break;
+      case GradWeightAlgorithm::interleaved:
+        interleaved_grad_weight(x.data(), s.in_channels * g.in_rows * g.in_cols, grad_output.data(),
+                                s.out_channels * g.out_rows * g.out_cols, g, s.batch,
+                                s.out_channels, s.out_per_group, grads.weight.data(), threads);
         break;
     }
   }

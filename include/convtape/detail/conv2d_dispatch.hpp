@@ -25,21 +25,25 @@
 // for a narrower vector counts more packets for the same shape.
 //
 // Backward: `planes` runs the plane tap loops for both gradients. On the other paths the weight
-// gradient is whichever of three the model prices lowest: dot products (`grad_weight_dots`, few
+// gradient is whichever of four the model prices lowest: dot products (`grad_weight_dots`, few
 // output channels per group), dW^T = col * dy^T with the im2col rows read in place and dW^T
-// transposed at the end (`grad_weight_gemm`, many output samples), or dW = dy * col^T on packed
+// transposed at the end (`grad_weight_gemm`, many output samples), dW = dy * col^T on packed
 // slices of samples (`grad_weight_packed`, few samples and large weights: tiny planes, strided
-// downsamples, pointwise layers at small batches). The input gradient is, for stride 1, the
-// forward correlation of the padded output gradient with the flipped kernel
-// (`grad_input_flipped`, by `shifted_conv`'s GEMM or direct kernel, whichever is cheaper, or by
-// Winograd again on `winograd`), else GEMM W^T dy + col2im band by band (`grad_input_col2im`),
-// except on `direct` with a stride, which takes the plane tap loops (`grad_input_planes`);
+// downsamples, pointwise layers at small batches), or, with one input channel per group, the
+// interleaved sums of `interleaved` (`interleaved_grad_weight`). The input gradient is, for
+// stride 1, the forward correlation of the padded output gradient with the flipped kernel
+// (`grad_input_flipped`, by `shifted_conv`'s GEMM or direct kernel or by `interleaved_conv`,
+// whichever is cheapest, or by Winograd again on `winograd`), else GEMM W^T dy + col2im band by
+// band (`grad_input_col2im`), except on `direct` with a stride, which takes the plane tap loops
+// (`grad_input_planes`), and on `interleaved`, which adds each output gradient packet into the
+// interleaved input gradient (`interleaved_grad_input`; the tap loops for a channel multiplier);
 // `im2col_gemm` takes GEMM + col2im on slices that span images (`grad_input_packed`), as its
 // forward tiles do. The drivers that run the choice are `conv2d_forward.hpp` and
 // `conv2d_backward.hpp`.
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "convtape/core.hpp"
 #include "convtape/detail/conv2d_shape.hpp"
@@ -69,6 +73,12 @@ enum class Conv2dPath {
   /// may span several images: no discarded columns of the wide grid and full tiles even for tiny
   /// planes (a 7x7 or 1x1 output); input gradient by GEMM + col2im.
   im2col_gemm,
+  /// One input channel per group (depthwise layers, any channel multiplier): P output channels at
+  /// once, one per packet lane, each output sample a packet accumulating one multiply-add per tap
+  /// from the input transposed into an interleaved padded plane (`detail/interleaved.hpp`); no
+  /// lane is wasted on narrow planes. Backward as `direct`. Other shapes (when forced) compute
+  /// through `direct`.
+  interleaved,
   /// 3x3, stride 1, no dilation: Winograd's F(2x2, 3x3) (`detail/winograd.hpp`) for the forward
   /// pass and the input gradient (2.25 times fewer multiplications, for transforms of the input,
   /// the output and, per call, the weights), the weight gradient as in `implicit_gemm`. Integer
@@ -78,9 +88,9 @@ enum class Conv2dPath {
 
 /// Every path, in the order of `Conv2dPath`: what the tests iterate over to hold each path to the
 /// reference loops.
-inline constexpr Conv2dPath kConv2dPaths[] = {Conv2dPath::planes, Conv2dPath::direct,
+inline constexpr Conv2dPath kConv2dPaths[] = {Conv2dPath::planes,        Conv2dPath::direct,
                                               Conv2dPath::implicit_gemm, Conv2dPath::im2col_gemm,
-                                              Conv2dPath::winograd};
+                                              Conv2dPath::interleaved,   Conv2dPath::winograd};
 
 /// Name of a path, for messages and benchmark labels.
 inline const char* to_string(Conv2dPath path) {
@@ -93,6 +103,8 @@ inline const char* to_string(Conv2dPath path) {
       return "implicit_gemm";
     case Conv2dPath::im2col_gemm:
       return "im2col_gemm";
+    case Conv2dPath::interleaved:
+      return "interleaved";
     case Conv2dPath::winograd:
       return "winograd";
   }
@@ -105,6 +117,9 @@ inline double grid_waste(const Conv2dGeometry& g) {
   const Index pitch = (g.padded_cols() + g.stride.cols - 1) / g.stride.cols;
   return double((g.out_rows - 1) * pitch + g.out_cols) / double(g.out_rows * g.out_cols);
 }
+
+/// Whether the `interleaved` path computes shape `s` itself: one input channel per group.
+inline bool interleaved_fits(const Conv2dShape& s) { return s.in_per_group == 1; }
 
 /// Multiply-adds of the forward pass.
 inline Index conv2d_macs(const Conv2dShape& s) {
@@ -130,7 +145,8 @@ inline const ForcedConv2d*& forced_conv2d() {
 /// tape's `conv2d` run that path; with `threads` > 0 they also cut their work for that many
 /// threads and start that many (without OpenMP the cut is the same and all of it runs on the
 /// calling thread), whatever the work is worth. Every path computes every shape (`winograd`, on a
-/// geometry it does not fit or on integers, computes through `implicit_gemm`). Guards nest, the
+/// geometry it does not fit or on integers, computes through `implicit_gemm`; `interleaved`, with
+/// several input channels per group, through `direct`). Guards nest, the
 /// innermost wins; other threads choose as usual.
 class ForceConv2dPath {
  public:
@@ -211,7 +227,8 @@ constexpr KernelShape kernel_shape() {
 inline double round_up(double v, double to) { return std::ceil(v / to) * to; }
 
 /// The work of `path` on shape `s` for a kernel of shape `k` (the forward pass; see the file
-/// comment). `winograd` on a geometry it does not fit counts as `implicit_gemm`.
+/// comment). `winograd` on a geometry it does not fit counts as `implicit_gemm`, `interleaved` on
+/// a shape it does not fit as `direct`.
 inline Conv2dWork conv2d_work(const Conv2dShape& s, Conv2dPath path, const KernelShape& k) {
   const Conv2dGeometry& g = s.geometry;
   const double P = double(k.packet);
@@ -236,6 +253,7 @@ inline Conv2dWork conv2d_work(const Conv2dShape& s, Conv2dPath path, const Kerne
   const double chunks = std::ceil(depth / double(kDepthChunk));
   Conv2dWork w;
   if (path == Conv2dPath::winograd && !winograd_fits(g)) path = Conv2dPath::implicit_gemm;
+  if (path == Conv2dPath::interleaved && !interleaved_fits(s)) path = Conv2dPath::direct;
   switch (path) {
     case Conv2dPath::planes:
       // The strided loops gather every row they read, a stride times longer than the output.
@@ -252,6 +270,14 @@ inline Conv2dWork conv2d_work(const Conv2dShape& s, Conv2dPath path, const Kerne
           5 * grid_packets < 4 * out_rows * row_packets ? grid_packets : out_rows * row_packets;
       w.direct_packets = batch * double(s.out_channels) * packets * depth;
       w.moved_packets = fill + store;
+      break;
+    }
+    case Conv2dPath::interleaved: {
+      // Blocks of P output channels: every output sample a packet of taps; the input moved into
+      // the interleaved padded plane and the outputs out of it, a packet per sample.
+      const double blocks = batch * std::ceil(double(s.out_channels) / P);
+      w.direct_packets = blocks * plane * taps;
+      w.moved_packets = blocks * (double(g.padded_rows() * g.padded_cols()) + plane);
       break;
     }
     case Conv2dPath::implicit_gemm: {
@@ -300,7 +326,8 @@ double conv2d_cost(const Conv2dShape& s, Conv2dPath path) {
 
 /// The path `conv2d` and `conv2d_backward` take for shape `s` and scalar type S: the one whose
 /// forward pass the cost model prices lowest (`winograd` only where it fits and S is not an
-/// integer type). A live `ForceConv2dPath` on the calling thread overrides the choice.
+/// integer type, `interleaved` only with one input channel per group). A live `ForceConv2dPath` on
+/// the calling thread overrides the choice.
 template <class S>
 Conv2dPath conv2d_path(const Conv2dShape& s) {
   if (const ForcedConv2d* forced = forced_conv2d()) return forced->path;
@@ -310,6 +337,7 @@ Conv2dPath conv2d_path(const Conv2dShape& s) {
     if (path == Conv2dPath::winograd && !(winograd_exact_for<S>() && winograd_fits(s.geometry))) {
       continue;
     }
+    if (path == Conv2dPath::interleaved && !interleaved_fits(s)) continue;
     const double cost = conv2d_cost<S>(s, path);
     if (cost < best_cost) {
       best = path;
@@ -350,6 +378,10 @@ enum class GradWeightAlgorithm {
   /// dW = grad_output * col^T on packed slices of samples (`grad_weight_packed`): few output
   /// samples and large weights, where dW^T's transposition would cost more than the products.
   packed,
+  /// One input channel per group: P output channels at once across the packet lanes, every tap's
+  /// sum a packet accumulated over the interleaved output gradient and input
+  /// (`interleaved_grad_weight`), as the `interleaved` path's forward.
+  interleaved,
 };
 
 /// Output samples per reduction slice of `grad_weight_packed` (and its cost below).
@@ -360,12 +392,13 @@ constexpr Index kPackedSamples = 128;
 /// ns per sample on the machine of `kConv2dCost`, against 3.1 ns per packet copied.
 constexpr double kScalarMove = 0.33;
 
-/// The weight gradient's algorithm on any path but `planes`: whichever of the three the model
+/// The weight gradient's algorithm on any path but `planes`: whichever of the four the model
 /// prices lowest. Dot products pay a call per (image, input channel, output channel) and one
 /// more per tap (each tap's sum is reduced across the lanes and stored); the transposed GEMM
 /// fills register blocks of NR output channels (mostly empty for few per group), transposes the
 /// output gradient and moves its partial dW^T into dW sample by sample; the packed GEMM moves every
-/// im2col sample into its transposed block sample by sample, and stores or adds dW once per slice.
+/// im2col sample into its transposed block sample by sample, and stores or adds dW once per slice;
+/// the interleaved sums (one input channel per group only) do the forward's work of `interleaved`.
 template <class S>
 GradWeightAlgorithm grad_weight_algorithm(const Conv2dShape& s) {
   const KernelShape k = kernel_shape<S>();
@@ -396,26 +429,43 @@ GradWeightAlgorithm grad_weight_algorithm(const Conv2dShape& s) {
   packed.moved_packets = kScalarMove * groups * depth * samples +
                          double(s.out_channels) * samples / P +
                          2 * slices * groups * out_per_group * depth / P;
+  // The interleaved sums: the forward's work, with the output gradient moved in as the outputs
+  // are moved out.
+  const Conv2dWork interleaved = conv2d_work(s, Conv2dPath::interleaved, k);
   const double by_dots = conv2d_seconds(dots);
   const double by_gemm = conv2d_seconds(gemm);
   const double by_packed = conv2d_seconds(packed);
-  if (by_dots <= by_gemm && by_dots <= by_packed) return GradWeightAlgorithm::dots;
-  return by_packed < by_gemm ? GradWeightAlgorithm::packed : GradWeightAlgorithm::gemm;
+  const double by_interleaved =
+      interleaved_fits(s) ? conv2d_seconds(interleaved) : std::numeric_limits<double>::infinity();
+  const double best = std::min({by_dots, by_gemm, by_packed, by_interleaved});
+  if (by_interleaved == best) return GradWeightAlgorithm::interleaved;
+  if (by_dots == best) return GradWeightAlgorithm::dots;
+  return by_packed == best ? GradWeightAlgorithm::packed : GradWeightAlgorithm::gemm;
 }
 
-/// Whether the stride-1 input gradient of shape `s`, the correlation of the output gradient with
-/// the flipped kernel on geometry `flipped` (its output channels are the forward's input
-/// channels), runs `shifted_conv`'s direct kernel rather than its GEMM: whichever the model
-/// prices lower.
+/// The algorithm that computes the stride-1 input gradient of shape `s`, the correlation of the
+/// output gradient with the flipped kernel on geometry `flipped` (its output channels are the
+/// forward's input channels), when not by Winograd: `shifted_conv`'s direct kernel (`direct`), its
+/// GEMM (`implicit_gemm`) or, where each of its output channels reads one channel, `interleaved`,
+/// whichever the model prices lowest.
 template <class S>
-bool flipped_by_rows(const Conv2dShape& s, const Conv2dGeometry& flipped) {
+Conv2dPath flipped_path(const Conv2dShape& s, const Conv2dGeometry& flipped) {
   Conv2dShape f = s;
   f.in_channels = s.out_channels;
   f.out_channels = s.in_channels;
   f.in_per_group = s.out_per_group;
   f.out_per_group = s.in_per_group;
   f.geometry = flipped;
-  return conv2d_cost<S>(f, Conv2dPath::direct) < conv2d_cost<S>(f, Conv2dPath::implicit_gemm);
+  Conv2dPath best = Conv2dPath::implicit_gemm;
+  double best_cost = conv2d_cost<S>(f, best);
+  for (Conv2dPath path : {Conv2dPath::direct, Conv2dPath::interleaved}) {
+    if (path == Conv2dPath::interleaved && !interleaved_fits(f)) continue;
+    if (const double cost = conv2d_cost<S>(f, path); cost < best_cost) {
+      best = path;
+      best_cost = cost;
+    }
+  }
+  return best;
 }
 
 /// How the input gradient is computed on a path other than `planes`.
@@ -432,16 +482,26 @@ enum class GradInputAlgorithm {
   packed,
   /// The plane tap loops (`grad_input_planes`): few channels, any stride.
   tap_loops,
+  /// One output channel per input channel (depthwise), any stride: every output gradient packet
+  /// of P channels times each tap's weights added into the interleaved padded input gradient
+  /// (`interleaved_grad_input`).
+  interleaved,
 };
 
 /// The input gradient's algorithm on `path` (not `planes`): `packed` on `im2col_gemm` (its
-/// tiles span images); else `flipped` for stride 1, `tap_loops` on `direct` and `col2im` on the
-/// others.
+/// tiles span images); else `flipped` for stride 1; else on `interleaved` with one output channel
+/// per input channel, `interleaved`; `tap_loops` on `direct` and `interleaved`, and `col2im` on
+/// the others.
 inline GradInputAlgorithm grad_input_algorithm(const Conv2dShape& s, Conv2dPath path) {
   CONVTAPE_ASSERT(path != Conv2dPath::planes);
   if (path == Conv2dPath::im2col_gemm) return GradInputAlgorithm::packed;
   if (s.geometry.stride == Size2(1, 1)) return GradInputAlgorithm::flipped;
-  return path == Conv2dPath::direct ? GradInputAlgorithm::tap_loops : GradInputAlgorithm::col2im;
+  if (path == Conv2dPath::interleaved && interleaved_fits(s) && s.out_per_group == 1) {
+    return GradInputAlgorithm::interleaved;
+  }
+  return path == Conv2dPath::direct || path == Conv2dPath::interleaved
+             ? GradInputAlgorithm::tap_loops
+             : GradInputAlgorithm::col2im;
 }
 
 }  // namespace convtape::detail

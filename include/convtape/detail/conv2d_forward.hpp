@@ -4,7 +4,8 @@
 
 // The forward pass of a batched convolution along a given path (`conv2d_forward`): the plane tap
 // loops for `planes`, `winograd_conv` for `winograd`, and `shifted_conv` with the direct kernel
-// (`direct`), the GEMM block on the in-place grid (`implicit_gemm`) or on gathered im2col tiles
+// (`direct`), `interleaved_conv` for `interleaved`, the GEMM block on the in-place grid
+// (`implicit_gemm`) or on gathered im2col tiles
 // (`im2col_gemm`), on as many threads as the cost model says the work can feed. The path comes
 // from `conv2d_dispatch.hpp`. Not for direct inclusion.
 
@@ -12,6 +13,7 @@
 #include "convtape/detail/conv2d_dispatch.hpp"
 #include "convtape/detail/conv2d_shape.hpp"
 #include "convtape/detail/gemm.hpp"
+#include "convtape/detail/interleaved.hpp"
 #include "convtape/detail/parallel.hpp"
 #include "convtape/detail/plane.hpp"
 #include "convtape/detail/shifted_conv.hpp"
@@ -61,10 +63,15 @@ Tensor<S> conv2d_forward(const Tensor<S>& x, const Tensor<S>& weight, const Vect
       return y;
     }
   }
+  if (path == Conv2dPath::interleaved && interleaved_fits(s)) {
+    interleaved_conv<S>(x.data(), x_image_size, g, s.batch, s.out_channels, out_per_group, w, b,
+                        y.data(), s.out_channels * out_plane_size, threads);
+    return y;
+  }
   // The weights as stored: one OIHW row per output channel.
   const StridedRows<S> rows{w, depth, 1};
   const Index x_size = s.batch * x_image_size;
-  if (path == Conv2dPath::direct) {
+  if (path == Conv2dPath::direct || path == Conv2dPath::interleaved) {
     shifted_conv<S, 1, GemmBlock<S>::np>(x.data(), x_image_size, x_size, g, s.batch, s.groups,
                                          s.in_per_group, out_per_group, ConvKernel::rows, rows,
                                          out_per_group * depth, b, out, threads);
