@@ -76,8 +76,9 @@ enum class Conv2dPath {
   /// One input channel per group (depthwise layers, any channel multiplier): P output channels at
   /// once, one per packet lane, each output sample a packet accumulating one multiply-add per tap
   /// from the input transposed into an interleaved padded plane (`detail/interleaved.hpp`); no
-  /// lane is wasted on narrow planes. Backward as `direct`. Other shapes (when forced) compute
-  /// through `direct`.
+  /// lane is wasted on narrow planes; the weight gradient and the strided input gradient run on
+  /// the same layout (`GradWeightAlgorithm::interleaved`, `GradInputAlgorithm::interleaved`).
+  /// Other shapes (when forced) compute through `direct`.
   interleaved,
   /// 3x3, stride 1, no dilation: Winograd's F(2x2, 3x3) (`detail/winograd.hpp`) for the forward
   /// pass and the input gradient (2.25 times fewer multiplications, for transforms of the input,
