@@ -168,6 +168,13 @@ std::vector<Case> edge_cases() {
                "padding wider than the input, circular"});
   v.push_back({2, 5, 3, 9, 8, 2, 3, Conv2dOptions().stride(3, 2).dilation(2, 1), true,
                "stride 3x2 dilation 2x1 no padding"});
+  // Taps that read only some of the stride's phases (the band copies fill only those).
+  v.push_back({2, 3, 5, 9, 11, 3, 3,
+               Conv2dOptions().stride(2).dilation(2).padding(2).padding_mode(PaddingMode::reflect),
+               true, "stride 2 dilation 2: the taps read one phase of four"});
+  v.push_back({2, 4, 13, 7, 8, 1, 1,
+               Conv2dOptions().stride(2).padding(1).padding_mode(PaddingMode::circular), false,
+               "1x1 stride 2 padded circular: one phase of four"});
   // More depthwise channels than a packet has lanes (the interleaved path's blocks, the last one
   // partly filled), with strides, a multiplier, dilation and the padding modes.
   v.push_back({2, 37, 37, 7, 9, 3, 3,
@@ -409,6 +416,64 @@ std::vector<Case> grad_weight_cases() {
                Conv2dOptions().groups(17).stride(2).padding(2).padding_mode(PaddingMode::reflect),
                false, "depthwise multiplier 2 stride 2 reflect"});
   return v;
+}
+
+TEST_CASE("the GEMM kernel's narrow last blocks compute what full blocks do", "[conv2d][fast]") {
+  // C = A * B on small integers (exact in float) against a triple loop, for every count of rows
+  // of a last register block, last column blocks of one packet to a full block, reductions in one
+  // chunk and in several (the partial sums), and both kinds of sink.
+  using S = float;
+  using Block = support::internals::GemmBlock<S>;
+  constexpr Index MR = Block::mr;
+  constexpr Index NR = Block::nr;
+  constexpr Index P = NR / Block::np;
+  std::mt19937 gen(17);
+  std::uniform_int_distribution<int> small(-3, 3);
+  for (Index m = 1; m <= 2 * MR + 1; ++m) {
+    for (const Index cols :
+         {Index{1}, P - 1 + (P == 1), P + 1, 2 * P + 1, NR - 1, NR, NR + P + 3}) {
+      for (const auto& [depth, chunk] : {std::pair<Index, Index>{1, 0}, {7, 0}, {150, 40}}) {
+        for (const Index q_begin : {Index{0}, Index{5}}) {
+          INFO("m " << m << ", columns " << cols << " from " << q_begin << ", depth " << depth
+                    << ", chunk " << chunk);
+          const Index ldb = q_begin + cols + 2 * NR;  // the slack the kernel may read
+          std::vector<S> a(static_cast<std::size_t>(m * depth));
+          std::vector<S> b(static_cast<std::size_t>(depth * ldb));
+          for (S& v : a) v = S(small(gen));
+          for (S& v : b) v = S(small(gen));
+          std::vector<Index> offsets(static_cast<std::size_t>(depth));
+          for (Index k = 0; k < depth; ++k) offsets[k] = k * ldb;
+          const support::internals::StridedRows<S> rows{a.data(), depth, 1};
+          // Through a sink that stores what it is handed, and straight into a dense C.
+          std::vector<S> by_sink(static_cast<std::size_t>(m * cols), S(-99));
+          support::internals::shifted_product<S, MR, Block::np>(
+              m, depth, rows, b.data(), offsets.data(), q_begin, q_begin + cols, chunk,
+              [&](Index row0, Index n_rows, Index col0, Index n_cols, const S* tile, Index ld) {
+                for (Index i = 0; i < n_rows; ++i) {
+                  for (Index j = 0; j < n_cols; ++j) {
+                    by_sink[(row0 + i) * cols + col0 - q_begin + j] = tile[i * ld + j];
+                  }
+                }
+              });
+          const Index ldc = q_begin + cols + NR;
+          std::vector<S> dense(static_cast<std::size_t>((m + MR) * ldc), S(-99));
+          support::internals::shifted_product<S, MR, Block::np>(
+              m, depth, rows, b.data(), offsets.data(), q_begin, q_begin + cols, chunk,
+              support::internals::DenseStore<S>{dense.data(), ldc});
+          for (Index i = 0; i < m; ++i) {
+            for (Index j = 0; j < cols; ++j) {
+              double expected = 0;
+              for (Index k = 0; k < depth; ++k) {
+                expected += double(a[i * depth + k]) * double(b[k * ldb + q_begin + j]);
+              }
+              REQUIRE(double(by_sink[i * cols + j]) == expected);
+              REQUIRE(double(dense[i * ldc + q_begin + j]) == expected);
+            }
+          }
+        }
+      }
+    }
+  }
 }
 
 TEST_CASE("every weight-gradient algorithm matches the reference for any thread count",

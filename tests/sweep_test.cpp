@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <iostream>
+#include <iterator>
 #include <limits>
 #include <sstream>
 #include <string>
@@ -555,8 +556,10 @@ TEST_CASE(
   CHECK(passed == count);
   std::cout << "sweep: " << passed << " of " << count
             << " conv2d configurations passed (float and double; forward and backward on the "
-               "automatic and all 5 forced paths vs reference, backward vs finite differences; "
-            << gradchecked << " also through the tape with gradcheck), seed " << seed << "\n";
+               "automatic and all "
+            << std::size(kAllPaths)
+            << " forced paths vs reference, backward vs finite differences; " << gradchecked
+            << " also through the tape with gradcheck), seed " << seed << "\n";
 }
 
 TEST_CASE("corr2d and its adjoints agree with the reference loops on thousands of random planes",

@@ -75,6 +75,16 @@ inline bool runs_winograd(Conv2dPath path, const Conv2dShape& s) {
 
 // ---- shared helpers -----------------------------------------------------------------------------
 
+/// What conv2d_fast_test.cpp holds to a plain triple loop: the product kernel of every GEMM path
+/// (`shifted_product`: its register block, the narrower blocks of a last few rows or columns, the
+/// reduction in chunks) with its operand view and dense sink.
+namespace internals {
+using convtape::detail::DenseStore;
+using convtape::detail::GemmBlock;
+using convtape::detail::shifted_product;
+using convtape::detail::StridedRows;
+}  // namespace internals
+
 /// What core_test.cpp and ops_test.cpp use: the one definition of every padding mode (tested
 /// directly, sample by sample) and the shape printer of error messages (for INFO lines).
 namespace internals {

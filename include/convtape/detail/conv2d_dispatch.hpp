@@ -44,10 +44,12 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <vector>
 
 #include "convtape/core.hpp"
 #include "convtape/detail/conv2d_shape.hpp"
 #include "convtape/detail/gemm.hpp"
+#include "convtape/detail/im2col.hpp"
 #include "convtape/detail/parallel.hpp"
 #include "convtape/detail/winograd.hpp"
 
@@ -196,20 +198,26 @@ struct Conv2dCostModel {
 
 /// The measured prices: `benchmarks/cost_model_bench --fit --clock=cpu` (one core of a 2-vCPU
 /// AMD EPYC Zen 5 guest with AVX-512, float32, g++ 12 -O3 -march=native, medians of
-/// repetitions; median error of the fit 20%, 90th percentile 43%), rounded. `thread_min` is
+/// repetitions; median error of the fit 16%, 90th percentile 44%), rounded. `thread_min` is
 /// not fitted (that machine's team start ranged from 4 us to a scheduler slice of 20 ms under
 /// load): it is a few times what a team start and join costs on an idle machine.
 inline constexpr Conv2dCostModel kConv2dCost = {
-    /*gemm_packet=*/1.9e-10,
-    /*gemm_tile=*/4.9e-08,
-    /*moved_packet=*/3.1e-09,
-    /*transform_packet=*/2.1e-09,
-    /*direct_packet=*/6.2e-10,
-    /*plane_mac=*/6.1e-11,
-    /*plane_call=*/3.9e-08,
-    /*plane_row=*/9.6e-09,
+    /*gemm_packet=*/1.6e-10,
+    /*gemm_tile=*/1.8e-08,
+    /*moved_packet=*/1.9e-09,
+    /*transform_packet=*/1.8e-09,
+    /*direct_packet=*/4.6e-10,
+    /*plane_mac=*/6.5e-11,
+    /*plane_call=*/3.1e-08,
+    /*plane_row=*/4.1e-09,
     /*thread_min=*/2e-05,
 };
+
+/// Moved packets per sample that a scalar gather or transposition moves (a band fill split into
+/// stride phases, the packed GEMM's transposed im2col, the transposed GEMM's transposed output
+/// gradient and dW^T): measured 0.8-1.3 ns per sample on the machine of `kConv2dCost`, against
+/// 2-3 ns per packet copied.
+constexpr double kScalarMove = 0.33;
 
 /// The register block of the GEMM kernels and the packet size, as numbers (see `GemmBlock`).
 struct KernelShape {
@@ -227,6 +235,18 @@ constexpr KernelShape kernel_shape() {
 /// v rounded up to a multiple of `to`.
 inline double round_up(double v, double to) { return std::ceil(v / to) * to; }
 
+/// What a register block of r < MR rows costs per reduction step, in rows of a full block's: its
+/// packets of the right operand (read in place) cost about as much as this many more rows of
+/// multiply-adds. Measured with 6 x 4 packet blocks (AVX-512): a 1-row block takes 0.54 of a full
+/// block's time, 2 rows 0.60, 4 rows 0.77.
+constexpr double kBlockFixedRows = 5;
+
+/// The rows of `m` that the register-blocked GEMM pays for: m in blocks of `mr`, each costing its
+/// rows plus `kBlockFixedRows`, scaled so that full blocks count their rows.
+inline double gemm_rows(double m, double mr) {
+  return (m + kBlockFixedRows * std::ceil(m / mr)) * mr / (mr + kBlockFixedRows);
+}
+
 /// The work of `path` on shape `s` for a kernel of shape `k` (the forward pass; see the file
 /// comment). `winograd` on a geometry it does not fit counts as `implicit_gemm`, `interleaved` on
 /// a shape it does not fit as `direct`.
@@ -238,7 +258,8 @@ inline Conv2dWork conv2d_work(const Conv2dShape& s, Conv2dPath path, const Kerne
   const double taps = double(g.kernel_rows * g.kernel_cols);
   const double depth = double(s.in_per_group) * taps;
   const double m_blocks = std::ceil(double(s.out_per_group) / double(k.mr));
-  const double m_pad = m_blocks * double(k.mr);
+  // A last block of fewer rows or columns than the register block computes only those.
+  const double m = gemm_rows(double(s.out_per_group), double(k.mr));
   const double out_rows = double(g.out_rows);
   const double plane = out_rows * double(g.out_cols);
   const double row_packets = std::ceil(double(g.out_cols) / P);  // per output row
@@ -246,10 +267,22 @@ inline Conv2dWork conv2d_work(const Conv2dShape& s, Conv2dPath path, const Kerne
   const double pitch = double(pitch_samples);  // the wide grid's row pitch
   const bool in_place = g.stride == Size2(1, 1) && g.pad.top == 0 && g.pad.bottom == 0 &&
                         g.pad.left == 0 && g.pad.right == 0;
-  // The band copies: every padded row of every input channel, split into stride phases.
-  const double fill = in_place ? 0.0
-                               : batch * double(s.in_channels) * double(g.padded_rows()) *
-                                     double(g.stride.cols) * std::ceil(pitch / P);
+  // The band copies: every padded row of every input channel, a packet at a time, or a sample
+  // at a time where it is split into column phases (a stride, or Winograd's tiles), and then only
+  // the phases some tap reads.
+  const double padded_samples =
+      batch * double(s.in_channels) * double(g.padded_rows()) * double(g.padded_cols());
+  auto share_read = [](Index taps, Index dilation, Index stride) {
+    const std::vector<bool> read = phases_read(taps, dilation, stride);
+    return double(std::count(read.begin(), read.end(), true)) / double(stride);
+  };
+  const double phases = share_read(g.kernel_rows, g.dilation.rows, g.stride.rows) *
+                        share_read(g.kernel_cols, g.dilation.cols, g.stride.cols);
+  const double fill =
+      in_place ? 0.0
+               : phases * (g.stride.cols > 1 ? kScalarMove * padded_samples
+                                             : batch * double(s.in_channels) *
+                                                   double(g.padded_rows()) * std::ceil(pitch / P));
   const double store = batch * double(s.out_channels) * out_rows * row_packets;
   const double chunks = std::ceil(depth / double(kDepthChunk));
   Conv2dWork w;
@@ -282,29 +315,29 @@ inline Conv2dWork conv2d_work(const Conv2dShape& s, Conv2dPath path, const Kerne
       break;
     }
     case Conv2dPath::implicit_gemm: {
-      const double grid = round_up((out_rows - 1) * pitch + double(g.out_cols), double(k.nr));
-      w.gemm_packets = batch * groups * m_pad * depth * grid / P;
-      w.gemm_tiles = batch * groups * m_blocks * (grid / double(k.nr)) * chunks;
+      const double grid = (out_rows - 1) * pitch + double(g.out_cols);
+      w.gemm_packets = batch * groups * m * depth * round_up(grid, P) / P;
+      w.gemm_tiles = batch * groups * m_blocks * std::ceil(grid / double(k.nr)) * chunks;
       w.moved_packets = fill + store;
       break;
     }
     case Conv2dPath::im2col_gemm: {
-      const double cols = round_up(batch * plane, double(k.nr));
-      w.gemm_packets = groups * m_pad * depth * cols / P;
-      w.gemm_tiles = groups * m_blocks * (cols / double(k.nr)) * chunks;
+      const double cols = batch * plane;
+      w.gemm_packets = groups * m * depth * round_up(cols, P) / P;
+      w.gemm_tiles = groups * m_blocks * std::ceil(cols / double(k.nr)) * chunks;
       // The gathers copy each output row's run of every im2col row.
       w.moved_packets = fill + groups * depth * batch * out_rows * row_packets + store;
       break;
     }
     case Conv2dPath::winograd: {
       const double tile_rows = std::ceil(out_rows / 2);
-      const double positions = round_up(tile_rows * std::ceil((pitch + 1) / 2), double(k.nr));
-      w.gemm_packets = 16 * batch * groups * m_pad * double(s.in_per_group) * positions / P;
-      w.gemm_tiles = 16 * batch * groups * m_blocks * (positions / double(k.nr)) *
+      const double positions = round_up(tile_rows * std::ceil((pitch + 1) / 2), P);
+      w.gemm_packets = 16 * batch * groups * m * double(s.in_per_group) * positions / P;
+      w.gemm_tiles = 16 * batch * groups * m_blocks * std::ceil(positions / double(k.nr)) *
                      std::ceil(double(s.in_per_group) / double(kDepthChunk));
       w.transform_packets = 16 * batch * double(s.in_channels + s.out_channels) * positions / P +
                             16 * groups * double(s.out_per_group * s.in_per_group);
-      w.moved_packets = fill + store;
+      w.moved_packets = kScalarMove * padded_samples + store;  // its fill splits 2 column phases
       break;
     }
   }
@@ -388,11 +421,6 @@ enum class GradWeightAlgorithm {
 /// Output samples per reduction slice of `grad_weight_packed` (and its cost below).
 constexpr Index kPackedSamples = 128;
 
-/// Moved packets per sample that a scalar gather or transposition moves (the packed GEMM's
-/// transposed im2col, the transposed GEMM's transposed output gradient and dW^T): measured 0.8-1.3
-/// ns per sample on the machine of `kConv2dCost`, against 3.1 ns per packet copied.
-constexpr double kScalarMove = 0.33;
-
 /// The weight gradient's algorithm on any path but `planes`: whichever of the four the model
 /// prices lowest. Dot products pay a call per (image, input channel, output channel) and one
 /// more per tap (each tap's sum is reduced across the lanes and stored); the transposed GEMM
@@ -423,7 +451,7 @@ GradWeightAlgorithm grad_weight_algorithm(const Conv2dShape& s) {
       kScalarMove * (double(s.out_channels) * samples + groups * depth * out_per_group);
   Conv2dWork packed;
   packed.gemm_packets =
-      groups * round_up(out_per_group, double(k.mr)) * round_up(depth, double(k.nr)) * samples / P;
+      groups * gemm_rows(out_per_group, double(k.mr)) * round_up(depth, P) * samples / P;
   const double slices = std::ceil(samples / double(kPackedSamples));
   packed.gemm_tiles =
       groups * std::ceil(out_per_group / double(k.mr)) * std::ceil(depth / double(k.nr)) * slices;

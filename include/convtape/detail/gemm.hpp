@@ -128,6 +128,33 @@ EIGEN_ALWAYS_INLINE void rows_block(Index len, const S* const* rows, const S* b,
   }
 }
 
+/// out(i, j) = init(i, j) + sum_k A(m0 + i, k) * b[offsets[k] + j] for k in [k0, k1), i < MRc,
+/// j < NPc packets (init null: zero; `init` and `out` row-major with pitches init_ld and out_ld,
+/// and may be the same): one register block of `shifted_product`. Rows of A past m - 1 repeat
+/// row m - 1. A function of its own, not inlined, so that each block shape is compiled once per
+/// scalar type and its unrolled loops keep the compiler's full inlining budget.
+template <class S, int MRc, int NPc>
+EIGEN_DONT_INLINE void product_block(const StridedRows<S>& a, Index m, Index m0, Index k0, Index k1,
+                                     const S* b, const Index* offsets, const S* init, Index init_ld,
+                                     S* out, Index out_ld) {
+  using Packet = typename PacketOf<S>::type;
+  constexpr int P = PacketOf<S>::size;
+  Packet acc[MRc][NPc];
+  unroll<MRc>([&](auto i) {
+    unroll<NPc>([&](auto j) {
+      acc[i][j] = init == nullptr ? Eigen::internal::pset1<Packet>(S(0))
+                                  : Eigen::internal::ploadu<Packet>(init + i * init_ld + j * P);
+    });
+  });
+  const S* rows[MRc];
+  unroll<MRc>(
+      [&](auto i) { rows[i] = a.data + std::min<Index>(m0 + i, m - 1) * a.row + k0 * a.col; });
+  shifted_block<S, MRc, NPc>(k1 - k0, rows, a.col, b, offsets + k0, acc);
+  unroll<MRc>([&](auto i) {
+    unroll<NPc>([&](auto j) { Eigen::internal::pstoreu(out + i * out_ld + j * P, acc[i][j]); });
+  });
+}
+
 /// Rows of B per reduction chunk that the convolution engines ask of `shifted_product`: each chunk
 /// starts and stores every register tile once.
 constexpr Index kDepthChunk = 144;
@@ -135,21 +162,36 @@ constexpr Index kDepthChunk = 144;
 /// Bytes of packed A that `shifted_product` keeps in the L1 cache at once (half of a 32 KiB L1).
 constexpr Index kAGroupBytes = Index{16} * 1024;
 
-/// Sink for `shifted_product` that stores whole MR x NR blocks straight from the registers into a
+/// Sink for `shifted_product` that stores whole register blocks straight from the registers into a
 /// dense row-major C (pitch `ld`), which must have room for them: rows up to the next multiple of
-/// MR, columns up to the next multiple of NR past the last one computed.
+/// MR, columns up to the next multiple of the packet size past the last one computed.
 template <class S>
 struct DenseStore {
   S* c;
   Index ld;
 };
 
+/// Calls f(integral_constant<int, n>) for the n in [1, N] given at run time: a kernel
+/// instantiated for every narrower register block, so that a last block of few rows or columns
+/// computes only those.
+template <int N, class F>
+EIGEN_ALWAYS_INLINE void with_constant(int n, F&& f) {
+  if constexpr (N > 1) {
+    if (n < N) {
+      with_constant<N - 1>(n, f);
+      return;
+    }
+  }
+  f(std::integral_constant<int, N>());
+}
+
 /// C = A * B for the columns [q_begin, q_end) of B, one MR x NR block at a time: A (m x depth)
 /// read in place (`StridedRows`; a last block of fewer than MR rows repeats row m - 1), row k of B
-/// at `b + offsets[k]` (its columns q_begin ... read up to the next multiple of NR past q_end, so
-/// the caller provides that slack). Each block is handed to `sink(row0, rows, col0, cols, tile,
-/// ld)` as a row-major MR x NR `tile` holding C(row0 + i, col0 + j) for i < rows, j < cols; the
-/// sink stores it wherever C lives.
+/// at `b + offsets[k]` (its columns q_begin ... read up to the next multiple of the packet size
+/// past q_end, so the caller provides that slack: a last block of columns narrower than NR runs a
+/// kernel of only as many packets as it needs, and a last block of rows one of only those rows).
+/// Each block is handed to `sink(row0, rows, col0, cols, tile, ld)` as a row-major MR x NR `tile`
+/// holding C(row0 + i, col0 + j) for i < rows, j < cols; the sink stores it wherever C lives.
 ///
 /// The reduction runs in chunks of `chunk` rows of B, all row blocks of A per chunk, so that the
 /// chunk's part of B (read in place, possibly scattered) stays in the L1 cache while every block
@@ -157,9 +199,6 @@ struct DenseStore {
 template <class S, int MR, int NP, class Sink>
 void shifted_product(Index m, Index depth, const StridedRows<S>& a, const S* b,
                      const Index* offsets, Index q_begin, Index q_end, Index chunk, Sink&& sink) {
-  using Packet = typename PacketOf<S>::type;
-  using Eigen::internal::ploadu;
-  using Eigen::internal::pstoreu;
   constexpr int P = PacketOf<S>::size;
   constexpr int NR = NP * P;
   const Index blocks = (m + MR - 1) / MR;
@@ -169,46 +208,50 @@ void shifted_product(Index m, Index depth, const StridedRows<S>& a, const S* b,
   chunk = (depth + passes - 1) / passes;
   std::vector<S> partial(chunk < depth ? static_cast<std::size_t>(blocks * MR * NR) : 0);
   [[maybe_unused]] EIGEN_ALIGN_MAX S tile[MR * NR];
+  S* const first_part = partial.empty() ? nullptr : partial.data();
+  // One block of `mr` rows from m0 (of which `rows` are real) and `cols` columns from q0, over the
+  // reduction rows [k0, k1): started from the partial sums unless k0 is 0, stored to C when the
+  // reduction is complete, else back to the partial sums.
+  auto block = [&](auto mr, auto np, Index m0, Index rows, Index q0, Index cols, Index k0,
+                   Index k1) {
+    constexpr int kRows = decltype(mr)::value;
+    constexpr int kPackets = decltype(np)::value;
+    // Only used when the depth is split (partial is non-empty); offsetting the null data() of
+    // an empty vector would be undefined behaviour.
+    S* part = first_part == nullptr ? nullptr : first_part + m0 * NR;
+    const S* init = k0 == 0 ? nullptr : part;
+    if constexpr (std::is_same_v<std::decay_t<Sink>, DenseStore<S>>) {
+      S* out = k1 == depth ? sink.c + m0 * sink.ld + q0 : part;
+      product_block<S, kRows, kPackets>(a, m, m0, k0, k1, b + q0, offsets, init, NR, out,
+                                        k1 == depth ? sink.ld : Index(NR));
+    } else {
+      product_block<S, kRows, kPackets>(a, m, m0, k0, k1, b + q0, offsets, init, NR,
+                                        k1 == depth ? tile : part, NR);
+      if (k1 == depth) sink(m0, rows, q0, cols, static_cast<const S*>(tile), Index(NR));
+    }
+  };
+  constexpr std::integral_constant<int, MR> full_rows;
+  constexpr std::integral_constant<int, NP> full_packets;
   // Row blocks of A in groups small enough to stay in the L1 cache beside B's tile: each B tile
   // (read in place, so scattered and costly to fetch) then serves the whole group from L1.
   const Index group_blocks = std::max<Index>(1, kAGroupBytes / Index(chunk * MR * sizeof(S)));
   for (Index g0 = 0; g0 < m; g0 += group_blocks * MR) {
     const Index g1 = std::min(m, g0 + group_blocks * MR);
     for (Index q0 = q_begin; q0 < q_end; q0 += NR) {
-      [[maybe_unused]] const Index cols = std::min<Index>(NR, q_end - q0);
+      const Index cols = std::min<Index>(NR, q_end - q0);
+      const int packets = int((cols + P - 1) / P);
       for (Index k0 = 0; k0 < depth; k0 += chunk) {
         const Index k1 = std::min(depth, k0 + chunk);
         for (Index m0 = g0; m0 < g1; m0 += MR) {
-          // Only used when the depth is split (partial is non-empty); offsetting the null data()
-          // of an empty vector would be undefined behaviour.
-          S* part = partial.empty() ? nullptr : partial.data() + m0 * NR;
-          Packet acc[MR][NP];
-          unroll<MR>([&](auto i) {
-            unroll<NP>([&](auto j) {
-              acc[i][j] = k0 == 0 ? Eigen::internal::pset1<Packet>(S(0))
-                                  : ploadu<Packet>(part + i * NR + j * P);
-            });
-          });
-          const S* rows[MR];
-          unroll<MR>([&](auto i) {
-            rows[i] = a.data + std::min<Index>(m0 + i, m - 1) * a.row + k0 * a.col;
-          });
-          shifted_block<S, MR, NP>(k1 - k0, rows, a.col, b + q0, offsets + k0, acc);
-          if constexpr (std::is_same_v<std::decay_t<Sink>, DenseStore<S>>) {
-            S* out = k1 == depth ? sink.c + m0 * sink.ld + q0 : part;
-            const Index ld = k1 == depth ? sink.ld : Index(NR);
-            unroll<MR>([&](auto i) {
-              unroll<NP>([&](auto j) { pstoreu(out + i * ld + j * P, acc[i][j]); });
-            });
+          // A last block of fewer rows or columns runs a kernel of only those; one short of both
+          // keeps the full rows (one narrow kernel per dimension keeps the instantiations few).
+          const Index rows = std::min<Index>(MR, m - m0);
+          if (packets < NP) {
+            with_constant<NP>(packets,
+                              [&](auto np) { block(full_rows, np, m0, rows, q0, cols, k0, k1); });
           } else {
-            S* out = k1 == depth ? tile : part;
-            unroll<MR>([&](auto i) {
-              unroll<NP>([&](auto j) { pstoreu(out + i * NR + j * P, acc[i][j]); });
-            });
-            if (k1 == depth) {
-              sink(m0, std::min<Index>(MR, m - m0), q0, cols, static_cast<const S*>(tile),
-                   Index(NR));
-            }
+            with_constant<MR>(
+                int(rows), [&](auto mr) { block(mr, full_packets, m0, rows, q0, cols, k0, k1); });
           }
         }
       }

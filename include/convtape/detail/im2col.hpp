@@ -70,6 +70,15 @@ inline ShiftedLayout shifted_layout(const Conv2dGeometry& g, Index channels, Ind
   return l;
 }
 
+/// Which of the `stride` phases a kernel of `taps` taps `dilation` apart reads (phase p holds the
+/// padded samples p, p + stride, ...): all of them unless the taps are few or stride-aligned (a
+/// 1x1 kernel with stride 2 reads one column phase of two, one row phase of two).
+inline std::vector<bool> phases_read(Index taps, Index dilation, Index stride) {
+  std::vector<bool> read(static_cast<std::size_t>(stride), false);
+  for (Index a = 0; a < taps; ++a) read[static_cast<std::size_t>(a * dilation % stride)] = true;
+  return read;
+}
+
 /// Offset of col's row k = (c, a, b), c < channels, in the order of an OIHW weight row.
 inline std::vector<Index> tap_offsets(const ShiftedLayout& l, const Conv2dGeometry& g,
                                       Index channels) {
@@ -123,7 +132,11 @@ template <class S>
 class ShiftedFill {
  public:
   ShiftedFill(const Conv2dGeometry& g, const ShiftedLayout& l)
-      : g_(g), l_(l), col_source_(static_cast<std::size_t>(g.padded_cols())) {
+      : g_(g),
+        l_(l),
+        col_source_(static_cast<std::size_t>(g.padded_cols())),
+        row_phases_(phases_read(g.kernel_rows, g.dilation.rows, g.stride.rows)),
+        col_phases_(phases_read(g.kernel_cols, g.dilation.cols, g.stride.cols)) {
     for (Index j = 0; j < g.padded_cols(); ++j) {
       col_source_[j] = padded_index(j - g.pad.left, g.in_cols, g.mode);
     }
@@ -173,6 +186,7 @@ class ShiftedFill {
       Index phase = 0;
       Index row_in_phase = 0;
       for (Index i = first; i < end; ++i, phase == sr - 1 ? (phase = 0, ++row_in_phase) : ++phase) {
+        if (!row_phases_[static_cast<std::size_t>(phase)]) continue;  // no tap reads these rows
         const Index si = padded_index(i - g.pad.top, g.in_rows, g.mode);
         S* dst = channel + phase * sc * phase_plane + row_in_phase * band_layout.phase_cols;
         if (si < 0) {  // a zero row (zeroed again: a band buffer may hold another band's data)
@@ -193,6 +207,7 @@ class ShiftedFill {
         // Column phase pc holds padded columns pc, pc + sc, ...: the interior ones are a strided
         // copy of the input row, the border ones (outside [left, left + in_cols)) follow the mode.
         for (Index pc = 0; pc < sc; ++pc, dst += phase_plane) {
+          if (!col_phases_[static_cast<std::size_t>(pc)]) continue;
           const Index begin = phase_begin_[pc];
           const Index stop = phase_stop_[pc];
           const S* from = src + begin * sc + pc - g.pad.left;
@@ -217,6 +232,8 @@ class ShiftedFill {
   std::vector<Index> col_source_;  // padded column -> input column, or -1 for a zero
   std::vector<Index> phase_begin_;
   std::vector<Index> phase_stop_;
+  std::vector<bool> row_phases_;  // the phases some tap reads (`phases_read`); the others are
+  std::vector<bool> col_phases_;  // never filled
 };
 
 /// The adjoint of the im2col gather for a tile: for k < kernel taps of `channels` channels and

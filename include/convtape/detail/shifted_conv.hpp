@@ -51,7 +51,18 @@ struct GridStore {
   Index cursor_c = 0;
 
   void operator()(Index m0, Index rows, Index q0, Index n, const S* tile, Index tile_ld) {
-    using Array = Eigen::Array<S, Eigen::Dynamic, 1>;
+    // Runs are short (an output row, or less): plain loops, not a library call per run. Adding a
+    // zero bias changes nothing (the sums start at +0, so none is -0).
+    auto store = [&](S* dst, const S* src, Index count, S add) {
+      for (Index j = 0; j < count; ++j) dst[j] = src[j] + add;
+    };
+    if (pitch == cols && ld == cols) {  // no discarded columns: the tile is one run per plane
+      for (Index i = 0; i < rows; ++i) {
+        store(out + (m0 + i) * plane_size + q0, tile + i * tile_ld, n,
+              bias != nullptr ? bias[m0 + i] : S(0));
+      }
+      return;
+    }
     if (q0 < cursor_q || q0 - cursor_q > 4 * pitch) {
       cursor_q = q0;
       cursor_r = q0 / pitch;
@@ -66,13 +77,8 @@ struct GridStore {
       const Index run = std::min(n - j, pitch - c);
       const Index real = std::min(run, cols - c);
       for (Index i = 0; i < rows && real > 0; ++i) {
-        Eigen::Map<Array> dst(out + (m0 + i) * plane_size + r * ld + c, real);
-        const Eigen::Map<const Array> src(tile + i * tile_ld + j, real);
-        if (bias != nullptr) {
-          dst = src + bias[m0 + i];
-        } else {
-          dst = src;
-        }
+        store(out + (m0 + i) * plane_size + r * ld + c, tile + i * tile_ld + j, real,
+              bias != nullptr ? bias[m0 + i] : S(0));
       }
       j += run;
     }
@@ -167,6 +173,8 @@ constexpr Index kChunkDepth = 256;
 /// GEMM tiles of columns per item at most when the product is chunked (its outputs wait in an
 /// m x columns buffer).
 constexpr Index kChunkedTiles = 8;
+/// Rows of the im2col matrix a gather asks the memory for ahead of the row it copies.
+constexpr Index kGatherAhead = 8;
 /// Items per thread a split aims for, so that a static split of uneven items stays balanced.
 constexpr Index kItemsPerThread = 4;
 
@@ -452,9 +460,14 @@ void shifted_conv(const S* src, Index src_image, Index src_size, const Conv2dGeo
             for (Index k = k0; k < k1; ++k) {
               const S* row = bg + offs[k];
               S* dst_row = to + (k - k0) * ld;
+              // The rows of col are short runs of many planes, too many streams for the
+              // hardware prefetcher: ask for row k + kGatherAhead's runs while copying row k's.
+              const S* ahead = k + kGatherAhead < k1 ? bg + offs[k + kGatherAhead] : nullptr;
               for (Index r = 0; r < count; ++r) {
                 const ColumnRun& run = runs_out[r];
-                const S* from = row + run.image * image_size + run.row * pitch + run.first;
+                const Index at = run.image * image_size + run.row * pitch + run.first;
+                if (ahead != nullptr) Eigen::internal::prefetch(ahead + at);
+                const S* from = row + at;
                 if (run.length < P && from + P <= safe_end) {
                   Eigen::internal::pstoreu(dst_row + run.col,
                                            Eigen::internal::ploadu<Packet>(from));
