@@ -248,6 +248,31 @@ TEST_CASE("every conv2d path matches the reference loops on edge-case shapes", "
   }
 }
 
+TEST_CASE("conv2d's kept workspaces carry nothing from one call into the next", "[conv2d][fast]") {
+  // The whole-layer temporaries (flipped weights, transformed kernels, padded input gradients,
+  // partial sums) are kept by the calling thread between calls: a larger call with other values
+  // fills them first, then smaller layers on every path and padding mode must still match the
+  // reference (a temporary read before it is written, or not zeroed where it is added into,
+  // would carry the large call's values).
+  const PaddingMode modes[] = {PaddingMode::zeros, PaddingMode::reflect, PaddingMode::replicate,
+                               PaddingMode::circular};
+  for (const Conv2dPath& path : kAllPaths) {
+    for (PaddingMode m : modes) {
+      const Case large{4,    24,     24, 19, 17, 3, 3, Conv2dOptions().padding(1).padding_mode(m),
+                       true, "large"};
+      const Case small{2,    6,      8, 9, 11, 3, 3, Conv2dOptions().padding(1).padding_mode(m),
+                       true, "small"};
+      const Case strided{3,     5,        7, 12,
+                         9,     3,        3, Conv2dOptions().stride(2).padding(1).padding_mode(m),
+                         false, "strided"};
+      for (const Case* c : {&large, &small, &strided}) {
+        check_case<float>(*c, &path, 23);
+        check_case<double>(*c, &path, 23);
+      }
+    }
+  }
+}
+
 TEST_CASE("every conv2d path matches the reference loops on random shapes", "[conv2d][fast]") {
   unsigned seed = 100;
   for (const Case& c : random_cases(7, 40)) {
@@ -474,6 +499,26 @@ TEST_CASE("the GEMM kernel's narrow last blocks compute what full blocks do", "[
       }
     }
   }
+}
+
+TEST_CASE("the cost model counts the phases a strided band copy fills", "[conv2d][fast]") {
+  // The model's closed form against the fill's list, which marks each tap's residue, and a few
+  // counts worked by hand.
+  for (Index stride = 1; stride <= 6; ++stride) {
+    for (Index dilation = 1; dilation <= 7; ++dilation) {
+      for (Index taps = 1; taps <= 9; ++taps) {
+        const std::vector<bool> read = support::internals::phases_read(taps, dilation, stride);
+        INFO("taps " << taps << ", dilation " << dilation << ", stride " << stride);
+        REQUIRE(support::internals::phases_read_count(taps, dilation, stride) ==
+                Index(std::count(read.begin(), read.end(), true)));
+      }
+    }
+  }
+  REQUIRE(support::internals::phases_read_count(1, 1, 2) == 1);  // a 1x1 projection, stride 2
+  REQUIRE(support::internals::phases_read_count(3, 2, 2) == 1);  // dilation 2 on stride 2
+  REQUIRE(support::internals::phases_read_count(3, 1, 2) == 2);
+  REQUIRE(support::internals::phases_read_count(2, 3, 4) == 2);  // residues 0 and 3
+  REQUIRE(support::internals::phases_read_count(7, 2, 4) == 2);  // residues 0 and 2
 }
 
 TEST_CASE("every weight-gradient algorithm matches the reference for any thread count",

@@ -85,6 +85,13 @@ using convtape::detail::shifted_product;
 using convtape::detail::StridedRows;
 }  // namespace internals
 
+/// What conv2d_fast_test.cpp holds to each other: the phases a strided band copy fills
+/// (`phases_read`) and the cost model's count of them (`phases_read_count`).
+namespace internals {
+using convtape::detail::phases_read;
+using convtape::detail::phases_read_count;
+}  // namespace internals
+
 /// What core_test.cpp and ops_test.cpp use: the one definition of every padding mode (tested
 /// directly, sample by sample) and the shape printer of error messages (for INFO lines).
 namespace internals {

@@ -2,9 +2,13 @@
 # SPDX-License-Identifier: MIT
 # SPDX-FileCopyrightText: 2026 The convtape authors
 #
-# The whole test suite (examples and consumer tests included) built with clang++, C++20, -Werror
-# and AddressSanitizer + UndefinedBehaviorSanitizer, with Eigen's assertions on (no NDEBUG) and
-# libstdc++'s (-D_GLIBCXX_ASSERTIONS); any sanitizer report fails the run.
+# The test suite (examples included) built with clang++, C++20, -Werror and AddressSanitizer +
+# UndefinedBehaviorSanitizer, with Eigen's assertions on (no NDEBUG) and libstdc++'s
+# (-D_GLIBCXX_ASSERTIONS); any sanitizer report fails the run. The consumer tests (label
+# `consumer`: an outside project built through find_package, add_subdirectory, FetchContent and
+# pkg-config) are left out: they test the packaging, which the README stage's unsanitized run
+# covers, and the code they run is the suite's; under ASan consumer.install alone took 116 s of
+# CI's 2 cores (it builds and installs the compiled library once more).
 # Usage: tools/ci/sanitize.sh            (from anywhere; builds in <repo>/build-sanitize)
 # Needs: clang, libclang-rt-14-dev (the sanitizer runtimes; only a Recommends of clang-14), and
 # optionally llvm-14 (llvm-symbolizer, for symbolized stack traces) and libomp-14-dev (the
@@ -18,10 +22,9 @@ log="${build}/sanitize-ctest.log"
 reports="${build}/sanitizer-reports"
 
 sanitize="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
-# Through the environment as well as the cache: the consumer tests configure projects of their
-# own (find_package, add_subdirectory, FetchContent) and CMake seeds their flags from CXXFLAGS and
-# LDFLAGS, so those builds are sanitized too. (The pkg-config consumer compiles with a bare
-# `$CXX $(pkg-config --cflags convtape)`, which it must keep doing; it runs unsanitized.)
+# Through the environment as well as the cache, so that a consumer test run by hand from this
+# build (ctest -L consumer) configures its project sanitized too: CMake seeds a new project's
+# flags from CXXFLAGS and LDFLAGS.
 export CXXFLAGS="${sanitize} -D_GLIBCXX_ASSERTIONS"
 export LDFLAGS="${sanitize}"
 # A Debug build with -O1: unoptimized Eigen is too slow to run the suite, and Debug keeps NDEBUG
@@ -50,7 +53,8 @@ symbolizer="$(command -v llvm-symbolizer || command -v llvm-symbolizer-14 || tru
 [ -n "$symbolizer" ] && export ASAN_SYMBOLIZER_PATH="$symbolizer"
 
 rc=0
-ctest --test-dir "$build" --output-on-failure --parallel "$jobs" --output-log "$log" || rc=$?
+ctest --test-dir "$build" --output-on-failure --parallel "$jobs" --label-exclude consumer \
+  --output-log "$log" || rc=$?
 
 # Reports written to files, echoed into the log so that both count them.
 for f in "$reports"/*; do

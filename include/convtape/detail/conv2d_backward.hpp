@@ -19,7 +19,6 @@
 // order.
 
 #include <algorithm>
-#include <memory>
 #include <utility>
 #include <vector>
 
@@ -114,25 +113,27 @@ void grad_input_flipped(const Tensor<S>& grad_output, const Tensor<S>& weight, c
   // The flipped weights, row-major per group: row c holds, for every output channel o, the taps
   // of w[o, c] in reverse order ((kh-1-a) * kw + (kw-1-b) for tap (a, b)). In parallel when large.
   const Index depth = out_per_group * taps;
-  std::vector<S> flipped(static_cast<std::size_t>(s.groups * in_per_group * depth));
-  parallel_blocks(
-      s.groups * in_per_group, std::min(threads, copy_threads<S>(double(flipped.size()))),
-      [&](Index begin, Index end, int) {
-        for (Index row = begin; row < end; ++row) {
-          const Index grp = row / in_per_group;
-          const Index c = row % in_per_group;
-          for (Index o = 0; o < out_per_group; ++o) {
-            const S* from = w + ((grp * out_per_group + o) * in_per_group + c) * taps;
-            std::reverse_copy(from, from + taps, flipped.data() + row * depth + o * taps);
-          }
-        }
-      });
+  const Index flipped_size = s.groups * in_per_group * depth;
+  const Scratch<S, ScratchSlot::flipped_weights> flipped_memory(flipped_size);
+  S* const flipped = flipped_memory.data();
+  parallel_blocks(s.groups * in_per_group, std::min(threads, copy_threads<S>(double(flipped_size))),
+                  [&](Index begin, Index end, int) {
+                    for (Index row = begin; row < end; ++row) {
+                      const Index grp = row / in_per_group;
+                      const Index c = row % in_per_group;
+                      for (Index o = 0; o < out_per_group; ++o) {
+                        const S* from = w + ((grp * out_per_group + o) * in_per_group + c) * taps;
+                        std::reverse_copy(from, from + taps, flipped + row * depth + o * taps);
+                      }
+                    }
+                  });
   const Index in_plane_size = g.in_rows * g.in_cols;
   const Index out_image_size = s.out_channels * g.out_rows * g.out_cols;
-  // Not interior: the gradient of the padded input of every image, folded back below.
+  // Not interior: the gradient of the padded input of every image (every sample written by the
+  // correlation, whose output is the padded plane), folded back below.
   const Index padded_plane_size = g.padded_rows() * g.padded_cols();
-  std::vector<S> padded(
-      static_cast<std::size_t>(interior ? 0 : s.batch * s.in_channels * padded_plane_size));
+  const Scratch<S, ScratchSlot::padded_grad_input> padded(
+      interior ? 0 : s.batch * s.in_channels * padded_plane_size);
   const BatchPlanes<S> target =
       interior ? BatchPlanes<S>{grad_input.data(), s.in_channels * in_plane_size, in_plane_size,
                                 g.in_cols}
@@ -152,11 +153,11 @@ void grad_input_flipped(const Tensor<S>& grad_output, const Tensor<S>& weight, c
   }
   if (!done) {
     using Block = GemmBlock<S>;
-    const StridedRows<S> rows{flipped.data(), depth, 1};
+    const StridedRows<S> rows{flipped, depth, 1};
     switch (flipped_path<S>(s, gi)) {
       case Conv2dPath::interleaved:
         interleaved_conv<S>(grad_output.data(), out_image_size, gi, s.batch, s.in_channels,
-                            in_per_group, flipped.data(), no_bias, target.data, target.image_size,
+                            in_per_group, flipped, no_bias, target.data, target.image_size,
                             threads);
         break;
       case Conv2dPath::direct:
@@ -606,7 +607,6 @@ template <class S>
 void grad_weight_gemm(const Tensor<S>& x, const Tensor<S>& grad_output, const Conv2dShape& s,
                       Tensor<S>& grad_weight, int threads) {
   using Block = GemmBlock<S>;
-  using Packet = typename PacketOf<S>::type;
   constexpr int MR = Block::mr;
   constexpr int NP = Block::np;
   constexpr Index NR = Block::nr;
@@ -632,7 +632,7 @@ void grad_weight_gemm(const Tensor<S>& x, const Tensor<S>& grad_output, const Co
   const Index in_plane_size = g.in_rows * g.in_cols;
   const Index partial_size = s.groups * depth * transposed_cols;
   // Every element is written by the item that owns it before it is added to.
-  const std::unique_ptr<S[]> partials(new S[static_cast<std::size_t>(split.chunks * partial_size)]);
+  const Scratch<S, ScratchSlot::grad_weight_partials> partials(split.chunks * partial_size);
 
   parallel_blocks(split.items(), threads, [&](Index begin, Index end, int) {
     // The band copy (zero padding never written, so zeroed once) and the transposed output
@@ -648,13 +648,13 @@ void grad_weight_gemm(const Tensor<S>& x, const Tensor<S>& grad_output, const Co
       const Index block = item / split.o_blocks % split.c_blocks;
       const Index o0 = item % split.o_blocks * split.o_block;
       const Index o1 = std::min(out_per_group, o0 + split.o_block);
-      const Index lanes = (o1 - o0 + NR - 1) / NR * NR;  // transposed row length
+      const Index lanes = (o1 - o0 + P - 1) / P * P;  // transposed row length
       const Index grp = block / per_group;
       const Index c0 = (block % per_group) * split.c_block;
       const Index c1 = std::min(in_per_group, c0 + split.c_block);
       const Index k_rows = (c1 - c0) * taps;
       S* sum =
-          partials.get() + chunk * partial_size + (grp * depth + c0 * taps) * transposed_cols + o0;
+          partials.data() + chunk * partial_size + (grp * depth + c0 * taps) * transposed_cols + o0;
       for (Index k = 0; k < k_rows; ++k) {
         std::fill(sum + k * transposed_cols, sum + k * transposed_cols + lanes, S(0));
       }
@@ -696,27 +696,22 @@ void grad_weight_gemm(const Tensor<S>& x, const Tensor<S>& grad_output, const Co
             for (int i = 0; i < MR; ++i) {
               row_of[i] = src + offs[std::min(k0 + i, k_rows - 1)] + rr * bands.pitch();
             }
+            const Index valid = std::min<Index>(MR, k_rows - k0);
+            // Blocks of NP packets of output channels; a last one of fewer computes only those.
             for (Index ob = 0; ob < lanes; ob += NR) {
-              Packet acc[MR][NP];
-              unroll<MR>([&](auto i) {
-                unroll<NP>([&](auto j) { acc[i][j] = Eigen::internal::pset1<Packet>(S(0)); });
-              });
-              for (Index r = rr; r < rr1; ++r) {
-                const S* shifted[MR];
-                for (int i = 0; i < MR; ++i) shifted[i] = row_of[i] + (r - rr) * bands.pitch();
-                rows_block<S, MR, NP>(g.out_cols, shifted,
-                                      transposed + (r - rr) * g.out_cols * lanes + ob, lanes, acc);
-              }
-              const Index valid = std::min<Index>(MR, k_rows - k0);
-              unroll<MR>([&](auto i) {
-                if (i >= valid) return;
-                S* dst = sum + (k0 + i) * transposed_cols + ob;
-                unroll<NP>([&](auto j) {
-                  using Eigen::internal::ploadu;
-                  Eigen::internal::pstoreu(
-                      dst + j * P, Eigen::internal::padd(ploadu<Packet>(dst + j * P), acc[i][j]));
+              const int packets = int(std::min<Index>(NP, (lanes - ob) / P));
+              const Index runs = rr1 - rr;
+              S* const block_sum = sum + k0 * transposed_cols + ob;
+              if (packets == NP) {
+                rows_product<S, MR, NP>(g.out_cols, runs, row_of, bands.pitch(), transposed + ob,
+                                        lanes, valid, block_sum, transposed_cols);
+              } else {
+                with_constant<NP - 1>(packets, [&](auto np) {
+                  rows_product_narrow<S, MR, np>(g.out_cols, runs, row_of, bands.pitch(),
+                                                 transposed + ob, lanes, valid, block_sum,
+                                                 transposed_cols);
                 });
-              });
+              }
             }
           }
         }
@@ -739,7 +734,7 @@ void grad_weight_gemm(const Tensor<S>& x, const Tensor<S>& grad_output, const Co
                       for (Index k0 = 0; k0 < depth; k0 += T) {
                         const Index k1 = std::min(depth, k0 + T);
                         for (Index k = k0; k < k1; ++k) {
-                          const S* row = partials.get() + (grp * depth + k) * transposed_cols;
+                          const S* row = partials.data() + (grp * depth + k) * transposed_cols;
                           for (Index o = o0; o < o1; ++o) {
                             S total = row[o];
                             for (Index c = 1; c < split.chunks; ++c)
@@ -914,7 +909,10 @@ void grad_weight_dots(const Tensor<S>& x, const Tensor<S>& grad_output, const Co
   const Index taps = static_cast<Index>(offsets.size());
   const Index in_plane_size = g.in_rows * g.in_cols;
   const Index out_plane_size = g.out_rows * g.out_cols;
-  std::vector<S> partials(static_cast<std::size_t>(split.chunks * grad_weight.size()));
+  // Every element is zeroed by the item that owns it before it is added to.
+  const Scratch<S, ScratchSlot::grad_weight_partials> partials_memory(split.chunks *
+                                                                      grad_weight.size());
+  S* const partials = partials_memory.data();
   const Index items = split.c_blocks * split.chunks;
   parallel_blocks(items, threads, [&](Index begin, Index end, int) {
     const Scratch<S, ScratchSlot::band> band_memory(band.size);
@@ -924,7 +922,7 @@ void grad_weight_dots(const Tensor<S>& x, const Tensor<S>& grad_output, const Co
       const Index chunk = item / split.c_blocks;
       const Index c0 = (item % split.c_blocks) * split.c_block;
       const Index c1 = std::min(s.in_channels, c0 + split.c_block);
-      S* sum = partials.data() + chunk * grad_weight.size();
+      S* sum = partials + chunk * grad_weight.size();
       const Index u0 = chunk * split.units / split.chunks;
       const Index u1 = (chunk + 1) * split.units / split.chunks;
       for (Index c = c0; c < c1; ++c) {
@@ -1015,16 +1013,17 @@ Tensor<S> grad_input_path(const Tensor<S>& grad_output, const Tensor<S>& weight,
       grad_input = Tensor<S>(input_shape);
       // Padding modes other than zeros fold borders onto samples of other bands: the padded
       // gradient of the whole batch first, folded once all bands are in.
-      std::vector<S> padded(static_cast<std::size_t>(g.mode == PaddingMode::zeros
-                                                         ? 0
-                                                         : s.batch * s.in_channels *
-                                                               g.padded_rows() * g.padded_cols()));
+      const Index padded_size = g.mode == PaddingMode::zeros
+                                    ? 0
+                                    : s.batch * s.in_channels * g.padded_rows() * g.padded_cols();
+      const Scratch<S, ScratchSlot::padded_grad_input> padded(padded_size);
+      std::fill(padded.data(), padded.data() + padded_size, S(0));  // added into
       if (algorithm == GradInputAlgorithm::packed) {
         grad_input_packed(grad_output, weight, s, grad_input, padded.data(), threads);
       } else {
         grad_input_col2im(grad_output, weight, s, grad_input, padded.data(), threads);
       }
-      if (!padded.empty()) fold_batch(padded.data(), s, grad_input);
+      if (padded_size > 0) fold_batch(padded.data(), s, grad_input);
       break;
     }
   }

@@ -273,8 +273,7 @@ inline Conv2dWork conv2d_work(const Conv2dShape& s, Conv2dPath path, const Kerne
   const double padded_samples =
       batch * double(s.in_channels) * double(g.padded_rows()) * double(g.padded_cols());
   auto share_read = [](Index taps, Index dilation, Index stride) {
-    const std::vector<bool> read = phases_read(taps, dilation, stride);
-    return double(std::count(read.begin(), read.end(), true)) / double(stride);
+    return double(phases_read_count(taps, dilation, stride)) / double(stride);
   };
   const double phases = share_read(g.kernel_rows, g.dilation.rows, g.stride.rows) *
                         share_read(g.kernel_cols, g.dilation.cols, g.stride.cols);
@@ -424,7 +423,7 @@ constexpr Index kPackedSamples = 128;
 /// The weight gradient's algorithm on any path but `planes`: whichever of the four the model
 /// prices lowest. Dot products pay a call per (image, input channel, output channel) and one
 /// more per tap (each tap's sum is reduced across the lanes and stored); the transposed GEMM
-/// fills register blocks of NR output channels (mostly empty for few per group), transposes the
+/// fills register blocks of up to NR output channels (a packet's worth at least), transposes the
 /// output gradient and moves its partial dW^T into dW sample by sample; the packed GEMM moves every
 /// im2col sample into its transposed block sample by sample, and stores or adds dW once per slice;
 /// the interleaved sums (one input channel per group only) do the forward's work of `interleaved`.
@@ -438,14 +437,14 @@ GradWeightAlgorithm grad_weight_algorithm(const Conv2dShape& s) {
   const double depth = double(s.in_per_group) * taps;
   const double out_per_group = double(s.out_per_group);
   const double samples = double(s.batch) * double(g.out_rows * g.out_cols);
-  const double lanes = round_up(out_per_group, double(k.nr));
+  const double lanes = round_up(out_per_group, P);  // a last block of fewer packets: only those
   Conv2dWork dots;
   dots.direct_packets = double(s.batch) * double(s.in_channels) * out_per_group * taps *
                         double(g.out_rows) * std::ceil(double(g.out_cols) / P);
   dots.plane_calls = double(s.batch) * double(s.in_channels) * out_per_group * (1 + taps);
   Conv2dWork gemm;
   gemm.gemm_packets = groups * round_up(depth, double(k.mr)) * lanes * samples / P;
-  gemm.gemm_tiles = groups * std::ceil(depth / double(k.mr)) * (lanes / double(k.nr)) *
+  gemm.gemm_tiles = groups * std::ceil(depth / double(k.mr)) * std::ceil(lanes / double(k.nr)) *
                     double(s.batch) * double(g.out_rows);
   gemm.moved_packets =
       kScalarMove * (double(s.out_channels) * samples + groups * depth * out_per_group);

@@ -128,6 +128,44 @@ EIGEN_ALWAYS_INLINE void rows_block(Index len, const S* const* rows, const S* b,
   }
 }
 
+/// sum[i * sum_ld + j] += the sum over runs r < runs of the products of `rows_block` on run r
+/// (rows[i] + r * pitch, len samples, against b + r * len * ldb), for i < valid (rows past it are
+/// computed and dropped), j < NPc packets: one register block of `grad_weight_gemm`, inline;
+/// `rows_product_narrow` is the same out of line.
+template <class S, int MR, int NPc>
+EIGEN_ALWAYS_INLINE void rows_product(Index len, Index runs, const S* const* rows, Index pitch,
+                                      const S* b, Index ldb, Index valid, S* sum, Index sum_ld) {
+  using Packet = typename PacketOf<S>::type;
+  constexpr int P = PacketOf<S>::size;
+  Packet acc[MR][NPc];
+  unroll<MR>([&](auto i) {
+    unroll<NPc>([&](auto j) { acc[i][j] = Eigen::internal::pset1<Packet>(S(0)); });
+  });
+  for (Index r = 0; r < runs; ++r) {
+    const S* shifted[MR];
+    for (int i = 0; i < MR; ++i) shifted[i] = rows[i] + r * pitch;
+    rows_block<S, MR, NPc>(len, shifted, b + r * len * ldb, ldb, acc);
+  }
+  unroll<MR>([&](auto i) {
+    if (i >= valid) return;
+    S* dst = sum + i * sum_ld;
+    unroll<NPc>([&](auto j) {
+      using Eigen::internal::ploadu;
+      Eigen::internal::pstoreu(dst + j * P,
+                               Eigen::internal::padd(ploadu<Packet>(dst + j * P), acc[i][j]));
+    });
+  });
+}
+
+/// `rows_product` for a last block of fewer packets than the kernel's full one: out of line for
+/// the reason `product_block` is, so that each narrow shape is compiled once per scalar type.
+template <class S, int MR, int NPc>
+EIGEN_DONT_INLINE void rows_product_narrow(Index len, Index runs, const S* const* rows, Index pitch,
+                                           const S* b, Index ldb, Index valid, S* sum,
+                                           Index sum_ld) {
+  rows_product<S, MR, NPc>(len, runs, rows, pitch, b, ldb, valid, sum, sum_ld);
+}
+
 /// out(i, j) = init(i, j) + sum_k A(m0 + i, k) * b[offsets[k] + j] for k in [k0, k1), i < MRc,
 /// j < NPc packets (init null: zero; `init` and `out` row-major with pitches init_ld and out_ld,
 /// and may be the same): one register block of `shifted_product`. Rows of A past m - 1 repeat

@@ -23,6 +23,7 @@
 // tiles of the real im2col through the same offsets) and the backward pass (`col2im_add`).
 
 #include <algorithm>
+#include <numeric>
 #include <vector>
 
 #include "convtape/core.hpp"
@@ -77,6 +78,13 @@ inline std::vector<bool> phases_read(Index taps, Index dilation, Index stride) {
   std::vector<bool> read(static_cast<std::size_t>(stride), false);
   for (Index a = 0; a < taps; ++a) read[static_cast<std::size_t>(a * dilation % stride)] = true;
   return read;
+}
+
+/// How many phases `phases_read` marks, without building the list: the taps read the residues
+/// a * dilation mod stride, the multiples of gcd(dilation, stride), a new one for each of the
+/// first stride / gcd taps.
+inline Index phases_read_count(Index taps, Index dilation, Index stride) {
+  return std::min(taps, stride / std::gcd(dilation, stride));
 }
 
 /// Offset of col's row k = (c, a, b), c < channels, in the order of an OIHW weight row.

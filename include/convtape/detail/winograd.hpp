@@ -29,7 +29,6 @@
 // interface of `shifted_conv.hpp`'s `shifted_conv`.
 
 #include <algorithm>
-#include <memory>
 #include <vector>
 
 #include "convtape/core.hpp"
@@ -240,7 +239,7 @@ void winograd_conv(const S* src_images, Index src_image, const Conv2dGeometry& g
   // kWinogradKernels input channels are transformed into a small buffer first, then stored as
   // 16 contiguous runs. Every element of u is written.
   const Index u_size = out_per_group * in_per_group;
-  const std::unique_ptr<S[]> u(new S[static_cast<std::size_t>(groups * 16 * u_size)]);
+  const Scratch<S, ScratchSlot::winograd_weights> u(groups * 16 * u_size);
   const int team = groups * u_size >= (Index{1} << 12) ? threads : 1;
   parallel_blocks(groups * out_per_group, team, [&](Index begin, Index end, int) {
     S k[9][kWinogradKernels] = {};  // lanes past a last short run stay zero
@@ -256,7 +255,7 @@ void winograd_conv(const S* src_images, Index src_image, const Conv2dGeometry& g
         winograd_kernel_transform(k, transformed);
         for (Index xi = 0; xi < 16; ++xi) {
           std::copy(transformed[xi], transformed[xi] + run,
-                    u.get() + (grp * 16 + xi) * u_size + o * in_per_group + c0);
+                    u.data() + (grp * 16 + xi) * u_size + o * in_per_group + c0);
         }
       }
     }
@@ -295,7 +294,8 @@ void winograd_conv(const S* src_images, Index src_image, const Conv2dGeometry& g
       for (Index xi = 0; xi < 16; ++xi) {
         shifted_product<S, MR, Block::np>(
             o1 - o0, in_per_group,
-            StridedRows<S>{u.get() + (grp * 16 + xi) * u_size + o0 * in_per_group, in_per_group, 1},
+            StridedRows<S>{u.data() + (grp * 16 + xi) * u_size + o0 * in_per_group, in_per_group,
+                           1},
             v + xi * in_per_group * ld, v_offsets.data(), 0, cols, 0,
             DenseStore<S>{m + xi * m_rows * ld, ld});
       }
