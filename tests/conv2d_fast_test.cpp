@@ -139,6 +139,11 @@ std::vector<Case> edge_cases() {
   v.push_back({1, 3, 8, 13, 14, 4, 4, Conv2dOptions().padding_same().stride(3), false,
                "same even kernel stride 3"});
   v.push_back({2, 8, 12, 7, 7, 1, 1, Conv2dOptions(), true, "1x1"});
+  // The input gradient's flipped 1x1 weights are W^T, a transpose in tiles of 16 x 16: groups,
+  // and channel counts past a tile on both sides.
+  v.push_back({2, 8, 12, 5, 6, 1, 1, Conv2dOptions().groups(4), false, "grouped 1x1"});
+  v.push_back({1, 38, 34, 3, 5, 1, 1, Conv2dOptions().groups(2), true,
+               "grouped 1x1, channels past a transpose tile"});
   // A stride far beyond the image where only one output sample results: found by shapes_fuzz,
   // the phase planes of the strided paths once asked for stride.rows * stride.cols elements.
   v.push_back(
