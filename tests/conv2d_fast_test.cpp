@@ -191,6 +191,14 @@ std::vector<Case> edge_cases() {
        false, "depthwise 20 channels multiplier 2, 5x5 dilated, circular"});
   v.push_back({3, 33, 33, 14, 14, 3, 3, Conv2dOptions().groups(33).padding(1), true,
                "depthwise 33 channels on 14x14"});
+  // A 1x1 kernel on 1x1 planes (the matrix path's shapes): one image (a matrix-vector product),
+  // several, groups with any stride and dilation; then the nearest shapes it does not compute.
+  v.push_back({1, 37, 5, 1, 1, 1, 1, Conv2dOptions(), true, "1x1 plane, one image"});
+  v.push_back({5, 6, 9, 1, 1, 1, 1, Conv2dOptions().groups(3).stride(2).dilation(3), true,
+               "1x1 plane, groups 3, stride 2, dilation 3"});
+  v.push_back({3, 4, 6, 1, 1, 1, 1, Conv2dOptions().padding(1).padding_mode(PaddingMode::circular),
+               true, "1x1 plane padded circular"});
+  v.push_back({2, 5, 3, 1, 2, 1, 1, Conv2dOptions(), false, "1x2 plane"});
   v.push_back({2, 18, 18, 9, 8, 3, 2,
                Conv2dOptions()
                    .groups(18)
@@ -255,10 +263,10 @@ TEST_CASE("every conv2d path matches the reference loops on edge-case shapes", "
 
 TEST_CASE("conv2d's kept workspaces carry nothing from one call into the next", "[conv2d][fast]") {
   // The whole-layer temporaries (flipped weights, transformed kernels, padded input gradients,
-  // partial sums) are kept by the calling thread between calls: a larger call with other values
-  // fills them first, then smaller layers on every path and padding mode must still match the
-  // reference (a temporary read before it is written, or not zeroed where it is added into,
-  // would carry the large call's values).
+  // partial sums, the matrix path's operands) are kept by the calling thread between calls: a
+  // larger call with other values fills them first, then smaller layers on every path and padding
+  // mode must still match the reference (a temporary read before it is written, or not zeroed where
+  // it is added into, would carry the large call's values).
   const PaddingMode modes[] = {PaddingMode::zeros, PaddingMode::reflect, PaddingMode::replicate,
                                PaddingMode::circular};
   for (const Conv2dPath& path : kAllPaths) {
@@ -274,6 +282,14 @@ TEST_CASE("conv2d's kept workspaces carry nothing from one call into the next", 
         check_case<float>(*c, &path, 23);
         check_case<double>(*c, &path, 23);
       }
+    }
+    // The matrix path's padded operand and result (1x1 planes), by images and as one product.
+    const Case large{40, 50, 30, 1, 1, 1, 1, Conv2dOptions(), true, "1x1 plane, large"};
+    const Case small{9, 6, 10, 1, 1, 1, 1, Conv2dOptions().groups(2), true, "1x1 plane, small"};
+    const Case one{1, 7, 3, 1, 1, 1, 1, Conv2dOptions(), false, "1x1 plane, one image"};
+    for (const Case* c : {&large, &small, &one}) {
+      check_case<float>(*c, &path, 29);
+      check_case<double>(*c, &path, 29);
     }
   }
 }
@@ -297,7 +313,7 @@ Conv2dPath choice(const Case& c) {
 /// Families of shapes that differ in one dimension: along each, the cost model's choice changes
 /// where one algorithm's estimated time overtakes another's.
 std::vector<std::vector<Case>> choice_families() {
-  std::vector<std::vector<Case>> families(8);
+  std::vector<std::vector<Case>> families(9);
   for (Index c_out = 1; c_out <= 40; c_out += 3) {  // few to many output channels
     families[0].push_back({2, 4, c_out, 12, 12, 3, 3, Conv2dOptions().padding(1), true,
                            "c_out " + std::to_string(c_out)});
@@ -325,6 +341,10 @@ std::vector<std::vector<Case>> choice_families() {
   for (Index size = 7; size <= 112; size *= 2) {  // depthwise on growing planes
     families[7].push_back({2, 32, 32, size, size, 3, 3, Conv2dOptions().padding(1).groups(32),
                            false, "depthwise plane " + std::to_string(size)});
+  }
+  for (Index size = 1; size <= 4; ++size) {  // a 1x1 kernel on a 1x1 plane, then larger ones
+    families[8].push_back({6, 40, 24, size, size, 1, 1, Conv2dOptions(), true,
+                           "1x1 kernel on plane " + std::to_string(size)});
   }
   for (Index c_out = 1; c_out <= 8; ++c_out) {  // tiny problems: no setup is worth it
     families[6].push_back({1, 2, c_out, 5, 5, 3, 3, Conv2dOptions().stride(2), true,
@@ -357,7 +377,7 @@ TEST_CASE(
     }
   }
   // Which paths win depends on the machine's vector width (the model counts packets); these
-  // families reach at least four of the six on SSE, AVX2 and AVX-512 builds.
+  // families reach at least four of the seven on SSE, AVX2 and AVX-512 builds.
   CHECK(changes >= 4);
   CHECK(std::count(chosen.begin(), chosen.end(), true) >= 4);
 }
@@ -365,9 +385,9 @@ TEST_CASE(
 TEST_CASE("conv2d cuts its work for any thread count and stays equal to the reference",
           "[conv2d][fast][threads]") {
   // Shapes whose items split into several bands, output-channel blocks, blocks of images (the
-  // packed kernel on tiny planes), chunked products (weights beyond the L2 budget) and input
-  // gradients of several bands (stride 2): forced to 1 .. 16 threads (without OpenMP the same
-  // cut runs on the calling thread).
+  // packed kernel on tiny planes), chunked products (weights beyond the L2 budget), input
+  // gradients of several bands (stride 2) and the matrix path's products cut by rows or columns:
+  // forced to 1 .. 16 threads (without OpenMP the same cut runs on the calling thread).
   const Case cases[] = {
       {1, 6, 20, 40, 36, 3, 3, Conv2dOptions().padding(1), true, "one image, many rows"},
       {3, 5, 13, 23, 9, 3, 3, Conv2dOptions().padding(1).padding_mode(PaddingMode::reflect), true,
@@ -380,6 +400,8 @@ TEST_CASE("conv2d cuts its work for any thread count and stays equal to the refe
       {2, 16, 16, 24, 14, 3, 3, Conv2dOptions().padding(1).groups(16), true, "depthwise"},
       {1, 192, 72, 4, 5, 3, 3, Conv2dOptions().padding(1), false, "weights beyond the L2 budget"},
       {5, 7, 9, 6, 11, 1, 1, Conv2dOptions(), true, "1x1, read in place"},
+      {1, 150, 3, 1, 1, 1, 1, Conv2dOptions(), true, "1x1 plane, one image: columns cut"},
+      {20, 70, 12, 1, 1, 1, 1, Conv2dOptions(), true, "1x1 plane, 20 images: rows cut"},
   };
   unsigned seed = 500;
   for (int threads : {1, 2, 3, 8, 16}) {

@@ -30,6 +30,7 @@
 #include "convtape/detail/gemm.hpp"
 #include "convtape/detail/im2col.hpp"
 #include "convtape/detail/interleaved.hpp"
+#include "convtape/detail/matrix_conv.hpp"
 #include "convtape/detail/parallel.hpp"
 #include "convtape/detail/plane.hpp"
 #include "convtape/detail/scratch.hpp"
@@ -1009,6 +1010,11 @@ Tensor<S> grad_input_path(const Tensor<S>& grad_output, const Tensor<S>& weight,
                           const Conv2dShape& s, Conv2dPath path, int threads) {
   const Conv2dGeometry& g = s.geometry;
   const Shape4 input_shape{s.batch, s.in_channels, g.in_rows, g.in_cols};
+  if (path == Conv2dPath::matrix && matrix_fits(s)) {
+    Tensor<S> grad_input = uninitialized_tensor<S>(input_shape);
+    matrix_grad_input(grad_output.data(), weight.data(), s, grad_input.data(), threads);
+    return grad_input;
+  }
   const GradInputAlgorithm algorithm =
       path == Conv2dPath::planes ? GradInputAlgorithm::tap_loops : grad_input_algorithm(s, path);
   Tensor<S> grad_input;
@@ -1112,7 +1118,9 @@ Conv2dGrads<S> conv2d_backward_path(const Tensor<S>& x, const Tensor<S>& weight,
     }
     return grads;
   }
-  if (mask.grad_weight) {
+  if (mask.grad_weight && path == Conv2dPath::matrix && matrix_fits(s)) {
+    matrix_grad_weight(x.data(), grad_output.data(), s, grads.weight.data(), threads);
+  } else if (mask.grad_weight) {
     switch (grad_weight_algorithm<S>(s)) {
       case GradWeightAlgorithm::dots:
         grad_weight_dots(x, grad_output, s, grads.weight, threads);

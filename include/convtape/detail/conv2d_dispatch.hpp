@@ -38,7 +38,8 @@
 // (`grad_input_planes`), and on `interleaved`, which adds each output gradient packet into the
 // interleaved input gradient (`interleaved_grad_input`; the tap loops for a channel multiplier);
 // `im2col_gemm` takes GEMM + col2im on slices that span images (`grad_input_packed`), as its
-// forward tiles do. The drivers that run the choice are `conv2d_forward.hpp` and
+// forward tiles do. `matrix` computes both gradients as matrix products across the batch
+// (`matrix_conv.hpp`). The drivers that run the choice are `conv2d_forward.hpp` and
 // `conv2d_backward.hpp`.
 
 #include <algorithm>
@@ -87,13 +88,21 @@ enum class Conv2dPath {
   /// the output and, per call, the weights), the weight gradient as in `implicit_gemm`. Integer
   /// scalars, and (when forced) geometries it does not fit, compute through `implicit_gemm`.
   winograd,
+  /// A 1x1 kernel on 1x1 planes without padding (squeeze-and-excitation layers, a classifier
+  /// written as a convolution): each image is a row of C_in features and each group's layer a
+  /// matrix product across the batch, Y = X W^T (dX = dY W and dW = dY^T X likewise), on the GEMM
+  /// kernel with the images as its rows (`detail/matrix_conv.hpp`), instead of tiles whose
+  /// columns would hold one sample each. Other shapes (when forced) compute through
+  /// `implicit_gemm`.
+  matrix,
 };
 
 /// Every path, in the order of `Conv2dPath`: what the tests iterate over to hold each path to the
 /// reference loops.
 inline constexpr Conv2dPath kConv2dPaths[] = {Conv2dPath::planes,        Conv2dPath::direct,
                                               Conv2dPath::implicit_gemm, Conv2dPath::im2col_gemm,
-                                              Conv2dPath::interleaved,   Conv2dPath::winograd};
+                                              Conv2dPath::interleaved,   Conv2dPath::winograd,
+                                              Conv2dPath::matrix};
 
 /// Name of a path, for messages and benchmark labels.
 inline const char* to_string(Conv2dPath path) {
@@ -110,6 +119,8 @@ inline const char* to_string(Conv2dPath path) {
       return "interleaved";
     case Conv2dPath::winograd:
       return "winograd";
+    case Conv2dPath::matrix:
+      return "matrix";
   }
   return "?";
 }
@@ -123,6 +134,14 @@ inline double grid_waste(const Conv2dGeometry& g) {
 
 /// Whether the `interleaved` path computes shape `s` itself: one input channel per group.
 inline bool interleaved_fits(const Conv2dShape& s) { return s.in_per_group == 1; }
+
+/// Whether the `matrix` path computes shape `s` itself: a 1x1 kernel on 1x1 input planes without
+/// padding (the output is then 1x1 for any stride and dilation: y[n, o] reads x[n, c] only).
+inline bool matrix_fits(const Conv2dShape& s) {
+  const Conv2dGeometry& g = s.geometry;
+  return g.in_rows == 1 && g.in_cols == 1 && g.kernel_rows == 1 && g.kernel_cols == 1 &&
+         !g.has_padding();
+}
 
 /// Multiply-adds of the forward pass.
 inline Index conv2d_macs(const Conv2dShape& s) {
@@ -219,6 +238,14 @@ inline constexpr Conv2dCostModel kConv2dCost = {
 /// 2-3 ns per packet copied.
 constexpr double kScalarMove = 0.33;
 
+/// Whether the `matrix` path's forward pass runs image by image (a matrix-vector product each)
+/// rather than as one product with the transposed weights: while the batch's products cost less
+/// than transposing the weights, a sample moved at `kScalarMove` packets against a packet of
+/// multiply-adds per sample and image.
+inline bool matrix_by_images(Index batch, Index packet) {
+  return double(batch) < kScalarMove * double(packet);
+}
+
 /// The register block of the GEMM kernels and the packet size, as numbers (see `GemmBlock`).
 struct KernelShape {
   Index packet;
@@ -287,6 +314,7 @@ inline Conv2dWork conv2d_work(const Conv2dShape& s, Conv2dPath path, const Kerne
   Conv2dWork w;
   if (path == Conv2dPath::winograd && !winograd_fits(g)) path = Conv2dPath::implicit_gemm;
   if (path == Conv2dPath::interleaved && !interleaved_fits(s)) path = Conv2dPath::direct;
+  if (path == Conv2dPath::matrix && !matrix_fits(s)) path = Conv2dPath::implicit_gemm;
   switch (path) {
     case Conv2dPath::planes:
       // The strided loops gather every row they read, a stride times longer than the output.
@@ -339,6 +367,23 @@ inline Conv2dWork conv2d_work(const Conv2dShape& s, Conv2dPath path, const Kerne
       w.moved_packets = kScalarMove * padded_samples + store;  // its fill splits 2 column phases
       break;
     }
+    case Conv2dPath::matrix: {
+      if (matrix_by_images(s.batch, k.packet)) {
+        // Dot products along the weights' rows, a packet at a time, per image.
+        w.gemm_packets = batch * double(s.out_channels) * round_up(double(s.in_per_group), P) / P;
+        w.gemm_tiles = batch * groups;
+        break;
+      }
+      // One product per group, the images as rows, the group's output channels (a packet's
+      // worth at least) as columns; the weights transposed into a padded copy, the outputs
+      // moved out of a padded buffer.
+      const double lanes = round_up(double(s.out_per_group), P);
+      w.gemm_packets = groups * gemm_rows(batch, double(k.mr)) * double(s.in_per_group) * lanes / P;
+      w.gemm_tiles = groups * std::ceil(batch / double(k.mr)) * std::ceil(lanes / double(k.nr));
+      w.moved_packets = kScalarMove * double(s.out_channels) * double(s.in_per_group) +
+                        groups * batch * lanes / P;
+      break;
+    }
   }
   return w;
 }
@@ -359,8 +404,9 @@ double conv2d_cost(const Conv2dShape& s, Conv2dPath path) {
 
 /// The path `conv2d` and `conv2d_backward` take for shape `s` and scalar type S: the one whose
 /// forward pass the cost model prices lowest (`winograd` only where it fits and S is not an
-/// integer type, `interleaved` only with one input channel per group). A live `ForceConv2dPath` on
-/// the calling thread overrides the choice.
+/// integer type, `interleaved` only with one input channel per group, `matrix` only for a 1x1
+/// kernel on unpadded 1x1 planes). A live `ForceConv2dPath` on the calling thread overrides the
+/// choice.
 template <class S>
 Conv2dPath conv2d_path(const Conv2dShape& s) {
   if (const ForcedConv2d* forced = forced_conv2d()) return forced->path;
@@ -371,6 +417,7 @@ Conv2dPath conv2d_path(const Conv2dShape& s) {
       continue;
     }
     if (path == Conv2dPath::interleaved && !interleaved_fits(s)) continue;
+    if (path == Conv2dPath::matrix && !matrix_fits(s)) continue;
     const double cost = conv2d_cost<S>(s, path);
     if (cost < best_cost) {
       best = path;

@@ -5,15 +5,16 @@
 // The forward pass of a batched convolution along a given path (`conv2d_forward`): the plane tap
 // loops for `planes`, `winograd_conv` for `winograd`, and `shifted_conv` with the direct kernel
 // (`direct`), `interleaved_conv` for `interleaved`, the GEMM block on the in-place grid
-// (`implicit_gemm`) or on gathered im2col tiles
-// (`im2col_gemm`), on as many threads as the cost model says the work can feed. The path comes
-// from `conv2d_dispatch.hpp`. Not for direct inclusion.
+// (`implicit_gemm`) or on gathered im2col tiles (`im2col_gemm`), on as many threads as the cost
+// model says the work can feed; `matrix_conv` for `matrix`. The path comes from
+// `conv2d_dispatch.hpp`. Not for direct inclusion.
 
 #include "convtape/core.hpp"
 #include "convtape/detail/conv2d_dispatch.hpp"
 #include "convtape/detail/conv2d_shape.hpp"
 #include "convtape/detail/gemm.hpp"
 #include "convtape/detail/interleaved.hpp"
+#include "convtape/detail/matrix_conv.hpp"
 #include "convtape/detail/parallel.hpp"
 #include "convtape/detail/plane.hpp"
 #include "convtape/detail/shifted_conv.hpp"
@@ -53,6 +54,11 @@ Tensor<S> conv2d_forward(const Tensor<S>& x, const Tensor<S>& weight, const Vect
   const BatchPlanes<S> out{y.data(), s.out_channels * out_plane_size, out_plane_size, g.out_cols};
   const S* b = bias.size() != 0 ? bias.data() : nullptr;
   const int threads = useful_threads(conv2d_cost<S>(s, path));
+  if (path == Conv2dPath::matrix && matrix_fits(s)) {
+    matrix_conv(x.data(), weight.data(), b, s, y.data(),
+                matrix_by_images(s.batch, PacketOf<S>::size), threads);
+    return y;
+  }
   if constexpr (winograd_exact_for<S>()) {
     if (path == Conv2dPath::winograd && winograd_fits(g)) {
       auto weight_at = [w, out_per_group, depth](Index grp, Index i, Index k) {

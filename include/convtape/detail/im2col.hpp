@@ -131,6 +131,19 @@ void copy_strided(S* dst, const S* src, Index n) {
   for (Index k = 0; k < n; ++k) dst[k] = src[k * Stride];
 }
 
+/// even[k] = src[2k] for k < (n + 1) / 2 and odd[k] = src[2k + 1] for k < n / 2: a row of n
+/// samples split into its two column phases in one pass (two strided copies would each read
+/// the whole row and each pay a short loop's setup).
+template <class S>
+void split_pairs(const S* src, Index n, S* even, S* odd) {
+  const Index pairs = n / 2;
+  for (Index k = 0; k < pairs; ++k) {
+    even[k] = src[2 * k];
+    odd[k] = src[2 * k + 1];
+  }
+  if (n % 2 != 0) even[pairs] = src[n - 1];
+}
+
 /// Copies `l.channels` row-major planes (in_rows x in_cols each, `plane_stride` apart) into the
 /// shifted layout, padding them as `g` says (every padding mode, through `padded_index`). Built
 /// once per layout; the call operators are const, so threads can share one. A buffer must hold
@@ -144,7 +157,9 @@ class ShiftedFill {
         l_(l),
         col_source_(static_cast<std::size_t>(g.padded_cols())),
         row_phases_(phases_read(g.kernel_rows, g.dilation.rows, g.stride.rows)),
-        col_phases_(phases_read(g.kernel_cols, g.dilation.cols, g.stride.cols)) {
+        col_phases_(phases_read(g.kernel_cols, g.dilation.cols, g.stride.cols)),
+        all_col_phases_(std::find(col_phases_.begin(), col_phases_.end(), false) ==
+                        col_phases_.end()) {
     for (Index j = 0; j < g.padded_cols(); ++j) {
       col_source_[j] = padded_index(j - g.pad.left, g.in_cols, g.mode);
     }
@@ -214,14 +229,23 @@ class ShiftedFill {
         }
         // Column phase pc holds padded columns pc, pc + sc, ...: the interior ones are a strided
         // copy of the input row, the border ones (outside [left, left + in_cols)) follow the mode.
+        // With stride 2 and both phases read, one pass splits the row: the even input columns go
+        // to phase left % 2, the odd ones to the other.
+        const bool split = sc == 2 && all_col_phases_;
+        if (split) {
+          const Index pe = g.pad.left % 2;
+          split_pairs(src, g.in_cols, dst + pe * phase_plane + phase_begin_[pe],
+                      dst + (1 - pe) * phase_plane + phase_begin_[1 - pe]);
+          if (!fill_borders) continue;
+        }
         for (Index pc = 0; pc < sc; ++pc, dst += phase_plane) {
           if (!col_phases_[static_cast<std::size_t>(pc)]) continue;
           const Index begin = phase_begin_[pc];
           const Index stop = phase_stop_[pc];
           const S* from = src + begin * sc + pc - g.pad.left;
-          if (sc == 2) {
+          if (!split && sc == 2) {
             copy_strided<2>(dst + begin, from, stop - begin);
-          } else {
+          } else if (!split) {
             for (Index jj = begin; jj < stop; ++jj) dst[jj] = from[(jj - begin) * sc];
           }
           if (!fill_borders) continue;
@@ -242,6 +266,7 @@ class ShiftedFill {
   std::vector<Index> phase_stop_;
   std::vector<bool> row_phases_;  // the phases some tap reads (`phases_read`); the others are
   std::vector<bool> col_phases_;  // never filled
+  bool all_col_phases_;           // every column phase is read
 };
 
 /// The adjoint of the im2col gather for a tile: for k < kernel taps of `channels` channels and

@@ -44,6 +44,8 @@ enum class ScratchSlot {
   winograd_weights,      ///< conv2d: the transformed kernels of a Winograd call
   padded_grad_input,     ///< conv2d backward: the padded input gradient of the whole batch
   grad_weight_partials,  ///< conv2d backward: the weight gradient's partial sums per range
+  matrix_operand,        ///< conv2d `matrix` path: a product's right operand, padded
+  matrix_result,         ///< conv2d `matrix` path: a product's result, padded
 };
 
 /// The largest buffer of `Slot` a thread keeps between calls.
