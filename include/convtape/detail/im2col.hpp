@@ -243,10 +243,12 @@ class ShiftedFill {
           const Index begin = phase_begin_[pc];
           const Index stop = phase_stop_[pc];
           const S* from = src + begin * sc + pc - g.pad.left;
-          if (!split && sc == 2) {
-            copy_strided<2>(dst + begin, from, stop - begin);
-          } else if (!split) {
-            for (Index jj = begin; jj < stop; ++jj) dst[jj] = from[(jj - begin) * sc];
+          if (!split) {
+            if (sc == 2) {
+              copy_strided<2>(dst + begin, from, stop - begin);
+            } else {
+              for (Index jj = begin; jj < stop; ++jj) dst[jj] = from[(jj - begin) * sc];
+            }
           }
           if (!fill_borders) continue;
           for (Index jj = 0; jj < begin; ++jj) dst[jj] = border(src, jj * sc + pc);
