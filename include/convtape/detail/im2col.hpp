@@ -157,9 +157,7 @@ class ShiftedFill {
         l_(l),
         col_source_(static_cast<std::size_t>(g.padded_cols())),
         row_phases_(phases_read(g.kernel_rows, g.dilation.rows, g.stride.rows)),
-        col_phases_(phases_read(g.kernel_cols, g.dilation.cols, g.stride.cols)),
-        all_col_phases_(std::find(col_phases_.begin(), col_phases_.end(), false) ==
-                        col_phases_.end()) {
+        col_phases_(phases_read(g.kernel_cols, g.dilation.cols, g.stride.cols)) {
     for (Index j = 0; j < g.padded_cols(); ++j) {
       col_source_[j] = padded_index(j - g.pad.left, g.in_cols, g.mode);
     }
@@ -231,7 +229,7 @@ class ShiftedFill {
         // copy of the input row, the border ones (outside [left, left + in_cols)) follow the mode.
         // With stride 2 and both phases read, one pass splits the row: the even input columns go
         // to phase left % 2, the odd ones to the other.
-        const bool split = sc == 2 && all_col_phases_;
+        const bool split = sc == 2 && col_phases_[0] && col_phases_[1];
         if (split) {
           const Index pe = g.pad.left % 2;
           split_pairs(src, g.in_cols, dst + pe * phase_plane + phase_begin_[pe],
@@ -268,7 +266,6 @@ class ShiftedFill {
   std::vector<Index> phase_stop_;
   std::vector<bool> row_phases_;  // the phases some tap reads (`phases_read`); the others are
   std::vector<bool> col_phases_;  // never filled
-  bool all_col_phases_;           // every column phase is read
 };
 
 /// The adjoint of the im2col gather for a tile: for k < kernel taps of `channels` channels and
