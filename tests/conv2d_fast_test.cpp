@@ -134,6 +134,11 @@ std::vector<Case> edge_cases() {
     v.push_back({3, 4, 4, 8, 17, 3, 3,
                  Conv2dOptions().groups(4).stride(2).padding(1).padding_mode(m), true,
                  "depthwise stride 2 " + mode});
+    // Output rows of a packet or more: the strided input gradients add into rows split by
+    // column phase (odd left padding: a row starts on the odd phase).
+    v.push_back({1, 3, 5, 6, 37, 3, 3,
+                 Conv2dOptions().stride(2).padding(1, 1, 0, 2).padding_mode(m), false,
+                 "stride 2, 19 output columns, " + mode});
   }
   v.push_back({2, 6, 13, 12, 33, 3, 3, Conv2dOptions().padding_same(), true, "same 3x3"});
   v.push_back({1, 3, 8, 13, 14, 4, 4, Conv2dOptions().padding_same().stride(3), false,
@@ -173,6 +178,14 @@ std::vector<Case> edge_cases() {
                "padding wider than the input, circular"});
   v.push_back({2, 5, 3, 9, 8, 2, 3, Conv2dOptions().stride(3, 2).dilation(2, 1), true,
                "stride 3x2 dilation 2x1 no padding"});
+  v.push_back({2, 4, 3, 5, 36, 3, 3, Conv2dOptions().stride(2).padding(2), true,
+               "stride 2, 18 output columns, even left padding"});
+  v.push_back({1, 2, 4, 5, 52, 3, 3, Conv2dOptions().stride(1, 3).padding(1), false,
+               "stride 1x3, 18 output columns: three column phases"});
+  v.push_back({1, 3, 4, 6, 40, 3, 3, Conv2dOptions().stride(2).dilation(2).padding(2), true,
+               "stride 2 dilation 2, 20 output columns: one column phase written"});
+  v.push_back(
+      {2, 4, 6, 5, 40, 1, 1, Conv2dOptions().stride(2), false, "1x1 stride 2, 20 output columns"});
   // Taps that read only some of the stride's phases (the band copies fill only those).
   v.push_back({2, 3, 5, 9, 11, 3, 3,
                Conv2dOptions().stride(2).dilation(2).padding(2).padding_mode(PaddingMode::reflect),

@@ -204,8 +204,9 @@ void grad_input_flipped(const Tensor<S>& grad_output, const Tensor<S>& weight, c
 }
 
 /// grad_input (zero on entry) for any stride as the GEMM dcol = W^T * grad_output, one tile of a
-/// band's output samples at a time, scattered (col2im) into a band-local padded gradient that is
-/// then added into grad_input: straight onto the input for zero padding, else into `padded` (the
+/// band's output samples at a time, scattered (col2im) into a band-local padded gradient (its rows
+/// by column phase where that pays, `PhasedRows`) that is then added into grad_input: straight
+/// onto the input for zero padding, else into `padded` (the
 /// padded gradient of the whole batch, zero on entry), which the caller folds back onto grad_input.
 template <class S>
 void grad_input_col2im(const Tensor<S>& grad_output, const Tensor<S>& weight, const Conv2dShape& s,
@@ -227,8 +228,10 @@ void grad_input_col2im(const Tensor<S>& grad_output, const Tensor<S>& weight, co
                                      (kBandMinTiles * NR + g.out_cols - 1) / g.out_cols}));
   const Index want = threads > 1 ? kItemsPerThread * threads : 1;
   const Index wp = g.padded_cols();
+  const PhasedRows phased = PhasedRows::of<S>(g);  // the band's rows, by column phase
+  const Index pitch = phased.pitch();
   Index band_rows = g.out_rows;
-  const Index row_bytes = Index(sizeof(S)) * in_per_group * wp;
+  const Index row_bytes = Index(sizeof(S)) * in_per_group * pitch;
   while (band_rows > min_rows && band_input_rows(g, band_rows) * row_bytes > kBandBytes) {
     band_rows = std::max(min_rows, (band_rows + 1) / 2);
   }
@@ -274,7 +277,7 @@ void grad_input_col2im(const Tensor<S>& grad_output, const Tensor<S>& weight, co
       const Scratch<S, ScratchSlot::grad_output_rows> grad_output_memory(
           out_per_group * band_samples + NR);
       S* grad_output_band = grad_output_memory.data();
-      const Scratch<S, ScratchSlot::grad_input_rows> padded_memory(c_block * band_in * wp);
+      const Scratch<S, ScratchSlot::grad_input_rows> padded_memory(c_block * band_in * pitch);
       S* padded_band = padded_memory.data();
       const Scratch<S, ScratchSlot::panel> col_memory(c_block * taps * tile);
       S* col = col_memory.data();
@@ -297,7 +300,7 @@ void grad_input_col2im(const Tensor<S>& grad_output, const Tensor<S>& weight, co
                           r0 * g.out_cols;
           std::copy(from, from + samples, grad_output_band + o * band_samples);
         }
-        std::fill(padded_band, padded_band + channels * band_in * wp, S(0));
+        std::fill(padded_band, padded_band + channels * band_in * pitch, S(0));
         Conv2dGeometry gi = gb;
         gi.out_rows = rows;
         // dcol rows of the block's channels: W^T read in place (column k of the OIHW rows).
@@ -312,24 +315,23 @@ void grad_input_col2im(const Tensor<S>& grad_output, const Tensor<S>& weight, co
                   std::copy(t + i * ld, t + i * ld + cols, col + (m0 + i) * tile + q0 - p0);
                 }
               });
-          col2im_add(col, tile, p0, n_cols, gi, channels, padded_band);
+          col2im_add(col, tile, p0, n_cols, gi, phased, channels, padded_band);
         }
         // Padded rows [r0 * stride, + band_input_rows(rows)) of the block's channels.
         const Index first = r0 * g.stride.rows;
         const Index count = std::min(band_input_rows(g, rows), g.padded_rows() - first);
         for (Index c = 0; c < channels; ++c) {
-          const S* from = padded_band + c * band_in * wp;
+          const S* from = padded_band + c * band_in * pitch;
           const Index channel = n * s.in_channels + grp * in_per_group + c0 + c;
           for (Index i = 0; i < count; ++i) {
-            const S* row = from + i * wp;
+            const S* row = from + i * pitch;
             if (zeros) {
               const Index r = first + i - g.pad.top;
               if (r < 0 || r >= g.in_rows) continue;
-              S* to = grad_input.data() + channel * in_plane_size + r * g.in_cols;
-              for (Index j = 0; j < g.in_cols; ++j) to[j] += row[g.pad.left + j];
+              phased.add_row(row, g.pad.left, g.in_cols,
+                             grad_input.data() + channel * in_plane_size + r * g.in_cols);
             } else {
-              S* to = padded + channel * padded_plane_size + (first + i) * wp;
-              for (Index j = 0; j < wp; ++j) to[j] += row[j];
+              phased.add_row(row, 0, wp, padded + channel * padded_plane_size + (first + i) * wp);
             }
           }
         }
@@ -377,6 +379,8 @@ void grad_input_packed(const Tensor<S>& grad_output, const Tensor<S>& weight, co
   const Index col_rows = (c_block * taps + MR - 1) / MR * MR;  // whole register blocks
   const Index wp = g.padded_cols();
   const Index padded_plane_size = g.padded_rows() * wp;
+  const PhasedRows phased = PhasedRows::of<S>(g);  // an image's rows, by column phase
+  const Index image_plane_size = g.padded_rows() * phased.pitch();
   const Index in_plane_size = g.in_rows * g.in_cols;
   const bool zeros = g.mode == PaddingMode::zeros;
   // A 1x1 kernel on the unpadded input with stride 1: every input sample gets exactly one dcol
@@ -397,7 +401,7 @@ void grad_input_packed(const Tensor<S>& grad_output, const Tensor<S>& weight, co
     const Scratch<S, ScratchSlot::panel> col_memory(col_rows * slice);
     S* col = col_memory.data();
     const Scratch<S, ScratchSlot::grad_input_rows> image_memory(
-        pointwise ? 0 : c_block * padded_plane_size);
+        pointwise ? 0 : c_block * image_plane_size);
     S* image = image_memory.data();
     for (Index item = begin; item < end; ++item) {
       const Index unit = item / (s.groups * per_group);
@@ -439,22 +443,24 @@ void grad_input_packed(const Tensor<S>& grad_output, const Tensor<S>& weight, co
             j += run;
             continue;
           }
-          if (p == 0) std::fill(image, image + channels * padded_plane_size, S(0));
-          col2im_add(col + j, slice, p, run, gp, channels, image);
+          if (p == 0) std::fill(image, image + channels * image_plane_size, S(0));
+          col2im_add(col + j, slice, p, run, gp, phased, channels, image);
           j += run;
           if (p + run < image_samples) continue;
           for (Index c = 0; c < channels; ++c) {
-            const S* from = image + c * padded_plane_size;
+            const S* from = image + c * image_plane_size;
             const Index channel = n * s.in_channels + grp * in_per_group + c0 + c;
             if (zeros) {
               S* to = grad_input.data() + channel * in_plane_size;
               for (Index r = 0; r < g.in_rows; ++r) {
-                const S* row = from + (r + g.pad.top) * wp + g.pad.left;
-                for (Index q = 0; q < g.in_cols; ++q) to[r * g.in_cols + q] += row[q];
+                phased.add_row(from + (r + g.pad.top) * phased.pitch(), g.pad.left, g.in_cols,
+                               to + r * g.in_cols);
               }
             } else {
               S* to = padded + channel * padded_plane_size;
-              for (Index i = 0; i < padded_plane_size; ++i) to[i] += from[i];
+              for (Index r = 0; r < g.padded_rows(); ++r) {
+                phased.add_row(from + r * phased.pitch(), 0, wp, to + r * wp);
+              }
             }
           }
         }
@@ -572,34 +578,47 @@ GradWeightSplit grad_weight_split(const Conv2dGeometry& g, Index batch, Index ch
 }
 
 /// The im2col rows of one (image, band of output rows) of a block of input channels, as the
-/// weight-gradient GEMMs read them: row k starts at `src + offsets[k]`, output row r of the band
-/// `pitch()` further; from the input itself for stride 1 without padding, else from a band copy
-/// (`copy_size()` samples per thread, zeroed once: its zero padding is never written).
+/// weight-gradient GEMMs read them, one sample at a time: row k's sample for output (r, q) of the
+/// band at `src + offsets[k] + r * pitch() + q * step()`. From the input itself where there is no
+/// padding, else from a copy of the band's padded rows (`copy_size()` samples per thread, zeroed
+/// once: its zero padding is never written). Rows as they are, not split by phase for a stride:
+/// these kernels need no two samples of a row adjacent, and a plain copy of a row costs a fraction
+/// of a split one.
 template <class S>
 class GradWeightBands {
  public:
   /// Blocks of `c_block` of the group's `in_per_group` channels (the last may be shorter), bands
-  /// of `band_rows` output rows, for kernels reading `tile_cols` samples at once.
-  GradWeightBands(const Conv2dGeometry& g, Index in_per_group, Index c_block, Index band_rows,
-                  Index tile_cols)
+  /// of `band_rows` output rows.
+  GradWeightBands(const Conv2dGeometry& g, Index in_per_group, Index c_block, Index band_rows)
       : g_(g),
         c_block_(c_block),
-        in_place_(reads_input_in_place(g)),
-        band_(band_layout(g, c_block, band_rows, tile_cols)),
-        fill_(g, shifted_layout(g, c_block, tile_cols)),
-        fill_tail_(
-            g, shifted_layout(g, in_per_group - (in_per_group - 1) / c_block * c_block, tile_cols)),
-        offsets_(in_place_ ? tap_offsets(shifted_layout(g, c_block, tile_cols), g, c_block)
-                           : tap_offsets(band_, g, c_block)) {}
+        in_place_(g.pad.top == 0 && g.pad.bottom == 0 && g.pad.left == 0 && g.pad.right == 0),
+        band_(padded_rows_layout(g, c_block, band_rows)),
+        fill_(unstrided(g), band_),
+        fill_tail_(unstrided(g),
+                   padded_rows_layout(g, in_per_group - (in_per_group - 1) / c_block * c_block,
+                                      band_rows)) {
+    const Index row = in_place_ ? g.in_cols : g.padded_cols();
+    const Index plane = in_place_ ? g.in_rows * g.in_cols : band_.channel_size;
+    for (Index c = 0; c < c_block; ++c) {
+      for (Index a = 0; a < g.kernel_rows; ++a) {
+        for (Index b = 0; b < g.kernel_cols; ++b) {
+          offsets_.push_back(c * plane + a * g.dilation.rows * row + b * g.dilation.cols);
+        }
+      }
+    }
+    pitch_ = g.stride.rows * row;
+  }
 
   Index copy_size() const { return in_place_ ? 0 : band_.size; }
-  Index pitch() const { return band_.phase_cols; }
+  Index pitch() const { return pitch_; }
+  Index step() const { return g_.stride.cols; }
 
   /// (src, offsets) for the `channels` channels whose first plane is `image` (planes of
   /// in_rows x in_cols), output rows [r0, r0 + rows); fills `buf` unless read in place.
   std::pair<const S*, const Index*> rows(const S* image, Index channels, Index r0, Index rows,
                                          S* buf) const {
-    if (in_place_) return {image + r0 * g_.in_cols, offsets_.data()};
+    if (in_place_) return {image + r0 * pitch_, offsets_.data()};
     (channels == c_block_ ? fill_ : fill_tail_)
         .rows(image, g_.in_rows * g_.in_cols, buf, band_, r0 * g_.stride.rows,
               r0 * g_.stride.rows + band_input_rows(g_, rows));
@@ -607,6 +626,24 @@ class GradWeightBands {
   }
 
  private:
+  /// The padded rows a band of `band_rows` output rows reads, `channels` channels one after the
+  /// other: the layout of a stride-1 fill.
+  static ShiftedLayout padded_rows_layout(const Conv2dGeometry& g, Index channels,
+                                          Index band_rows) {
+    ShiftedLayout l;
+    l.channels = channels;
+    l.phase_rows = std::min(g.padded_rows(), band_input_rows(g, band_rows));
+    l.phase_cols = g.padded_cols();
+    l.channel_size = l.phase_rows * l.phase_cols;
+    l.size = channels * l.channel_size;
+    return l;
+  }
+  /// `g` with stride 1: its fill copies padded rows as they are.
+  static Conv2dGeometry unstrided(Conv2dGeometry g) {
+    g.stride = Size2(1, 1);
+    return g;
+  }
+
   Conv2dGeometry g_;
   Index c_block_;
   bool in_place_;
@@ -614,6 +651,7 @@ class GradWeightBands {
   ShiftedFill<S> fill_;
   ShiftedFill<S> fill_tail_;
   std::vector<Index> offsets_;
+  Index pitch_ = 0;
 };
 
 /// Output rows of grad_output per transposed chunk in `grad_weight_rows`: about this many output
@@ -621,10 +659,11 @@ class GradWeightBands {
 constexpr Index kGradWeightSamples = 128;
 
 /// dW^T (K x C_out/groups per group) = sum over images of col (K x P) * grad_output^T (P x
-/// C_out/groups): the im2col rows are read in place (broadcast) from a band copy of the input, or
-/// from the input itself for stride 1 without padding; grad_output is transposed one chunk of rows
-/// at a time, each item only its block of output channels. The partial sums of the ranges of
-/// images are added and transposed into dW once, tile by tile. `grad_weight` is overwritten.
+/// C_out/groups): the im2col rows are read in place (broadcast, `GradWeightBands`) from a copy of
+/// the band's padded rows, or from the input itself without padding; grad_output is transposed one
+/// chunk of rows at a time, each item only its block of output channels. The partial sums of the
+/// ranges of images are added and transposed into dW once, tile by tile. `grad_weight` is
+/// overwritten.
 template <class S>
 void grad_weight_gemm(const Tensor<S>& x, const Tensor<S>& grad_output, const Conv2dShape& s,
                       Tensor<S>& grad_weight, int threads) {
@@ -648,7 +687,7 @@ void grad_weight_gemm(const Tensor<S>& x, const Tensor<S>& grad_output, const Co
       [&](Index block) { return s.groups * ((in_per_group + block - 1) / block); }, out_per_group,
       NR, double(x.size()), double(grad_output.size()) / double(s.groups));
   const Index per_group = (in_per_group + split.c_block - 1) / split.c_block;
-  const GradWeightBands<S> bands(g, in_per_group, split.c_block, split.band_rows, NR);
+  const GradWeightBands<S> bands(g, in_per_group, split.c_block, split.band_rows);
   const Index rows_per_chunk = std::max<Index>(1, kGradWeightSamples / g.out_cols);
   const Index out_plane_size = g.out_rows * g.out_cols;
   const Index in_plane_size = g.in_rows * g.in_cols;
@@ -725,13 +764,13 @@ void grad_weight_gemm(const Tensor<S>& x, const Tensor<S>& grad_output, const Co
               const Index runs = rr1 - rr;
               S* const block_sum = sum + k0 * transposed_cols + ob;
               if (packets == NP) {
-                rows_product<S, MR, NP>(g.out_cols, runs, row_of, bands.pitch(), transposed + ob,
-                                        lanes, valid, block_sum, transposed_cols);
+                rows_product<S, MR, NP>(g.out_cols, runs, row_of, bands.pitch(), bands.step(),
+                                        transposed + ob, lanes, valid, block_sum, transposed_cols);
               } else {
                 with_constant<NP - 1>(packets, [&](auto np) {
                   rows_product_narrow<S, MR, np>(g.out_cols, runs, row_of, bands.pitch(),
-                                                 transposed + ob, lanes, valid, block_sum,
-                                                 transposed_cols);
+                                                 bands.step(), transposed + ob, lanes, valid,
+                                                 block_sum, transposed_cols);
                 });
               }
             }
@@ -830,7 +869,7 @@ void grad_weight_packed(const Tensor<S>& x, const Tensor<S>& grad_output, const 
   const Index per_group = blocks(in_per_group, split.c_block);
   const Index o_blocks = blocks(out_per_group, o_block);
   const Index items = s.groups * per_group * o_blocks;
-  const GradWeightBands<S> bands(g, in_per_group, split.c_block, split.band_rows, NR);
+  const GradWeightBands<S> bands(g, in_per_group, split.c_block, split.band_rows);
   const Index rows_per_chunk =
       std::max<Index>(1, std::min(kPackedSamples / g.out_cols, split.band_rows));
   const Index slice_cap = std::max(kPackedSamples, rows_per_chunk * g.out_cols);
@@ -900,7 +939,8 @@ void grad_weight_packed(const Tensor<S>& x, const Tensor<S>& grad_output, const 
             const S* grid = src + r * bands.pitch();
             for (Index q = 0; q < g.out_cols; ++q) {
               S* row = b + (filled + (r - rr) * g.out_cols + q) * ldb;
-              for (Index k = 0; k < k_rows; ++k) row[k] = grid[offs[k] + q];
+              const S* at = grid + q * bands.step();
+              for (Index k = 0; k < k_rows; ++k) row[k] = at[offs[k]];
             }
           }
           filled += samples;

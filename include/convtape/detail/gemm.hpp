@@ -13,8 +13,9 @@
 // - `shifted_block`: C(i, j) += A(i, k) B(k, j), A read in place (MR row pointers), row k of B at
 //   `b + offsets[k]` — the im2col matrix read in place from a shifted layout (`im2col.hpp`) or
 //   any row-major matrix (offsets k * ld).
-// - `rows_block`: C(i, j) += sum_t row_i[t] B(t, j) — MR rows read in place (im2col rows again,
-//   for the weight gradient), B packed.
+// - `rows_block`: C(i, j) += sum_t row_i[t * step] B(t, j) — MR rows read in place (im2col rows
+//   again, for the weight gradient: a strided layer's read from padded rows, every step-th
+//   sample), B packed.
 // The block shape comes from the register file: 6 x 4 packets with 32 vector registers (AVX-512,
 // NEON), 6 x 2 with 16 (AVX2, SSE).
 
@@ -109,19 +110,19 @@ EIGEN_ALWAYS_INLINE void shifted_block(Index depth, const S* const (&a)[MR], Ind
   }
 }
 
-/// acc(i, j) += sum_t rows[i][t] * b[t * ldb + j], for i < MR, j < NP * packet, t < len.
+/// acc(i, j) += sum_t rows[i][t * step] * b[t * ldb + j], for i < MR, j < NP * packet, t < len.
 template <class S, int MR, int NP, class Packet>
-EIGEN_ALWAYS_INLINE void rows_block(Index len, const S* const* rows, const S* b, Index ldb,
-                                    Packet (&acc)[MR][NP]) {
+EIGEN_ALWAYS_INLINE void rows_block(Index len, const S* const* rows, Index step, const S* b,
+                                    Index ldb, Packet (&acc)[MR][NP]) {
   using namespace Eigen::internal;
   constexpr int P = PacketOf<S>::size;
   const S* r[MR];
   unroll<MR>([&](auto i) { r[i] = rows[i]; });
-  for (Index t = 0; t < len; ++t) {
+  for (Index t = 0, at = 0; t < len; ++t, at += step) {
     Packet bv[NP];
     unroll<NP>([&](auto j) { bv[j] = ploadu<Packet>(b + j * P); });
     unroll<MR>([&](auto i) {
-      const Packet av = pset1<Packet>(r[i][t]);
+      const Packet av = pset1<Packet>(r[i][at]);
       unroll<NP>([&](auto j) { acc[i][j] = pmadd(av, bv[j], acc[i][j]); });
     });
     b += ldb;
@@ -129,12 +130,13 @@ EIGEN_ALWAYS_INLINE void rows_block(Index len, const S* const* rows, const S* b,
 }
 
 /// sum[i * sum_ld + j] += the sum over runs r < runs of the products of `rows_block` on run r
-/// (rows[i] + r * pitch, len samples, against b + r * len * ldb), for i < valid (rows past it are
-/// computed and dropped), j < NPc packets: one register block of `grad_weight_gemm`, inline;
-/// `rows_product_narrow` is the same out of line.
+/// (rows[i] + r * pitch, len samples `step` apart, against b + r * len * ldb), for i < valid (rows
+/// past it are computed and dropped), j < NPc packets: one register block of `grad_weight_gemm`,
+/// inline; `rows_product_narrow` is the same out of line.
 template <class S, int MR, int NPc>
 EIGEN_ALWAYS_INLINE void rows_product(Index len, Index runs, const S* const* rows, Index pitch,
-                                      const S* b, Index ldb, Index valid, S* sum, Index sum_ld) {
+                                      Index step, const S* b, Index ldb, Index valid, S* sum,
+                                      Index sum_ld) {
   using Packet = typename PacketOf<S>::type;
   constexpr int P = PacketOf<S>::size;
   Packet acc[MR][NPc];
@@ -144,7 +146,7 @@ EIGEN_ALWAYS_INLINE void rows_product(Index len, Index runs, const S* const* row
   for (Index r = 0; r < runs; ++r) {
     const S* shifted[MR];
     for (int i = 0; i < MR; ++i) shifted[i] = rows[i] + r * pitch;
-    rows_block<S, MR, NPc>(len, shifted, b + r * len * ldb, ldb, acc);
+    rows_block<S, MR, NPc>(len, shifted, step, b + r * len * ldb, ldb, acc);
   }
   unroll<MR>([&](auto i) {
     if (i >= valid) return;
@@ -161,9 +163,9 @@ EIGEN_ALWAYS_INLINE void rows_product(Index len, Index runs, const S* const* row
 /// the reason `product_block` is, so that each narrow shape is compiled once per scalar type.
 template <class S, int MR, int NPc>
 EIGEN_DONT_INLINE void rows_product_narrow(Index len, Index runs, const S* const* rows, Index pitch,
-                                           const S* b, Index ldb, Index valid, S* sum,
+                                           Index step, const S* b, Index ldb, Index valid, S* sum,
                                            Index sum_ld) {
-  rows_product<S, MR, NPc>(len, runs, rows, pitch, b, ldb, valid, sum, sum_ld);
+  rows_product<S, MR, NPc>(len, runs, rows, pitch, step, b, ldb, valid, sum, sum_ld);
 }
 
 /// out(i, j) = init(i, j) + sum_k A(m0 + i, k) * b[offsets[k] + j] for k in [k0, k1), i < MRc,

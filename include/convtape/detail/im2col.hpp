@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "convtape/core.hpp"
+#include "convtape/detail/disable_warnings.hpp"
 #include "convtape/detail/plane.hpp"
 
 namespace convtape::detail {
@@ -142,6 +143,28 @@ void split_pairs(const S* src, Index n, S* even, S* odd) {
     odd[k] = src[2 * k + 1];
   }
   if (n % 2 != 0) even[pairs] = src[n - 1];
+}
+
+/// to[k] += from[k] for k < n in whole packets, then one half packet, then scalars: for the short
+/// runs (a row of a small plane) where a compiler's vectorized loop would run its scalar tail.
+template <class S>
+EIGEN_ALWAYS_INLINE void add_run(const S* from, Index n, S* to) {
+  using namespace Eigen::internal;
+  using Packet = typename packet_traits<S>::type;
+  using Half = typename unpacket_traits<Packet>::half;
+  constexpr Index P = unpacket_traits<Packet>::size;
+  constexpr Index H = unpacket_traits<Half>::size;
+  Index k = 0;
+  for (; k + P <= n; k += P) {
+    pstoreu(to + k, padd(ploadu<Packet>(to + k), ploadu<Packet>(from + k)));
+  }
+  if constexpr (H < P) {
+    if (k + H <= n) {
+      pstoreu(to + k, padd(ploadu<Half>(to + k), ploadu<Half>(from + k)));
+      k += H;
+    }
+  }
+  for (; k < n; ++k) to[k] += from[k];
 }
 
 /// Copies `l.channels` row-major planes (in_rows x in_cols each, `plane_stride` apart) into the
@@ -268,24 +291,75 @@ class ShiftedFill {
   std::vector<bool> col_phases_;  // never filled
 };
 
+/// The rows of the padded planes that `col2im_add` adds into, each stored by column phase: with
+/// s phases, padded column j at `at(j)` = (j % s) * phase_cols + j / s. With s the column stride,
+/// the samples one tap adds along an output row are adjacent, as in the forward's phase planes,
+/// and the adds run in packets; `add_row` puts a row back in column order, one pass per padded
+/// sample. That pass costs more than it saves unless an output row holds a packet and the taps
+/// write every phase: s = 1 (plain rows, strided adds) otherwise.
+struct PhasedRows {
+  Index stride = 1;      ///< column phases
+  Index phase_cols = 0;  ///< columns per phase: ceil(padded_cols / stride)
+
+  template <class S>
+  static PhasedRows of(const Conv2dGeometry& g) {
+    using Packet = typename Eigen::internal::packet_traits<S>::type;
+    const bool split =
+        g.out_cols >= Eigen::internal::unpacket_traits<Packet>::size &&
+        phases_read_count(g.kernel_cols, g.dilation.cols, g.stride.cols) == g.stride.cols;
+    return PhasedRows(split ? g.stride.cols : 1, g.padded_cols());
+  }
+
+  PhasedRows(Index phases, Index cols) : stride(phases), phase_cols((cols + phases - 1) / phases) {}
+
+  Index pitch() const { return stride * phase_cols; }
+  Index at(Index j) const { return j % stride * phase_cols + j / stride; }
+
+  /// to[t] += row[at(j0 + t)] for t < n.
+  template <class S>
+  void add_row(const S* row, Index j0, Index n, S* to) const {
+    if (stride == 1) {
+      add_run(row + j0, n, to);
+      return;
+    }
+    if (stride == 2) {  // both phases in one pass (the adjoint of `split_pairs`)
+      Index t = 0;
+      if (j0 % 2 != 0 && n > 0) to[t++] += row[at(j0)];
+      const S* even = row + at(j0 + t);
+      const S* odd = row + at(j0 + t + 1);
+      for (Index u = 0; t + 1 < n; t += 2, ++u) {
+        to[t] += even[u];
+        to[t + 1] += odd[u];
+      }
+      if (t < n) to[t] += row[at(j0 + t)];
+      return;
+    }
+    for (Index q = 0; q < stride && q < n; ++q) {
+      const S* from = row + at(j0 + q);
+      for (Index t = q, u = 0; t < n; t += stride, ++u) to[t] += from[u];
+    }
+  }
+};
+
 /// The adjoint of the im2col gather for a tile: for k < kernel taps of `channels` channels and
 /// the `cols` output samples p0, p0 + 1, ..., adds col(k, p - p0) (row-major, pitch `ld`) into the
-/// padded planes `padded_grad_input` (padded_rows x padded_cols each, contiguous) at the sample tap
-/// k of output p reads.
+/// padded planes `padded_grad_input` (padded_rows rows of `rows.pitch()` each, contiguous, laid
+/// out as `rows` says, with one phase or g.stride.cols) at the sample tap k of output p reads.
 template <class S>
 void col2im_add(const S* col, Index ld, Index p0, Index cols, const Conv2dGeometry& g,
-                Index channels, S* padded_grad_input) {
-  const Index wp = g.padded_cols();
-  const Index plane = g.padded_rows() * wp;
-  // The tile's output samples as runs within output rows: (first column in the tile, padded
-  // offset of the run's first sample for tap (0, 0), length).
+                const PhasedRows& rows, Index channels, S* padded_grad_input) {
+  const Index pitch = rows.pitch();
+  const Index plane = g.padded_rows() * pitch;
+  const Index step = g.stride.cols / rows.stride;  // along a row per output column
+  // The tile's output samples as runs within output rows: (first column in the tile, offset of
+  // the run's first sample for tap (0, 0), length).
   struct Run {
     Index j, offset, length;
   };
   std::vector<Run> runs;
   for (Index j = 0, oi = p0 / g.out_cols, oj = p0 % g.out_cols; j < cols; ++oi, oj = 0) {
     const Index length = std::min(cols - j, g.out_cols - oj);
-    runs.push_back({j, oi * g.stride.rows * wp + oj * g.stride.cols, length});
+    runs.push_back({j, oi * g.stride.rows * pitch + oj * step, length});
     j += length;
   }
   Index k = 0;
@@ -293,14 +367,14 @@ void col2im_add(const S* col, Index ld, Index p0, Index cols, const Conv2dGeomet
     for (Index a = 0; a < g.kernel_rows; ++a) {
       for (Index b = 0; b < g.kernel_cols; ++b, ++k) {
         const S* src = col + k * ld;
-        S* dst = padded_grad_input + c * plane + a * g.dilation.rows * wp + b * g.dilation.cols;
+        S* dst = padded_grad_input + c * plane + a * g.dilation.rows * pitch +
+                 rows.at(b * g.dilation.cols);
         for (const Run& run : runs) {
-          S* d = dst + run.offset;
-          const S* s = src + run.j;
-          if (g.stride.cols == 1) {
-            for (Index t = 0; t < run.length; ++t) d[t] += s[t];
+          if (step == 1) {
+            add_run(src + run.j, run.length, dst + run.offset);
           } else {
-            for (Index t = 0; t < run.length; ++t) d[t * g.stride.cols] += s[t];
+            S* d = dst + run.offset;
+            for (Index t = 0; t < run.length; ++t) d[t * step] += src[run.j + t];
           }
         }
       }
@@ -309,3 +383,5 @@ void col2im_add(const S* col, Index ld, Index p0, Index cols, const Conv2dGeomet
 }
 
 }  // namespace convtape::detail
+
+#include "convtape/detail/reenable_warnings.hpp"
