@@ -477,6 +477,12 @@ std::vector<Case> grad_weight_cases() {
                "groups 3, dilated"});
   v.push_back({5, 35, 35, 7, 7, 3, 3, Conv2dOptions().groups(35).padding(1), false,
                "depthwise 35 channels, 7x7 planes, 5 images"});
+  // Output channels per group in whole packets (transposed a packet of channels at a time) and
+  // past them, as in ResNeXt's grouped layers.
+  v.push_back({2, 64, 64, 6, 7, 3, 3, Conv2dOptions().groups(2).padding(1), false,
+               "groups 2 of 32 output channels"});
+  v.push_back({1, 32, 72, 9, 9, 3, 3, Conv2dOptions().groups(4).stride(2).padding(1), false,
+               "groups 4 of 18 output channels, stride 2"});
   v.push_back({2, 17, 34, 10, 9, 5, 5,
                Conv2dOptions().groups(17).stride(2).padding(2).padding_mode(PaddingMode::reflect),
                false, "depthwise multiplier 2 stride 2 reflect"});

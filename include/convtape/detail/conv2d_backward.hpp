@@ -677,8 +677,9 @@ void grad_weight_gemm(const Tensor<S>& x, const Tensor<S>& grad_output, const Co
   const Index out_per_group = s.out_per_group;
   const Index taps = g.kernel_rows * g.kernel_cols;
   const Index depth = in_per_group * taps;
-  const Index transposed_cols =
-      (out_per_group + NR - 1) / NR * NR;  // a partial dW^T row, padded to whole blocks
+  // A partial dW^T row: whole packets (blocks of output channels start at multiples of NR, and
+  // a last block of fewer packets stores only those).
+  const Index transposed_cols = (out_per_group + P - 1) / P * P;
   // Ranges of images cost a partial gradient each; blocks of input channels transpose their
   // group's output gradient again, blocks of output channels read the input again.
   const GradWeightSplit split = grad_weight_split(
@@ -731,14 +732,24 @@ void grad_weight_gemm(const Tensor<S>& x, const Tensor<S>& grad_output, const Co
         for (Index rr = 0; rr < rows; rr += rows_per_chunk) {
           const Index rr1 = std::min(rows, rr + rows_per_chunk);
           // grad_output^T for rows [r0 + rr, r0 + rr1) and output channels [o0, o1):
-          // sample-major, `lanes` per sample, zeros past o1. The rows of the planes are short
-          // runs far apart: each is requested from memory two planes ahead of its use.
+          // sample-major, `lanes` per sample, zeros past o1. A packet's worth of channels at a
+          // time is transposed in registers (`interleave_planes`); the rest one by one, the rows
+          // of the planes being short runs far apart: each is requested from memory two planes
+          // ahead of its use.
           const Index samples = (rr1 - rr) * g.out_cols;
           const S* d0 = grad_output.data() +
                         (n * s.out_channels + grp * out_per_group + o0) * out_plane_size +
                         (r0 + rr) * g.out_cols;
           constexpr Index line = 64 / sizeof(S) > 0 ? Index(64 / sizeof(S)) : 1;
-          for (Index o = 0; o < o1 - o0; ++o) {
+          Index whole = 0;  // channels transposed in packets
+          if constexpr (P > 1) {
+            for (; whole + P <= o1 - o0; whole += P) {
+              const S* planes[P];
+              for (int l = 0; l < P; ++l) planes[l] = d0 + (whole + l) * out_plane_size;
+              interleave_planes(planes, samples, 1, transposed + whole, lanes / P);
+            }
+          }
+          for (Index o = whole; o < o1 - o0; ++o) {
             if (o + 2 < o1 - o0) {
               for (Index p = 0; p < samples; p += line) {
                 Eigen::internal::prefetch(d0 + (o + 2) * out_plane_size + p);

@@ -108,22 +108,26 @@ inline std::vector<Index> tap_offsets(const ShiftedLayout& l, const Conv2dGeomet
   return offsets;
 }
 
-/// dst[k] = src[k] for k < n, whole packets (the last one overlapping its neighbour) where n holds
-/// at least one: short rows are copied without a scalar tail or a library call.
-template <class S>
+/// dst[k] = src[k] for k < n, whole packets of type `Packet` (the last one overlapping its
+/// neighbour) where n holds at least one, else the largest of its halves that fits (two of them,
+/// overlapping: n is below a whole packet then), scalars only below the smallest: short rows are
+/// copied without a scalar tail or a library call.
+template <class S, class Packet = typename Eigen::internal::packet_traits<S>::type>
 void copy_row(S* dst, const S* src, Index n) {
-  using Packet = typename Eigen::internal::packet_traits<S>::type;
-  constexpr Index P = Eigen::internal::packet_traits<S>::Vectorizable
-                          ? Index(Eigen::internal::packet_traits<S>::size)
-                          : 1;
+  using namespace Eigen::internal;
+  using Half = typename unpacket_traits<Packet>::half;
+  constexpr Index P = packet_traits<S>::Vectorizable ? Index(unpacket_traits<Packet>::size) : 1;
+  constexpr Index H = packet_traits<S>::Vectorizable ? Index(unpacket_traits<Half>::size) : 1;
   if (n < P) {
-    for (Index k = 0; k < n; ++k) dst[k] = src[k];
+    if constexpr (H < P) {
+      copy_row<S, Half>(dst, src, n);
+    } else {
+      for (Index k = 0; k < n; ++k) dst[k] = src[k];
+    }
     return;
   }
-  for (Index k = 0; k + P < n; k += P) {
-    Eigen::internal::pstoreu(dst + k, Eigen::internal::ploadu<Packet>(src + k));
-  }
-  Eigen::internal::pstoreu(dst + n - P, Eigen::internal::ploadu<Packet>(src + n - P));
+  for (Index k = 0; k + P < n; k += P) pstoreu(dst + k, ploadu<Packet>(src + k));
+  pstoreu(dst + n - P, ploadu<Packet>(src + n - P));
 }
 
 /// dst[k] = src[k * Stride] for k < n; the compile-time stride lets the compiler vectorize it.
