@@ -27,6 +27,7 @@
 #include "convtape/detail/conv2d_dispatch.hpp"
 #include "convtape/detail/conv2d_shape.hpp"
 #include "convtape/detail/direct.hpp"
+#include "convtape/detail/disable_warnings.hpp"
 #include "convtape/detail/gemm.hpp"
 #include "convtape/detail/im2col.hpp"
 #include "convtape/detail/interleaved.hpp"
@@ -672,6 +673,7 @@ void grad_weight_gemm(const Tensor<S>& x, const Tensor<S>& grad_output, const Co
   constexpr int NP = Block::np;
   constexpr Index NR = Block::nr;
   constexpr int P = PacketOf<S>::size;
+  using Packet = typename PacketOf<S>::type;
   const Conv2dGeometry& g = s.geometry;
   const Index in_per_group = s.in_per_group;
   const Index out_per_group = s.out_per_group;
@@ -795,28 +797,50 @@ void grad_weight_gemm(const Tensor<S>& x, const Tensor<S>& grad_output, const Co
   // square tiles so that both the reads along o and the writes along k use whole cache lines.
   constexpr Index T = kTransposeTile;
   const Index o_tiles = (out_per_group + T - 1) / T;
-  parallel_blocks(s.groups * o_tiles,
-                  copy_threads<S>(double(split.chunks) * double(s.groups * depth * out_per_group)),
-                  [&](Index begin, Index end, int) {
-                    for (Index tile = begin; tile < end; ++tile) {
-                      const Index grp = tile / o_tiles;
-                      const Index o0 = tile % o_tiles * T;
-                      const Index o1 = std::min(out_per_group, o0 + T);
-                      S* out = grad_weight.data() + grp * out_per_group * depth;
-                      for (Index k0 = 0; k0 < depth; k0 += T) {
-                        const Index k1 = std::min(depth, k0 + T);
-                        for (Index k = k0; k < k1; ++k) {
-                          const S* row = partials.data() + (grp * depth + k) * transposed_cols;
-                          for (Index o = o0; o < o1; ++o) {
-                            S total = row[o];
-                            for (Index c = 1; c < split.chunks; ++c)
-                              total += row[c * partial_size + o];
-                            out[o * depth + k] = total;
-                          }
-                        }
-                      }
+  parallel_blocks(
+      s.groups * o_tiles,
+      copy_threads<S>(double(split.chunks) * double(s.groups * depth * out_per_group)),
+      [&](Index begin, Index end, int) {
+        for (Index tile = begin; tile < end; ++tile) {
+          const Index grp = tile / o_tiles;
+          const Index o0 = tile % o_tiles * T;
+          const Index o1 = std::min(out_per_group, o0 + T);
+          S* out = grad_weight.data() + grp * out_per_group * depth;
+          for (Index k0 = 0; k0 < depth; k0 += T) {
+            const Index k1 = std::min(depth, k0 + T);
+            Index k = k0;
+            if constexpr (CanTransposePackets<Packet, P>::value) {
+              // A packet of k by a packet of o at a time, transposed in registers.
+              for (; k + P <= k1; k += P) {
+                for (Index o = o0; o < o1; o += P) {
+                  Eigen::internal::PacketBlock<Packet, P> block;
+                  for (int i = 0; i < P; ++i) {
+                    const S* row = partials.data() + (grp * depth + k + i) * transposed_cols + o;
+                    Packet total = Eigen::internal::ploadu<Packet>(row);
+                    for (Index c = 1; c < split.chunks; ++c) {
+                      total = Eigen::internal::padd(
+                          total, Eigen::internal::ploadu<Packet>(row + c * partial_size));
                     }
-                  });
+                    block.packet[i] = total;
+                  }
+                  Eigen::internal::ptranspose(block);
+                  for (Index j = 0; j < std::min<Index>(P, o1 - o); ++j) {
+                    Eigen::internal::pstoreu(out + (o + j) * depth + k, block.packet[j]);
+                  }
+                }
+              }
+            }
+            for (; k < k1; ++k) {
+              const S* row = partials.data() + (grp * depth + k) * transposed_cols;
+              for (Index o = o0; o < o1; ++o) {
+                S total = row[o];
+                for (Index c = 1; c < split.chunks; ++c) total += row[c * partial_size + o];
+                out[o * depth + k] = total;
+              }
+            }
+          }
+        }
+      });
 }
 
 /// Bytes of the transposed im2col block (slice x columns) of one `grad_weight_packed` item, so
@@ -1194,6 +1218,8 @@ Conv2dGrads<S> conv2d_backward_path(const Tensor<S>& x, const Tensor<S>& weight,
 }
 
 }  // namespace convtape::detail
+
+#include "convtape/detail/reenable_warnings.hpp"
 
 /// The backward driver's explicit instantiations for scalar S, after `prefix` (`template` or
 /// `extern template`): see convtape/instantiate.hpp.
