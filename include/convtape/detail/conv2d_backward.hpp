@@ -205,10 +205,12 @@ void grad_input_flipped(const Tensor<S>& grad_output, const Tensor<S>& weight, c
 }
 
 /// grad_input (zero on entry) for any stride as the GEMM dcol = W^T * grad_output, one tile of a
-/// band's output samples at a time, scattered (col2im) into a band-local padded gradient (its rows
-/// by column phase where that pays, `PhasedRows`) that is then added into grad_input: straight
-/// onto the input for zero padding, else into `padded` (the
+/// band's output samples at a time, scattered (col2im) into a band-local padded gradient that is
+/// then added into grad_input: straight onto the input for zero padding, else into `padded` (the
 /// padded gradient of the whole batch, zero on entry), which the caller folds back onto grad_input.
+/// Where the taps write every phase of the stride, the band is the forward's phase planes and the
+/// tiles are of its wide grid, so that each tap's column is added in one run; else the band's rows
+/// are split by column phase where an output row holds a packet (`PhasedRows`).
 template <class S>
 void grad_input_col2im(const Tensor<S>& grad_output, const Tensor<S>& weight, const Conv2dShape& s,
                        Tensor<S>& grad_input, S* padded, int threads) {
@@ -229,7 +231,9 @@ void grad_input_col2im(const Tensor<S>& grad_output, const Tensor<S>& weight, co
                                      (kBandMinTiles * NR + g.out_cols - 1) / g.out_cols}));
   const Index want = threads > 1 ? kItemsPerThread * threads : 1;
   const Index wp = g.padded_cols();
-  const PhasedRows phased = PhasedRows::of<S>(g);  // the band's rows, by column phase
+  // The band's rows by column phase where an output row holds a packet (`PhasedRows`), with a
+  // run of adds per output row; or (`wide`, below) the forward's phase planes.
+  const PhasedRows phased = PhasedRows::of<S>(g);
   const Index pitch = phased.pitch();
   Index band_rows = g.out_rows;
   const Index row_bytes = Index(sizeof(S)) * in_per_group * pitch;
@@ -250,6 +254,17 @@ void grad_input_col2im(const Tensor<S>& grad_output, const Tensor<S>& weight, co
   const Index c_blocks = c_blocks_of(c_block);
   const Index taps = g.kernel_rows * g.kernel_cols;
   const Index band_in = band_input_rows(g, band_rows);
+  // Where the taps write every phase of the stride, the band can be kept as the forward's phase
+  // planes (`band_layout`) and the output gradient and dcol on its wide grid, so that each tap's
+  // adds are one run over the whole tile: taken where the wide grid's gap columns (computed and
+  // dropped) cost the GEMM no more register blocks of columns than the band's real samples.
+  const Index grid_cols = (wp + g.stride.cols - 1) / g.stride.cols;
+  auto col_blocks = [&](Index samples) { return (samples + NR - 1) / NR; };
+  const bool wide =
+      g.stride != Size2(1, 1) &&
+      phases_read_count(g.kernel_rows, g.dilation.rows, g.stride.rows) == g.stride.rows &&
+      phases_read_count(g.kernel_cols, g.dilation.cols, g.stride.cols) == g.stride.cols &&
+      col_blocks((band_rows - 1) * grid_cols + g.out_cols) <= col_blocks(band_rows * g.out_cols);
   // The geometry of one band: its output rows over a padded plane of band_in rows.
   Conv2dGeometry gb = g;
   gb.in_rows = band_in;
@@ -259,8 +274,17 @@ void grad_input_col2im(const Tensor<S>& grad_output, const Tensor<S>& weight, co
   gb.pad.left = 0;
   gb.pad.right = 0;
 
+  const ShiftedLayout planes = band_layout(g, c_block, band_rows, NR);
+  const std::vector<Index> tap_at = wide ? tap_offsets(planes, g, c_block) : std::vector<Index>();
+  const Index plane_size = planes.phase_rows * planes.phase_cols;
+  const bool finite_weights = !wide || weight.flat().allFinite();
+  const PhasedRows plane_rows(planes, g.stride.cols);  // a padded row of the phase planes
+  // Samples of an output row in the band's output gradient and dcol: the wide grid's or the real.
+  const Index row_samples = wide ? planes.phase_cols : g.out_cols;
+  const Index band_size = wide ? planes.size : c_block * band_in * pitch;
+
   const Index out_plane_size = g.out_rows * g.out_cols;
-  const Index band_samples = band_rows * g.out_cols;
+  const Index band_samples = band_rows * row_samples;
   const Index tile = std::min<Index>((band_samples + NR - 1) / NR * NR, 4 * NR);
   std::vector<Index> offsets(static_cast<std::size_t>(out_per_group));
   for (Index o = 0; o < out_per_group; ++o) offsets[o] = o * band_samples;
@@ -278,7 +302,9 @@ void grad_input_col2im(const Tensor<S>& grad_output, const Tensor<S>& weight, co
       const Scratch<S, ScratchSlot::grad_output_rows> grad_output_memory(
           out_per_group * band_samples + NR);
       S* grad_output_band = grad_output_memory.data();
-      const Scratch<S, ScratchSlot::grad_input_rows> padded_memory(c_block * band_in * pitch);
+      // The wide grid's gap columns are zero and never written.
+      if (wide) std::fill(grad_output_band, grad_output_band + out_per_group * band_samples, S(0));
+      const Scratch<S, ScratchSlot::grad_input_rows> padded_memory(band_size);
       S* padded_band = padded_memory.data();
       const Scratch<S, ScratchSlot::panel> col_memory(c_block * taps * tile);
       S* col = col_memory.data();
@@ -294,14 +320,21 @@ void grad_input_col2im(const Tensor<S>& grad_output, const Tensor<S>& weight, co
         const Index channels = std::min(c_block, in_per_group - c0);
         const Index r0 = bi * band_rows;
         const Index rows = std::min(band_rows, g.out_rows - r0);
-        const Index samples = rows * g.out_cols;
+        const Index samples = (rows - 1) * row_samples + g.out_cols;
         for (Index o = 0; o < out_per_group; ++o) {
           const S* from = grad_output.data() +
                           (n * s.out_channels + grp * out_per_group + o) * out_plane_size +
                           r0 * g.out_cols;
-          std::copy(from, from + samples, grad_output_band + o * band_samples);
+          S* to = grad_output_band + o * band_samples;
+          if (wide) {
+            for (Index r = 0; r < rows; ++r) {
+              copy_row(to + r * row_samples, from + r * g.out_cols, g.out_cols);
+            }
+          } else {
+            std::copy(from, from + rows * g.out_cols, to);
+          }
         }
-        std::fill(padded_band, padded_band + channels * band_in * pitch, S(0));
+        std::fill(padded_band, padded_band + band_size, S(0));
         Conv2dGeometry gi = gb;
         gi.out_rows = rows;
         // dcol rows of the block's channels: W^T read in place (column k of the OIHW rows).
@@ -316,23 +349,49 @@ void grad_input_col2im(const Tensor<S>& grad_output, const Tensor<S>& weight, co
                   std::copy(t + i * ld, t + i * ld + cols, col + (m0 + i) * tile + q0 - p0);
                 }
               });
-          col2im_add(col, tile, p0, n_cols, gi, phased, channels, padded_band);
+          if (!wide) {
+            col2im_add(col, tile, p0, n_cols, gi, phased, channels, padded_band);
+            continue;
+          }
+          // The gap columns' dcol is W^T times zero: an exact zero for finite weights, which lands
+          // harmlessly on samples of the band when every tap's column is added in one run; a
+          // non-finite weight makes it NaN, so then it is zeroed first.
+          for (Index q = (p0 / row_samples) * row_samples + g.out_cols;
+               !finite_weights && q < p0 + n_cols; q += row_samples) {
+            const Index lo = std::max(q, p0) - p0;
+            const Index hi = std::min(q - g.out_cols + row_samples, p0 + n_cols) - p0;
+            for (Index j = lo; j < hi; ++j) {  // a column or two: no call to memset per row
+              for (Index k = 0; k < channels * taps; ++k) col[k * tile + j] = S(0);
+            }
+          }
+          for (Index k = 0; k < channels * taps; ++k) {
+            add_run(col + k * tile, n_cols, padded_band + tap_at[k] + p0);
+          }
         }
         // Padded rows [r0 * stride, + band_input_rows(rows)) of the block's channels.
         const Index first = r0 * g.stride.rows;
         const Index count = std::min(band_input_rows(g, rows), g.padded_rows() - first);
+        const PhasedRows& columns = wide ? plane_rows : phased;
         for (Index c = 0; c < channels; ++c) {
-          const S* from = padded_band + c * band_in * pitch;
           const Index channel = n * s.in_channels + grp * in_per_group + c0 + c;
-          for (Index i = 0; i < count; ++i) {
-            const S* row = from + i * pitch;
+          // Padded row first + i: in the plane of its row phase (first is a multiple of the
+          // stride), both tracked without dividing.
+          Index row_phase = 0;
+          Index row_in_phase = 0;
+          for (Index i = 0; i < count; ++i, row_phase == g.stride.rows - 1
+                                                ? (row_phase = 0, ++row_in_phase)
+                                                : ++row_phase) {
+            const S* row = wide ? padded_band + c * planes.channel_size +
+                                      row_phase * g.stride.cols * plane_size +
+                                      row_in_phase * planes.phase_cols
+                                : padded_band + c * band_in * pitch + i * pitch;
             if (zeros) {
               const Index r = first + i - g.pad.top;
               if (r < 0 || r >= g.in_rows) continue;
-              phased.add_row(row, g.pad.left, g.in_cols,
-                             grad_input.data() + channel * in_plane_size + r * g.in_cols);
+              columns.add_row(row, g.pad.left, g.in_cols,
+                              grad_input.data() + channel * in_plane_size + r * g.in_cols);
             } else {
-              phased.add_row(row, 0, wp, padded + channel * padded_plane_size + (first + i) * wp);
+              columns.add_row(row, 0, wp, padded + channel * padded_plane_size + (first + i) * wp);
             }
           }
         }

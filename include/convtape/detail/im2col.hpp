@@ -296,14 +296,17 @@ class ShiftedFill {
 };
 
 /// The rows of the padded planes that `col2im_add` adds into, each stored by column phase: with
-/// s phases, padded column j at `at(j)` = (j % s) * phase_cols + j / s. With s the column stride,
-/// the samples one tap adds along an output row are adjacent, as in the forward's phase planes,
-/// and the adds run in packets; `add_row` puts a row back in column order, one pass per padded
-/// sample. That pass costs more than it saves unless an output row holds a packet and the taps
-/// write every phase: s = 1 (plain rows, strided adds) otherwise.
+/// s phases, padded column j at `at(j)` = (j % s) * phase_stride + j / s (phase_stride =
+/// phase_cols: the phases side by side in one row). With s the column stride, the samples one tap
+/// adds along an output row are adjacent, as in the forward's phase planes, and the adds run in
+/// packets; `add_row` puts a row back in column order, one pass per padded sample. That pass costs
+/// more than it saves unless an output row holds a packet and the taps write every phase: s = 1
+/// (plain rows, strided adds) otherwise. A row of the forward's phase planes themselves (its
+/// column phases a plane apart) is read back the same way.
 struct PhasedRows {
-  Index stride = 1;      ///< column phases
-  Index phase_cols = 0;  ///< columns per phase: ceil(padded_cols / stride)
+  Index stride = 1;        ///< column phases
+  Index phase_cols = 0;    ///< columns per phase: ceil(padded_cols / stride)
+  Index phase_stride = 0;  ///< from one phase's row to the next phase's: phase_cols in a row
 
   template <class S>
   static PhasedRows of(const Conv2dGeometry& g) {
@@ -314,10 +317,14 @@ struct PhasedRows {
     return PhasedRows(split ? g.stride.cols : 1, g.padded_cols());
   }
 
-  PhasedRows(Index phases, Index cols) : stride(phases), phase_cols((cols + phases - 1) / phases) {}
+  PhasedRows(Index phases, Index cols)
+      : stride(phases), phase_cols((cols + phases - 1) / phases), phase_stride(phase_cols) {}
+  /// A row of the forward's phase planes (`ShiftedLayout` l): its column phases a plane apart.
+  explicit PhasedRows(const ShiftedLayout& l, Index phases)
+      : stride(phases), phase_cols(l.phase_cols), phase_stride(l.phase_rows * l.phase_cols) {}
 
   Index pitch() const { return stride * phase_cols; }
-  Index at(Index j) const { return j % stride * phase_cols + j / stride; }
+  Index at(Index j) const { return j % stride * phase_stride + j / stride; }
 
   /// to[t] += row[at(j0 + t)] for t < n.
   template <class S>
@@ -326,16 +333,17 @@ struct PhasedRows {
       add_run(row + j0, n, to);
       return;
     }
-    if (stride == 2) {  // both phases in one pass (the adjoint of `split_pairs`)
+    if (stride == 2) {  // both phases in one pass (the adjoint of `split_pairs`), no division
       Index t = 0;
-      if (j0 % 2 != 0 && n > 0) to[t++] += row[at(j0)];
-      const S* even = row + at(j0 + t);
-      const S* odd = row + at(j0 + t + 1);
-      for (Index u = 0; t + 1 < n; t += 2, ++u) {
+      if (j0 % 2 != 0 && n > 0) to[t++] += row[phase_stride + j0 / 2];
+      const S* even = row + (j0 + t) / 2;  // j0 + t is even
+      const S* odd = even + phase_stride;
+      Index u = 0;
+      for (; t + 1 < n; t += 2, ++u) {
         to[t] += even[u];
         to[t + 1] += odd[u];
       }
-      if (t < n) to[t] += row[at(j0 + t)];
+      if (t < n) to[t] += even[u];
       return;
     }
     for (Index q = 0; q < stride && q < n; ++q) {
