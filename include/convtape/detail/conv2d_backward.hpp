@@ -356,12 +356,14 @@ void grad_input_col2im(const Tensor<S>& grad_output, const Tensor<S>& weight, co
           // The gap columns' dcol is W^T times zero: an exact zero for finite weights, which lands
           // harmlessly on samples of the band when every tap's column is added in one run; a
           // non-finite weight makes it NaN, so then it is zeroed first.
-          for (Index q = (p0 / row_samples) * row_samples + g.out_cols;
-               !finite_weights && q < p0 + n_cols; q += row_samples) {
-            const Index lo = std::max(q, p0) - p0;
-            const Index hi = std::min(q - g.out_cols + row_samples, p0 + n_cols) - p0;
-            for (Index j = lo; j < hi; ++j) {  // a column or two: no call to memset per row
-              for (Index k = 0; k < channels * taps; ++k) col[k * tile + j] = S(0);
+          if (!finite_weights) {
+            for (Index q = (p0 / row_samples) * row_samples + g.out_cols; q < p0 + n_cols;
+                 q += row_samples) {
+              const Index lo = std::max(q, p0) - p0;
+              const Index hi = std::min(q - g.out_cols + row_samples, p0 + n_cols) - p0;
+              for (Index j = lo; j < hi; ++j) {  // a column or two: no call to memset per row
+                for (Index k = 0; k < channels * taps; ++k) col[k * tile + j] = S(0);
+              }
             }
           }
           for (Index k = 0; k < channels * taps; ++k) {
