@@ -50,17 +50,6 @@ constexpr Index kTransposeTile = 16;
 // ---------------------------------------------------------------------------------------------
 // Input gradient
 
-/// to[0, n) = from[0, n): a plain loop for the runs of a few samples that tiny planes give (a
-/// call to memmove would cost more than the copy).
-template <class S>
-void copy_run(const S* from, Index n, S* to) {
-  if (n < 16) {
-    for (Index i = 0; i < n; ++i) to[i] = from[i];
-  } else {
-    std::copy(from, from + n, to);
-  }
-}
-
 /// Whether `grad_input_flipped` computes the input gradient directly (zero padding no wider than
 /// the dilated kernel) rather than the gradient of the padded input.
 inline bool flipped_input_is_interior(const Conv2dGeometry& g) {
@@ -485,7 +474,7 @@ void grad_input_packed(const Tensor<S>& grad_output, const Tensor<S>& weight, co
           const S* from =
               grad_output.data() + (n * s.out_channels + grp * out_per_group) * image_samples + p;
           for (Index o = 0; o < out_per_group; ++o) {
-            copy_run(from + o * image_samples, run, b + o * slice + j);
+            copy_row(b + o * slice + j, from + o * image_samples, run);
           }
           j += run;
         }
@@ -498,9 +487,9 @@ void grad_input_packed(const Tensor<S>& grad_output, const Tensor<S>& weight, co
           const Index run = std::min(image_samples - p, count - j);
           if (pointwise) {  // dcol is the input gradient itself: sample p is input sample p
             for (Index c = 0; c < channels; ++c) {
-              copy_run(col + c * slice + j, run,
-                       grad_input.data() +
-                           (n * s.in_channels + grp * in_per_group + c0 + c) * in_plane_size + p);
+              copy_row(grad_input.data() +
+                           (n * s.in_channels + grp * in_per_group + c0 + c) * in_plane_size + p,
+                       col + c * slice + j, run);
             }
             j += run;
             continue;
@@ -1028,7 +1017,7 @@ void grad_weight_packed(const Tensor<S>& x, const Tensor<S>& grad_output, const 
                         (n * s.out_channels + grp * out_per_group + o0) * out_plane_size +
                         (r0 + rr) * g.out_cols;
           for (Index o = 0; o < o1 - o0; ++o) {
-            copy_run(d0 + o * out_plane_size, samples, a + o * slice_cap + filled);
+            copy_row(a + o * slice_cap + filled, d0 + o * out_plane_size, samples);
           }
           // B: the im2col rows transposed, one output sample per row.
           for (Index r = rr; r < rr1; ++r) {

@@ -149,12 +149,13 @@ void split_pairs(const S* src, Index n, S* even, S* odd) {
   if (n % 2 != 0) even[pairs] = src[n - 1];
 }
 
-/// to[k] += from[k] for k < n in whole packets, then one half packet, then scalars: for the short
-/// runs (a row of a small plane) where a compiler's vectorized loop would run its scalar tail.
-template <class S>
+/// to[k] += from[k] for k < n in whole packets of type `Packet`, the rest in its halves (at most
+/// one of each size), scalars only below the smallest: for the short runs (a row of a small
+/// plane) where a compiler's vectorized loop would run its scalar tail. Unlike `copy_row`, no
+/// packet may overlap another: each sample is added once.
+template <class S, class Packet = typename Eigen::internal::packet_traits<S>::type>
 EIGEN_ALWAYS_INLINE void add_run(const S* from, Index n, S* to) {
   using namespace Eigen::internal;
-  using Packet = typename packet_traits<S>::type;
   using Half = typename unpacket_traits<Packet>::half;
   constexpr Index P = unpacket_traits<Packet>::size;
   constexpr Index H = unpacket_traits<Half>::size;
@@ -163,12 +164,10 @@ EIGEN_ALWAYS_INLINE void add_run(const S* from, Index n, S* to) {
     pstoreu(to + k, padd(ploadu<Packet>(to + k), ploadu<Packet>(from + k)));
   }
   if constexpr (H < P) {
-    if (k + H <= n) {
-      pstoreu(to + k, padd(ploadu<Half>(to + k), ploadu<Half>(from + k)));
-      k += H;
-    }
+    add_run<S, Half>(from + k, n - k, to + k);
+  } else {
+    for (; k < n; ++k) to[k] += from[k];
   }
-  for (; k < n; ++k) to[k] += from[k];
 }
 
 /// Copies `l.channels` row-major planes (in_rows x in_cols each, `plane_stride` apart) into the
