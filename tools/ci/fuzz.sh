@@ -1,25 +1,21 @@
 #!/usr/bin/env bash
-# Bounded libFuzzer runs (issue 6): builds tests/fuzz with clang++ in build-fuzz and runs, on
-# copies of tests/fuzz/corpus/NAME (seeds and every input that once crashed, replayed first), two
-# jobs side by side for FUZZ_SECONDS (default 60): shapes_fuzz for all of it, and the file
-# loaders npy_fuzz, npz_fuzz and idx_fuzz one after another for a third of it each (at least
+# Bounded libFuzzer runs (issue 6): runs the libFuzzer targets of the sanitizer build
+# (tools/ci/sanitize.sh --build: clang++, ASan + UBSan, -O1, line tables; built there if it is
+# not yet) on copies of tests/fuzz/corpus/NAME (seeds and every input that once crashed, replayed
+# first), two jobs side by side for FUZZ_SECONDS (default 60): shapes_fuzz for all of it, and the
+# file loaders npy_fuzz, npz_fuzz and idx_fuzz one after another for a third of it each (at least
 # 1 s), so the stage takes as long as it did with one loader. Prints
 #   fuzz: shapes N execs, npy M execs, npz K execs, idx L execs, C crashes
-# Exits non-zero if a fuzzer found a crash (its input is kept in build-fuzz/fuzz-out/) or did
-# not run. Needs clang (Debian's clang-14 ships libFuzzer). Built as RelWithDebInfo with line
-# tables only instead of -g: a crash's stack trace needs no more, and the build is faster.
+# Exits non-zero if a fuzzer found a crash (its input is kept in build-sanitize/fuzz-out/) or did
+# not run. Needs clang (Debian's clang-14 ships libFuzzer; libclang-rt-14-dev its runtimes).
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 seconds="${FUZZ_SECONDS:-60}"
-build="build-fuzz"
+build="build-sanitize"
 out="${build}/fuzz-out"
 
-CXX="${FUZZ_CXX:-clang++}" cmake -S . -B "$build" -DCONVTAPE_BUILD_FUZZERS=ON \
-  -DCONVTAPE_BUILD_TESTS=OFF -DCONVTAPE_BUILD_EXAMPLES=OFF -DCONVTAPE_BUILD_DOCS=OFF \
-  -DCONVTAPE_INSTALL=OFF -DCONVTAPE_COMPILED=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -gline-tables-only -DNDEBUG" \
-  -DCONVTAPE_WERROR=ON > /dev/null &&
-  cmake --build "$build" --parallel "$(nproc)" || { echo "fuzz: build failed"; exit 1; }
+tools/ci/sanitize.sh --build > "${TMPDIR:-/tmp}/convtape-fuzz-build.log" 2>&1 ||
+  { tail -30 "${TMPDIR:-/tmp}/convtape-fuzz-build.log"; echo "fuzz: build failed"; exit 1; }
 
 fuzzers=(shapes npy npz idx)
 loader_seconds=$((seconds / 3 > 0 ? seconds / 3 : 1))

@@ -16,7 +16,12 @@
 # real concurrency under ASan) and example.lenet.modern (example.lenet.resume.modern trains the
 # same network with the same operations, and saves and resumes); 28 s each and 3-21 s each under
 # ASan on CI's machine.
+# The libFuzzer targets (tests/fuzz) are built in the same configuration, so that CI compiles the
+# kernels under ASan once, not twice: tools/ci/fuzz.sh runs them from this build (a separate -O2
+# fuzzer build took about 165 s of CI's 2 cores, these add about 50 s here; at -O1 with the
+# assertions on, shapes_fuzz runs about half as many inputs in its 60 s, the loaders as many).
 # Usage: tools/ci/sanitize.sh            (from anywhere; builds in <repo>/build-sanitize)
+#        tools/ci/sanitize.sh --build    (configures and builds only; what fuzz.sh calls)
 # Needs: clang, libclang-rt-14-dev (the sanitizer runtimes; only a Recommends of clang-14), and
 # optionally llvm-14 (llvm-symbolizer, for symbolized stack traces) and libomp-14-dev (the
 # OpenMP variant of the fast-path tests).
@@ -42,8 +47,10 @@ CXX=clang++ cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Debug \
   -DCMAKE_CXX_FLAGS_DEBUG="-O1 -gline-tables-only" \
   -DCMAKE_CXX_STANDARD=20 -DCMAKE_CXX_EXTENSIONS=OFF -DCONVTAPE_WERROR=ON \
   -DCMAKE_CXX_FLAGS="$CXXFLAGS" -DCMAKE_EXE_LINKER_FLAGS="$LDFLAGS" \
-  -DCMAKE_SHARED_LINKER_FLAGS="$LDFLAGS" -DCONVTAPE_BUILD_DOCS=OFF -DCONVTAPE_COMPILED=OFF
+  -DCMAKE_SHARED_LINKER_FLAGS="$LDFLAGS" -DCONVTAPE_BUILD_DOCS=OFF -DCONVTAPE_COMPILED=OFF \
+  -DCONVTAPE_BUILD_FUZZERS=ON
 cmake --build "$build" --parallel "$jobs"
+[ "${1:-}" = --build ] && exit 0
 
 # libomp 14's own leaks are suppressed (tools/ci/lsan.supp says which and why).
 # Every report aborts its process (so the test fails) and is also written to a file of its own,
