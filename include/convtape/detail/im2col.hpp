@@ -24,6 +24,7 @@
 
 #include <algorithm>
 #include <numeric>
+#include <type_traits>
 #include <vector>
 
 #include "convtape/core.hpp"
@@ -168,6 +169,39 @@ EIGEN_ALWAYS_INLINE void add_run(const S* from, Index n, S* to) {
   } else {
     for (; k < n; ++k) to[k] += from[k];
   }
+}
+
+/// to[2u] += even[u] and to[2u + 1] += odd[u] for every such index below n: a row's two column
+/// phases added back in column order (the adjoint of `split_pairs`). For float and double, in
+/// packets of pairs: each phase's half packet loaded with every sample twice (`ploaddup`), the
+/// even lanes kept from one and the odd lanes from the other (`pselect`); then in the halves of
+/// the packet, then scalars. Each sample is added once, as the scalar loop adds it.
+template <class S, class Packet = typename Eigen::internal::packet_traits<S>::type>
+void add_pairs(const S* even, const S* odd, Index n, S* to) {
+  using namespace Eigen::internal;
+  using Half = typename unpacket_traits<Packet>::half;
+  constexpr Index P = unpacket_traits<Packet>::size;
+  constexpr Index H = unpacket_traits<Half>::size;
+  Index t = 0;
+  Index u = 0;
+  // Eigen's float and double packets have ploaddup and pselect; its integer ones need not.
+  if constexpr (std::is_floating_point_v<S> && P > 1) {
+    const Packet even_lanes = peven_mask(pset1<Packet>(S(0)));
+    for (; t + P <= n; t += P, u += P / 2) {
+      const Packet pairs =
+          pselect(even_lanes, ploaddup<Packet>(even + u), ploaddup<Packet>(odd + u));
+      pstoreu(to + t, padd(ploadu<Packet>(to + t), pairs));
+    }
+    if constexpr (H < P) {
+      add_pairs<S, Half>(even + u, odd + u, n - t, to + t);
+      return;
+    }
+  }
+  for (; t + 1 < n; t += 2, ++u) {
+    to[t] += even[u];
+    to[t + 1] += odd[u];
+  }
+  if (t < n) to[t] += even[u];
 }
 
 /// Copies `l.channels` row-major planes (in_rows x in_cols each, `plane_stride` apart) into the
@@ -336,13 +370,7 @@ struct PhasedRows {
       Index t = 0;
       if (j0 % 2 != 0 && n > 0) to[t++] += row[phase_stride + j0 / 2];
       const S* even = row + (j0 + t) / 2;  // j0 + t is even
-      const S* odd = even + phase_stride;
-      Index u = 0;
-      for (; t + 1 < n; t += 2, ++u) {
-        to[t] += even[u];
-        to[t + 1] += odd[u];
-      }
-      if (t < n) to[t] += even[u];
+      add_pairs(even, even + phase_stride, n - t, to + t);
       return;
     }
     for (Index q = 0; q < stride && q < n; ++q) {
