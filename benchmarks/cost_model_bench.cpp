@@ -121,12 +121,15 @@ struct Problem {
   }
 };
 
-/// The paths that compute `s` as themselves (`winograd` and `interleaved` only where they fit).
+/// The paths that compute `s` as themselves (`winograd`, `interleaved` and `matrix` only where
+/// they fit: elsewhere they run another path's code, and timing it twice would let noise pick
+/// the copy as the "fastest" path).
 std::vector<Conv2dPath> paths_for(const Conv2dShape& s) {
   std::vector<Conv2dPath> v;
   for (Conv2dPath p : convtape::detail::kConv2dPaths) {
     if (p == Conv2dPath::winograd && !convtape::detail::winograd_fits(s.geometry)) continue;
     if (p == Conv2dPath::interleaved && !convtape::detail::interleaved_fits(s)) continue;
+    if (p == Conv2dPath::matrix && !convtape::detail::matrix_fits(s)) continue;
     v.push_back(p);
   }
   return v;

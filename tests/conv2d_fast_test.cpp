@@ -489,6 +489,36 @@ std::vector<Case> grad_weight_cases() {
   return v;
 }
 
+/// The operands of the `shifted_product` tests: A (m x depth) and B (depth rows of `ldb`) of
+/// small integers, exact in float, B's rows with `slack` columns the kernel may read past the
+/// last one it computes, the row offsets the kernel takes, and C's exact value by a triple loop.
+struct SmallProduct {
+  Index m;
+  Index depth;
+  Index ldb;
+  std::vector<float> a;
+  std::vector<float> b;
+  std::vector<Index> offsets;
+
+  SmallProduct(Index m_, Index depth_, Index columns, Index slack, std::mt19937& gen)
+      : m(m_), depth(depth_), ldb(columns + slack) {
+    std::uniform_int_distribution<int> small(-3, 3);
+    a.resize(static_cast<std::size_t>(m * depth));
+    b.resize(static_cast<std::size_t>(depth * ldb));
+    for (float& v : a) v = float(small(gen));
+    for (float& v : b) v = float(small(gen));
+    offsets.resize(static_cast<std::size_t>(depth));
+    for (Index k = 0; k < depth; ++k) offsets[k] = k * ldb;
+  }
+  support::internals::StridedRows<float> rows() const { return {a.data(), depth, 1}; }
+  /// C(i, j), j a column of B.
+  double expected(Index i, Index j) const {
+    double sum = 0;
+    for (Index k = 0; k < depth; ++k) sum += double(a[i * depth + k]) * double(b[k * ldb + j]);
+    return sum;
+  }
+};
+
 TEST_CASE("the GEMM kernel's narrow last blocks compute what full blocks do", "[conv2d][fast]") {
   // C = A * B on small integers (exact in float) against a triple loop, for every count of rows
   // of a last register block, last column blocks of one packet to a full block, reductions in one
@@ -499,7 +529,6 @@ TEST_CASE("the GEMM kernel's narrow last blocks compute what full blocks do", "[
   constexpr Index NR = Block::nr;
   constexpr Index P = NR / Block::np;
   std::mt19937 gen(17);
-  std::uniform_int_distribution<int> small(-3, 3);
   for (Index m = 1; m <= 2 * MR + 1; ++m) {
     for (const Index cols :
          {Index{1}, P - 1 + (P == 1), P + 1, 2 * P + 1, NR - 1, NR, NR + P + 3}) {
@@ -507,18 +536,11 @@ TEST_CASE("the GEMM kernel's narrow last blocks compute what full blocks do", "[
         for (const Index q_begin : {Index{0}, Index{5}}) {
           INFO("m " << m << ", columns " << cols << " from " << q_begin << ", depth " << depth
                     << ", chunk " << chunk);
-          const Index ldb = q_begin + cols + 2 * NR;  // the slack the kernel may read
-          std::vector<S> a(static_cast<std::size_t>(m * depth));
-          std::vector<S> b(static_cast<std::size_t>(depth * ldb));
-          for (S& v : a) v = S(small(gen));
-          for (S& v : b) v = S(small(gen));
-          std::vector<Index> offsets(static_cast<std::size_t>(depth));
-          for (Index k = 0; k < depth; ++k) offsets[k] = k * ldb;
-          const support::internals::StridedRows<S> rows{a.data(), depth, 1};
+          const SmallProduct p(m, depth, q_begin + cols, 2 * NR, gen);
           // Through a sink that stores what it is handed, and straight into a dense C.
           std::vector<S> by_sink(static_cast<std::size_t>(m * cols), S(-99));
           support::internals::shifted_product<S, MR, Block::np>(
-              m, depth, rows, b.data(), offsets.data(), q_begin, q_begin + cols, chunk,
+              m, depth, p.rows(), p.b.data(), p.offsets.data(), q_begin, q_begin + cols, chunk,
               [&](Index row0, Index n_rows, Index col0, Index n_cols, const S* tile, Index ld) {
                 for (Index i = 0; i < n_rows; ++i) {
                   for (Index j = 0; j < n_cols; ++j) {
@@ -529,14 +551,11 @@ TEST_CASE("the GEMM kernel's narrow last blocks compute what full blocks do", "[
           const Index ldc = q_begin + cols + NR;
           std::vector<S> dense(static_cast<std::size_t>((m + MR) * ldc), S(-99));
           support::internals::shifted_product<S, MR, Block::np>(
-              m, depth, rows, b.data(), offsets.data(), q_begin, q_begin + cols, chunk,
+              m, depth, p.rows(), p.b.data(), p.offsets.data(), q_begin, q_begin + cols, chunk,
               support::internals::DenseStore<S>{dense.data(), ldc});
           for (Index i = 0; i < m; ++i) {
             for (Index j = 0; j < cols; ++j) {
-              double expected = 0;
-              for (Index k = 0; k < depth; ++k) {
-                expected += double(a[i * depth + k]) * double(b[k * ldb + q_begin + j]);
-              }
+              const double expected = p.expected(i, q_begin + j);
               REQUIRE(double(by_sink[i * cols + j]) == expected);
               REQUIRE(double(dense[i * ldc + q_begin + j]) == expected);
             }
@@ -544,6 +563,61 @@ TEST_CASE("the GEMM kernel's narrow last blocks compute what full blocks do", "[
         }
       }
     }
+  }
+}
+
+TEST_CASE("the GEMM kernel's short-reduction groups and column panels cover every output once",
+          "[conv2d][fast]") {
+  // A reduction shorter than kGroupDepth runs one register block per group, one of a few times
+  // kGroupDepth a few blocks per group, and a reduction done in one pass runs over panels of
+  // columns (kBPanelBytes of B each): C = A * B on small integers (exact in float) against a
+  // triple loop, over two full panels and a partial one starting off a panel boundary, with a
+  // last block of fewer rows, every tile handed to the sink exactly once.
+  using S = float;
+  using Block = support::internals::GemmBlock<S>;
+  constexpr Index MR = Block::mr;
+  constexpr Index NR = Block::nr;
+  constexpr Index kGroupDepth = support::internals::kGroupDepth;
+  std::mt19937 gen(23);
+  const Index m = 4 * MR + 1;
+  for (const Index depth : {kGroupDepth - 1, 2 * kGroupDepth + 1}) {
+    const Index panel = std::max<Index>(
+        NR, support::internals::kBPanelBytes / Index(depth * Index(sizeof(S))) / NR * NR);
+    const Index q_begin = 5;
+    const Index cols = 2 * panel + NR / 2 + 3;
+    INFO("depth " << depth << ", panel " << panel << " columns, " << cols << " columns");
+    const SmallProduct p(m, depth, q_begin + cols, 2 * NR, gen);
+    std::vector<S> c(static_cast<std::size_t>(m * cols), S(-99));
+    std::vector<int> stores(static_cast<std::size_t>(m * cols), 0);
+    support::internals::shifted_product<S, MR, Block::np>(
+        m, depth, p.rows(), p.b.data(), p.offsets.data(), q_begin, q_begin + cols, 0,
+        [&](Index row0, Index n_rows, Index col0, Index n_cols, const S* tile, Index ld) {
+          for (Index i = 0; i < n_rows; ++i) {
+            for (Index j = 0; j < n_cols; ++j) {
+              const std::size_t at = std::size_t((row0 + i) * cols + col0 - q_begin + j);
+              c[at] = tile[i * ld + j];
+              ++stores[at];
+            }
+          }
+        });
+    // Every element against the triple loop; the first wrong one, if any, is reported.
+    Index wrong = 0;
+    std::string first;
+    for (Index i = 0; i < m; ++i) {
+      for (Index j = 0; j < cols; ++j) {
+        const double expected = p.expected(i, q_begin + j);
+        const std::size_t at = std::size_t(i * cols + j);
+        if (stores[at] != 1 || double(c[at]) != expected) {
+          if (wrong++ == 0) {
+            first = "row " + std::to_string(i) + ", column " + std::to_string(j) + ": " +
+                    std::to_string(c[at]) + " stored " + std::to_string(stores[at]) +
+                    " times, expected " + std::to_string(expected);
+          }
+        }
+      }
+    }
+    INFO(first);
+    REQUIRE(wrong == 0);
   }
 }
 

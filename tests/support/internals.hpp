@@ -81,6 +81,8 @@ inline bool runs_winograd(Conv2dPath path, const Conv2dShape& s) {
 namespace internals {
 using convtape::detail::DenseStore;
 using convtape::detail::GemmBlock;
+using convtape::detail::kBPanelBytes;
+using convtape::detail::kGroupDepth;
 using convtape::detail::shifted_product;
 using convtape::detail::StridedRows;
 }  // namespace internals

@@ -202,6 +202,19 @@ constexpr Index kDepthChunk = 144;
 /// Bytes of packed A that `shifted_product` keeps in the L1 cache at once (half of a 32 KiB L1).
 constexpr Index kAGroupBytes = Index{16} * 1024;
 
+/// Reduction steps per register block of A that a group of blocks sharing one B tile needs. Each
+/// block of a group stores its MR rows of C per tile, so a group of g blocks writes g * MR rows
+/// (output planes) side by side; with a short reduction those stores, not the multiply-adds, set
+/// the pace unless they stream through few rows that the hardware prefetchers can follow. Measured
+/// on AVX2 (Zen 3): a 1x1 layer of 8 input channels ran 2.3 times as fast with one block per
+/// group as with all 64 of them.
+constexpr Index kGroupDepth = 32;
+
+/// Bytes of B (the rows of a reduction done in one pass, over a panel of columns) that
+/// `shifted_product` keeps in the L2 cache while every group of A's blocks passes over them (half
+/// of a 512 KiB L2): small groups then read B from the L2 cache, not from memory.
+constexpr Index kBPanelBytes = Index{256} * 1024;
+
 /// Sink for `shifted_product` that stores whole register blocks straight from the registers into a
 /// dense row-major C (pitch `ld`), which must have room for them: rows up to the next multiple of
 /// MR, columns up to the next multiple of the packet size past the last one computed.
@@ -235,7 +248,9 @@ EIGEN_ALWAYS_INLINE void with_constant(int n, F&& f) {
 ///
 /// The reduction runs in chunks of `chunk` rows of B, all row blocks of A per chunk, so that the
 /// chunk's part of B (read in place, possibly scattered) stays in the L1 cache while every block
-/// of A uses it; partial sums wait in a small m x NR buffer between chunks.
+/// of A uses it; partial sums wait in a small m x NR buffer between chunks. A reduction done in
+/// one pass runs over panels of columns whose part of B fits `kBPanelBytes`, and a short one in
+/// groups of fewer blocks (`kGroupDepth`).
 template <class S, int MR, int NP, class Sink>
 void shifted_product(Index m, Index depth, const StridedRows<S>& a, const S* b,
                      const Index* offsets, Index q_begin, Index q_end, Index chunk, Sink&& sink) {
@@ -273,25 +288,34 @@ void shifted_product(Index m, Index depth, const StridedRows<S>& a, const S* b,
   constexpr std::integral_constant<int, MR> full_rows;
   constexpr std::integral_constant<int, NP> full_packets;
   // Row blocks of A in groups small enough to stay in the L1 cache beside B's tile: each B tile
-  // (read in place, so scattered and costly to fetch) then serves the whole group from L1.
-  const Index group_blocks = std::max<Index>(1, kAGroupBytes / Index(chunk * MR * sizeof(S)));
-  for (Index g0 = 0; g0 < m; g0 += group_blocks * MR) {
-    const Index g1 = std::min(m, g0 + group_blocks * MR);
-    for (Index q0 = q_begin; q0 < q_end; q0 += NR) {
-      const Index cols = std::min<Index>(NR, q_end - q0);
-      const int packets = int((cols + P - 1) / P);
-      for (Index k0 = 0; k0 < depth; k0 += chunk) {
-        const Index k1 = std::min(depth, k0 + chunk);
-        for (Index m0 = g0; m0 < g1; m0 += MR) {
-          // A last block of fewer rows or columns runs a kernel of only those; one short of both
-          // keeps the full rows (one narrow kernel per dimension keeps the instantiations few).
-          const Index rows = std::min<Index>(MR, m - m0);
-          if (packets < NP) {
-            with_constant<NP>(packets,
-                              [&](auto np) { block(full_rows, np, m0, rows, q0, cols, k0, k1); });
-          } else {
-            with_constant<MR>(
-                int(rows), [&](auto mr) { block(mr, full_packets, m0, rows, q0, cols, k0, k1); });
+  // (read in place, so scattered and costly to fetch) then serves the whole group from L1; with
+  // a short reduction, groups of fewer blocks, whose stores stream through few rows of C.
+  const Index group_blocks = std::clamp<Index>(kAGroupBytes / Index(chunk * MR * sizeof(S)), 1,
+                                               std::max<Index>(1, depth / kGroupDepth));
+  // One pass: panels of columns whose rows of B stay in the L2 cache across the groups.
+  const Index panel = passes > 1
+                          ? q_end - q_begin
+                          : std::max<Index>(NR, kBPanelBytes / Index(depth * sizeof(S)) / NR * NR);
+  for (Index p0 = q_begin; p0 < q_end; p0 += panel) {
+    const Index p1 = std::min(q_end, p0 + panel);
+    for (Index g0 = 0; g0 < m; g0 += group_blocks * MR) {
+      const Index g1 = std::min(m, g0 + group_blocks * MR);
+      for (Index q0 = p0; q0 < p1; q0 += NR) {
+        const Index cols = std::min<Index>(NR, p1 - q0);
+        const int packets = int((cols + P - 1) / P);
+        for (Index k0 = 0; k0 < depth; k0 += chunk) {
+          const Index k1 = std::min(depth, k0 + chunk);
+          for (Index m0 = g0; m0 < g1; m0 += MR) {
+            // A last block of fewer rows or columns runs a kernel of only those; one short of both
+            // keeps the full rows (one narrow kernel per dimension keeps the instantiations few).
+            const Index rows = std::min<Index>(MR, m - m0);
+            if (packets < NP) {
+              with_constant<NP>(packets,
+                                [&](auto np) { block(full_rows, np, m0, rows, q0, cols, k0, k1); });
+            } else {
+              with_constant<MR>(
+                  int(rows), [&](auto mr) { block(mr, full_packets, m0, rows, q0, cols, k0, k1); });
+            }
           }
         }
       }
