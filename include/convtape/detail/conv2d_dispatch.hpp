@@ -72,9 +72,10 @@ enum class Conv2dPath {
   /// gradient as the correlation of the padded output gradient with the flipped kernel for
   /// stride 1, else GEMM + col2im).
   implicit_gemm,
-  /// As `implicit_gemm`, but on explicitly gathered im2col tiles of real output samples, which
-  /// may span several images: no discarded columns of the wide grid and full tiles even for tiny
-  /// planes (a 7x7 or 1x1 output); input gradient by GEMM + col2im.
+  /// As `implicit_gemm`, but on explicitly gathered im2col panels of real output samples (as
+  /// many tiles as fit half the L1 cache), which may span several images: no discarded columns
+  /// of the wide grid and full tiles even for tiny planes (a 7x7 or 1x1 output); input gradient
+  /// by GEMM + col2im.
   im2col_gemm,
   /// One input channel per group (depthwise layers, any channel multiplier): P output channels at
   /// once, one per packet lane, each output sample a packet accumulating one multiply-add per tap

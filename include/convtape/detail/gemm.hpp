@@ -168,15 +168,16 @@ EIGEN_DONT_INLINE void rows_product_narrow(Index len, Index runs, const S* const
   rows_product<S, MR, NPc>(len, runs, rows, pitch, step, b, ldb, valid, sum, sum_ld);
 }
 
-/// out(i, j) = init(i, j) + sum_k A(m0 + i, k) * b[offsets[k] + j] for k in [k0, k1), i < MRc,
-/// j < NPc packets (init null: zero; `init` and `out` row-major with pitches init_ld and out_ld,
-/// and may be the same): one register block of `shifted_product`. Rows of A past m - 1 repeat
-/// row m - 1. A function of its own, not inlined, so that each block shape is compiled once per
-/// scalar type and its unrolled loops keep the compiler's full inlining budget.
+/// out(i, j) = init(i, j) + sum_k A(m0 + i, k) * b[offsets[k] + j] (+ bias[i] after the sum, if
+/// `bias` is not null) for k in [k0, k1), i < MRc, j < NPc packets (init null: zero; `init` and
+/// `out` row-major with pitches init_ld and out_ld, and may be the same): one register block of
+/// `shifted_product`. Rows of A past m - 1 repeat row m - 1. A function of its own, not inlined,
+/// so that each block shape is compiled once per scalar type and its unrolled loops keep the
+/// compiler's full inlining budget.
 template <class S, int MRc, int NPc>
 EIGEN_DONT_INLINE void product_block(const StridedRows<S>& a, Index m, Index m0, Index k0, Index k1,
                                      const S* b, const Index* offsets, const S* init, Index init_ld,
-                                     S* out, Index out_ld) {
+                                     S* out, Index out_ld, const S* bias = nullptr) {
   using Packet = typename PacketOf<S>::type;
   constexpr int P = PacketOf<S>::size;
   Packet acc[MRc][NPc];
@@ -190,6 +191,12 @@ EIGEN_DONT_INLINE void product_block(const StridedRows<S>& a, Index m, Index m0,
   unroll<MRc>(
       [&](auto i) { rows[i] = a.data + std::min<Index>(m0 + i, m - 1) * a.row + k0 * a.col; });
   shifted_block<S, MRc, NPc>(k1 - k0, rows, a.col, b, offsets + k0, acc);
+  if (bias != nullptr) {
+    unroll<MRc>([&](auto i) {
+      const Packet add = Eigen::internal::pset1<Packet>(bias[i]);
+      unroll<NPc>([&](auto j) { acc[i][j] = Eigen::internal::padd(acc[i][j], add); });
+    });
+  }
   unroll<MRc>([&](auto i) {
     unroll<NPc>([&](auto j) { Eigen::internal::pstoreu(out + i * out_ld + j * P, acc[i][j]); });
   });
@@ -214,6 +221,23 @@ constexpr Index kGroupDepth = 32;
 /// `shifted_product` keeps in the L2 cache while every group of A's blocks passes over them (half
 /// of a 512 KiB L2): small groups then read B from the L2 cache, not from memory.
 constexpr Index kBPanelBytes = Index{256} * 1024;
+
+/// Where a register block of `shifted_product` stores its rows itself: row i of the block at
+/// `out` + i * `ld`, plus `bias`[i] where `bias` is not null; `out` null: through the sink.
+template <class S>
+struct DirectStore {
+  S* out;
+  Index ld;
+  const S* bias;
+};
+
+/// Whether a sink of type T offers `direct(m0, q0, cols)`, a `DirectStore` for a block.
+template <class T, class = void>
+struct HasDirectStore : std::false_type {};
+template <class T>
+struct HasDirectStore<T,
+                      std::void_t<decltype(std::declval<T&>().direct(Index(), Index(), Index()))>>
+    : std::true_type {};
 
 /// Sink for `shifted_product` that stores whole register blocks straight from the registers into a
 /// dense row-major C (pitch `ld`), which must have room for them: rows up to the next multiple of
@@ -244,7 +268,10 @@ EIGEN_ALWAYS_INLINE void with_constant(int n, F&& f) {
 /// past q_end, so the caller provides that slack: a last block of columns narrower than NR runs a
 /// kernel of only as many packets as it needs, and a last block of rows one of only those rows).
 /// Each block is handed to `sink(row0, rows, col0, cols, tile, ld)` as a row-major MR x NR `tile`
-/// holding C(row0 + i, col0 + j) for i < rows, j < cols; the sink stores it wherever C lives.
+/// holding C(row0 + i, col0 + j) for i < rows, j < cols; the sink stores it wherever C lives. A
+/// sink with a `direct(row0, col0, cols)` member is asked first for every full block (MR rows or
+/// fewer real ones, NR columns) whose reduction ends: where it returns a `DirectStore`, the block
+/// stores its rows there from the registers, and the sink is not called.
 ///
 /// The reduction runs in chunks of `chunk` rows of B, all row blocks of A per chunk, so that the
 /// chunk's part of B (read in place, possibly scattered) stays in the L1 cache while every block
@@ -280,6 +307,20 @@ void shifted_product(Index m, Index depth, const StridedRows<S>& a, const S* b,
       product_block<S, kRows, kPackets>(a, m, m0, k0, k1, b + q0, offsets, init, NR, out,
                                         k1 == depth ? sink.ld : Index(NR));
     } else {
+      // A block whose samples the sink says are one contiguous run per row: stored from the
+      // registers, not through the tile. (Two `if constexpr`: the outer one does not depend on
+      // the block's shape, so a sink without `direct` never sees the call compiled.)
+      if constexpr (HasDirectStore<std::decay_t<Sink>>::value) {
+        if constexpr (kPackets == NP) {
+          if (k1 == depth && cols == NR) {
+            if (const DirectStore<S> to = sink.direct(m0, q0, cols); to.out != nullptr) {
+              product_block<S, kRows, kPackets>(a, m, m0, k0, k1, b + q0, offsets, init, NR, to.out,
+                                                to.ld, to.bias);
+              return;
+            }
+          }
+        }
+      }
       product_block<S, kRows, kPackets>(a, m, m0, k0, k1, b + q0, offsets, init, NR,
                                         k1 == depth ? tile : part, NR);
       if (k1 == depth) sink(m0, rows, q0, cols, static_cast<const S*>(tile), Index(NR));

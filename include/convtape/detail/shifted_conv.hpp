@@ -14,8 +14,9 @@
 // reads it), or, for stride 1 without padding, in place from the input tensor: the shifted layout
 // is then the input itself (a 1x1 layer is a plain GEMM on the NCHW planes, with no copy at all).
 // The item then runs one of three kernels (`ConvKernel`) on its band: the register-blocked GEMM
-// of `gemm.hpp` on the in-place wide grid (`grid`) or on gathered im2col tiles of real output
-// samples, which may span a block of images so that tiny planes fill whole tiles (`packed`), or
+// of `gemm.hpp` on the in-place wide grid (`grid`; register blocks inside one output row store
+// themselves, `GridStore::direct`) or on gathered im2col panels of real output samples, which
+// may span a block of images so that tiny planes fill whole tiles (`packed`), or
 // one output channel at a time with `direct.hpp`'s `depthwise_rows` (`rows`; along the wide grid
 // itself for planes narrower than a packet). Bands are also kept small enough for the per-thread
 // copy to stay in the L2 cache, and weights too large for it are streamed once per item in
@@ -50,6 +51,15 @@ struct GridStore {
   Index cursor_r = 0;
   Index cursor_c = 0;
 
+  /// Where the `n` samples from grid position q0 of rows m0 ... go when they are all real and in
+  /// one output row (a register block then stores them itself, `DirectStore`), else null.
+  DirectStore<S> direct(Index m0, Index q0, Index n) {
+    if (pitch == cols && ld == cols) return {out + m0 * plane_size + q0, plane_size, bias_of(m0)};
+    seek(q0);
+    if (cursor_c + n > cols) return {nullptr, 0, nullptr};
+    return {out + m0 * plane_size + cursor_r * ld + cursor_c, plane_size, bias_of(m0)};
+  }
+
   void operator()(Index m0, Index rows, Index q0, Index n, const S* tile, Index tile_ld) {
     // Runs are short (an output row, or less): plain loops, not a library call per run. Adding a
     // zero bias changes nothing (the sums start at +0, so none is -0).
@@ -63,14 +73,7 @@ struct GridStore {
       }
       return;
     }
-    if (q0 < cursor_q || q0 - cursor_q > 4 * pitch) {
-      cursor_q = q0;
-      cursor_r = q0 / pitch;
-      cursor_c = q0 - cursor_r * pitch;
-    }
-    for (cursor_c += q0 - cursor_q, cursor_q = q0; cursor_c >= pitch; cursor_c -= pitch) {
-      ++cursor_r;
-    }
+    seek(q0);
     Index r = cursor_r;
     Index c = cursor_c;
     for (Index j = 0; j < n; ++r, c = 0) {
@@ -81,6 +84,20 @@ struct GridStore {
               bias != nullptr ? bias[m0 + i] : S(0));
       }
       j += run;
+    }
+  }
+
+ private:
+  const S* bias_of(Index m0) const { return bias == nullptr ? nullptr : bias + m0; }
+  /// Moves the cursor to sample q0.
+  void seek(Index q0) {
+    if (q0 < cursor_q || q0 - cursor_q > 4 * pitch) {
+      cursor_q = q0;
+      cursor_r = q0 / pitch;
+      cursor_c = q0 - cursor_r * pitch;
+    }
+    for (cursor_c += q0 - cursor_q, cursor_q = q0; cursor_c >= pitch; cursor_c -= pitch) {
+      ++cursor_r;
     }
   }
 };
@@ -152,27 +169,24 @@ struct ConvSplit {
 
 /// Bytes of one band copy per thread above which an image is cut into bands even at one thread,
 /// so that the copy stays in the L2 cache while the item's GEMM reads it.
-#ifndef DEV_BAND
 constexpr Index kBandBytes = Index(1) << 20;
-#else
-constexpr Index kBandBytes = DEV_BAND;
-#endif
 /// Wide-grid columns a band keeps at least (in GEMM tiles of NR columns), so that the partial last
 /// tile of each band wastes little.
 constexpr Index kBandMinTiles = 4;
 /// Bytes of one group's weights (a block of output channels' rows) above which an item's product
 /// runs in chunks of `kChunkDepth` of the reduction, every chunk of the weights streamed once per
 /// item instead of once per tile.
-#ifndef DEV_WB
 constexpr Index kWeightBytes = Index(512) * 1024;
-#else
-constexpr Index kWeightBytes = DEV_WB;
-#endif
 /// Rows of the reduction per chunk of a chunked product.
 constexpr Index kChunkDepth = 256;
 /// GEMM tiles of columns per item at most when the product is chunked (its outputs wait in an
 /// m x columns buffer).
 constexpr Index kChunkedTiles = 8;
+/// Bytes of a gathered im2col panel of the `packed` kernel (half of a 32 KiB L1 cache). Measured
+/// on AVX2 (Zen 3), forward, one thread: a 3 -> 512 3x3 layer on 50x50 planes ran 1.6-1.9 times
+/// as fast with panels of 8-32 KiB as with one tile of columns, 1.1 times with 256 KiB (the L2
+/// cache); deep reductions gather one tile either way.
+constexpr Index kGatherPanelBytes = Index{16} * 1024;
 /// Rows of the im2col matrix a gather asks the memory for ahead of the row it copies.
 constexpr Index kGatherAhead = 8;
 /// Items per thread a split aims for, so that a static split of uneven items stays balanced.
@@ -348,8 +362,14 @@ void shifted_conv(const S* src, Index src_image, Index src_size, const Conv2dGeo
                                  : (split.band_rows - 1) * band.phase_cols + g.out_cols) /
                              NR * NR +
                          NR;
+  // The packed kernel's gathered panels: as many whole tiles of columns as fit
+  // `kGatherPanelBytes`, so that every register block of the weights reuses a panel from the L1
+  // cache and stores its outputs along the panel's runs (with a panel of one tile, each tile
+  // would store into every output plane of the item at once).
+  const Index panel_cols = std::min(
+      max_cols, std::max<Index>(NR, kGatherPanelBytes / (depth * Index(sizeof(S))) / NR * NR));
   std::vector<Index> panel_offsets(static_cast<std::size_t>(packed ? depth : 0));
-  for (Index k = 0; k < Index(panel_offsets.size()); ++k) panel_offsets[k] = k * NR;
+  for (Index k = 0; k < Index(panel_offsets.size()); ++k) panel_offsets[k] = k * panel_cols;
 
   parallel_blocks(split.items(), threads, [&](Index begin, Index end, int) {
     // This thread's band copies (one per image of a block), zeroed on first use (the zero
@@ -360,14 +380,14 @@ void shifted_conv(const S* src, Index src_image, Index src_size, const Conv2dGeo
     S* buf = copies.data();
     bool zeroed = false;
     const Scratch<S, ScratchSlot::panel> panel_memory(
-        packed ? std::max(depth * NR, chunked ? kChunkDepth * max_cols : Index(0)) + P : 0);
+        packed ? std::max(depth * panel_cols, chunked ? kChunkDepth * max_cols : Index(0)) + P : 0);
     S* panel = panel_memory.data();
     const Scratch<S, ScratchSlot::sums> sums_memory(chunked ? split.m_block * max_cols : 0);
     S* sums = sums_memory.data();
     const Scratch<S, ScratchSlot::sums> grid_memory(along_grid ? band_grid + P : 0);
     S* grid_out = grid_memory.data();
-    ColumnRun runs[NR];
-    std::vector<ColumnRun> all_runs(static_cast<std::size_t>(chunked && packed ? max_cols : 0));
+    std::vector<ColumnRun> runs(
+        static_cast<std::size_t>(packed ? (chunked ? max_cols : panel_cols) : 0));
     std::vector<Index> chunk_offsets(static_cast<std::size_t>(kChunkDepth + 1));
     Index filled = -1;  // the (image block, group block, band) whose copies buf holds
     for (Index item = begin; item < end; ++item) {
@@ -478,17 +498,24 @@ void shifted_conv(const S* src, Index src_image, Index src_size, const Conv2dGeo
             }
             return count;
           };
-          auto store_runs = [&](const ColumnRun* rs, Index count, Index i0, Index n_rows,
+          // Stores the columns [q0, q0 + cols) of `count` runs (sorted by column) from `tile`,
+          // whose column 0 is q0: rows [i0, i0 + n_rows) of the item's block of outputs.
+          auto store_runs = [&](Index count, Index q0, Index cols, Index i0, Index n_rows,
                                 const S* tile, Index ld) {
-            for (Index r = 0; r < count; ++r) {
-              const ColumnRun& run = rs[r];
+            const ColumnRun* const first_run = runs.data();
+            const ColumnRun* end = first_run + count;
+            const ColumnRun* run = std::partition_point(
+                first_run, end, [&](const ColumnRun& r) { return r.col + r.length <= q0; });
+            for (; run != end && run->col < q0 + cols; ++run) {
+              const Index lo = std::max(run->col, q0);
+              const Index length = std::min(run->col + run->length, q0 + cols) - lo;
               for (Index i = 0; i < n_rows; ++i) {
                 const Index m = m0 + i0 + i;
-                S* to = dst + run.image * out.image_size + m * out.plane_size + run.row * out.ld +
-                        run.first;
-                const S* from = tile + i * ld + run.col;
+                S* to = dst + run->image * out.image_size + m * out.plane_size + run->row * out.ld +
+                        run->first + (lo - run->col);
+                const S* from = tile + i * ld + (lo - q0);
                 const S add = bias_g == nullptr ? S(0) : bias_g[m];
-                for (Index j = 0; j < run.length; ++j) to[j] = from[j] + add;
+                for (Index j = 0; j < length; ++j) to[j] = from[j] + add;
               }
             }
           };
@@ -521,7 +548,7 @@ void shifted_conv(const S* src, Index src_image, Index src_size, const Conv2dGeo
                 }
               };
               if (packed) {
-                count = gather(0, total, k0, k1, panel, cols_r, all_runs.data());
+                count = gather(0, total, k0, k1, panel, cols_r, runs.data());
                 for (Index k = k0; k < k1; ++k) chunk_offsets[k - k0] = (k - k0) * cols_r;
                 shifted_product<S, MR, NP>(m1 - m0, k1 - k0, ak, panel, chunk_offsets.data(), 0,
                                            total, k1 - k0, accumulate);
@@ -531,7 +558,7 @@ void shifted_conv(const S* src, Index src_image, Index src_size, const Conv2dGeo
               }
             }
             if (packed) {
-              store_runs(all_runs.data(), count, 0, m1 - m0, sums, cols_r);
+              store_runs(count, 0, total, 0, m1 - m0, sums, cols_r);
             } else {
               store(0, m1 - m0, 0, total, sums, cols_r);
             }
@@ -539,15 +566,15 @@ void shifted_conv(const S* src, Index src_image, Index src_size, const Conv2dGeo
             shifted_product<S, MR, NP>(m1 - m0, depth, a, bg, offs, 0, grid_end, kDepthChunk,
                                        store);
           } else {
-            // Tiles of real output samples, across the images of the block: gathered (im2col)
-            // into the panel and stored run by run.
-            for (Index p0 = 0; p0 < total; p0 += NR) {
-              const Index cols = std::min(NR, total - p0);
-              const Index count = gather(p0, cols, 0, depth, panel, NR, runs);
+            // Panels of real output samples, across the images of the block: gathered (im2col)
+            // and stored run by run.
+            for (Index p0 = 0; p0 < total; p0 += panel_cols) {
+              const Index cols = std::min(panel_cols, total - p0);
+              const Index count = gather(p0, cols, 0, depth, panel, panel_cols, runs.data());
               shifted_product<S, MR, NP>(
                   m1 - m0, depth, a, panel, panel_offsets.data(), 0, cols, kDepthChunk,
-                  [&](Index i0, Index n_rows, Index, Index, const S* tile, Index ld) {
-                    store_runs(runs, count, i0, n_rows, tile, ld);
+                  [&](Index i0, Index n_rows, Index q0, Index q_cols, const S* tile, Index ld) {
+                    store_runs(count, q0, q_cols, i0, n_rows, tile, ld);
                   });
             }
           }
