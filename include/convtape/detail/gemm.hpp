@@ -222,6 +222,12 @@ constexpr Index kGroupDepth = 32;
 /// of a 512 KiB L2): small groups then read B from the L2 cache, not from memory.
 constexpr Index kBPanelBytes = Index{256} * 1024;
 
+/// Columns in a panel whose `depth` rows of `elem_bytes` each fit `bytes`: whole register blocks
+/// of `nr` columns, one at least.
+inline Index panel_columns(Index bytes, Index depth, Index elem_bytes, Index nr) {
+  return std::max<Index>(nr, bytes / std::max<Index>(1, depth * elem_bytes) / nr * nr);
+}
+
 /// Where a register block of `shifted_product` stores its rows itself: row i of the block at
 /// `out` + i * `ld`, plus `bias`[i] where `bias` is not null; `out` null: through the sink.
 template <class S>
@@ -334,9 +340,8 @@ void shifted_product(Index m, Index depth, const StridedRows<S>& a, const S* b,
   const Index group_blocks = std::clamp<Index>(kAGroupBytes / Index(chunk * MR * sizeof(S)), 1,
                                                std::max<Index>(1, depth / kGroupDepth));
   // One pass: panels of columns whose rows of B stay in the L2 cache across the groups.
-  const Index panel = passes > 1
-                          ? q_end - q_begin
-                          : std::max<Index>(NR, kBPanelBytes / Index(depth * sizeof(S)) / NR * NR);
+  const Index panel =
+      passes > 1 ? q_end - q_begin : panel_columns(kBPanelBytes, depth, Index(sizeof(S)), NR);
   for (Index p0 = q_begin; p0 < q_end; p0 += panel) {
     const Index p1 = std::min(q_end, p0 + panel);
     for (Index g0 = 0; g0 < m; g0 += group_blocks * MR) {

@@ -366,8 +366,8 @@ void shifted_conv(const S* src, Index src_image, Index src_size, const Conv2dGeo
   // `kGatherPanelBytes`, so that every register block of the weights reuses a panel from the L1
   // cache and stores its outputs along the panel's runs (with a panel of one tile, each tile
   // would store into every output plane of the item at once).
-  const Index panel_cols = std::min(
-      max_cols, std::max<Index>(NR, kGatherPanelBytes / (depth * Index(sizeof(S))) / NR * NR));
+  const Index panel_cols =
+      std::min(max_cols, panel_columns(kGatherPanelBytes, depth, Index(sizeof(S)), NR));
   std::vector<Index> panel_offsets(static_cast<std::size_t>(packed ? depth : 0));
   for (Index k = 0; k < Index(panel_offsets.size()); ++k) panel_offsets[k] = k * panel_cols;
 
