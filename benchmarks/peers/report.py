@@ -115,7 +115,8 @@ p("- FMA peak f32 (same run): " + (f"{pk1:.1f} GFLOP/s (1 thread)" if pk1 else "
 p(f"- Load average during the run (1 min): {META.get('load', '?')} on {META.get('cores', '?')}"
   " cores (shared machine: compare ratios from the same run, not absolute times)")
 p(f"- Rounds: {META.get('rounds', '?')}, each interleaving ours and the peers case by case"
-  f" (OMP_WAIT_POLICY={META.get('wait_policy', '?')} for both); cells"
+  f" (OMP_WAIT_POLICY={META.get('wait_policy', '?')},"
+  f" {META.get('allocator', 'GLIBC_TUNABLES=?')} for both); cells"
   " are medians, `time (GFLOP/s)`; ×peer = peer time / our time (>1: convtape is faster)")
 p("")
 p("| case | threads | convtape | PyTorch 1.13 | × PyTorch | OpenCV | × OpenCV | textbook / reference"

@@ -172,7 +172,8 @@ def report(res, full):
       f"{' (QUICK)' if meta.get('quick') else ''} in {meta.get('minutes', '?')} min;"
       f" load average (1 min) {meta.get('load', '?')} on {meta.get('cores', '?')} cores")
     p(f"- Ratio = PyTorch's median time / convtape's (above 1: convtape is faster), chunks of"
-      f" layers interleaved, OMP_WAIT_POLICY={meta.get('wait_policy', '?')}")
+      f" layers interleaved, OMP_WAIT_POLICY={meta.get('wait_policy', '?')},"
+      f" {meta.get('allocator', 'GLIBC_TUNABLES=?')}")
     p("")
     paired = [r for r in rows if r["ratio"] is not None]
     # The columns: each direction and thread count by wall clock and, at one thread, by CPU time
