@@ -37,10 +37,10 @@
 // band (`grad_input_col2im`), except on `direct` with a stride, which takes the plane tap loops
 // (`grad_input_planes`), and on `interleaved`, which adds each output gradient packet into the
 // interleaved input gradient (`interleaved_grad_input`; the tap loops for a channel multiplier);
-// `im2col_gemm` takes GEMM + col2im on slices that span images (`grad_input_packed`), as its
-// forward tiles do. `matrix` computes both gradients as matrix products across the batch
-// (`matrix_conv.hpp`). The drivers that run the choice are `conv2d_forward.hpp` and
-// `conv2d_backward.hpp`.
+// `im2col_gemm` and `pixel_gemm` take GEMM + col2im on slices that span images
+// (`grad_input_packed`), as im2col_gemm's forward tiles do. `matrix` computes both gradients as
+// matrix products across the batch (`matrix_conv.hpp`). The drivers that run the choice are
+// `conv2d_forward.hpp` and `conv2d_backward.hpp`.
 
 #include <algorithm>
 #include <cmath>
@@ -52,6 +52,7 @@
 #include "convtape/detail/gemm.hpp"
 #include "convtape/detail/im2col.hpp"
 #include "convtape/detail/parallel.hpp"
+#include "convtape/detail/pixel_gemm.hpp"
 #include "convtape/detail/winograd.hpp"
 
 namespace convtape::detail {
@@ -96,6 +97,12 @@ enum class Conv2dPath {
   /// columns would hold one sample each. Other shapes (when forced) compute through
   /// `implicit_gemm`.
   matrix,
+  /// The GEMM turned around (`detail/pixel_gemm.hpp`): output samples as the register block's
+  /// rows, output channels across the packet lanes, each step of the reduction broadcasting the
+  /// input sample every pixel reads at that tap from a padded copy of the input, so a stride, a
+  /// dilation or a tiny plane costs no discarded columns and no gathered panel; the output is
+  /// transposed into its planes sample by sample. Backward as `im2col_gemm`.
+  pixel_gemm,
 };
 
 /// Every path, in the order of `Conv2dPath`: what the tests iterate over to hold each path to the
@@ -103,7 +110,7 @@ enum class Conv2dPath {
 inline constexpr Conv2dPath kConv2dPaths[] = {Conv2dPath::planes,        Conv2dPath::direct,
                                               Conv2dPath::implicit_gemm, Conv2dPath::im2col_gemm,
                                               Conv2dPath::interleaved,   Conv2dPath::winograd,
-                                              Conv2dPath::matrix};
+                                              Conv2dPath::matrix,        Conv2dPath::pixel_gemm};
 
 /// Name of a path, for messages and benchmark labels.
 inline const char* to_string(Conv2dPath path) {
@@ -122,6 +129,8 @@ inline const char* to_string(Conv2dPath path) {
       return "winograd";
     case Conv2dPath::matrix:
       return "matrix";
+    case Conv2dPath::pixel_gemm:
+      return "pixel_gemm";
   }
   return "?";
 }
@@ -247,17 +256,19 @@ inline bool matrix_by_images(Index batch, Index packet) {
   return double(batch) < kScalarMove * double(packet);
 }
 
-/// The register block of the GEMM kernels and the packet size, as numbers (see `GemmBlock`).
+/// The register block of the GEMM kernels, the packet size and the scalar's size, as numbers (see
+/// `GemmBlock`).
 struct KernelShape {
   Index packet;
   Index mr;
   Index nr;
+  double bytes;
 };
 
 /// `KernelShape` of scalar type S.
 template <class S>
 constexpr KernelShape kernel_shape() {
-  return {PacketOf<S>::size, GemmBlock<S>::mr, GemmBlock<S>::nr};
+  return {PacketOf<S>::size, GemmBlock<S>::mr, GemmBlock<S>::nr, double(sizeof(S))};
 }
 
 /// v rounded up to a multiple of `to`.
@@ -273,6 +284,22 @@ constexpr double kBlockFixedRows = 5;
 /// rows plus `kBlockFixedRows`, scaled so that full blocks count their rows.
 inline double gemm_rows(double m, double mr) {
   return (m + kBlockFixedRows * std::ceil(m / mr)) * mr / (mr + kBlockFixedRows);
+}
+
+/// What a `pixel_gemm` register block of np < NP packets of output channels costs per reduction
+/// step, in packets of a full block's: its MR broadcasts of input samples cost about as much as
+/// this many more packets of multiply-adds. Measured with 6 x 4 packet blocks (AVX-512, Zen 5),
+/// in the L1 cache: 1.24, 1.86, 2.66 and 3.46 ns per step for 1 to 4 packets.
+constexpr double kPixelFixedPackets = 0.7;
+
+/// The packets of `lanes` output channels that the `pixel_gemm` kernel pays for: blocks of NR
+/// lanes, a last one of as many packets as it needs, each costing its packets plus
+/// `kPixelFixedPackets`, scaled so that full blocks count their packets.
+inline double pixel_lanes(double lanes, const KernelShape& k) {
+  const double np = double(k.nr) / double(k.packet);
+  return (std::ceil(lanes / double(k.packet)) +
+          kPixelFixedPackets * std::ceil(lanes / double(k.nr))) *
+         np / (np + kPixelFixedPackets);
 }
 
 /// The work of `path` on shape `s` for a kernel of shape `k` (the forward pass; see the file
@@ -383,6 +410,24 @@ inline Conv2dWork conv2d_work(const Conv2dShape& s, Conv2dPath path, const Kerne
       w.gemm_tiles = groups * std::ceil(batch / double(k.mr)) * std::ceil(lanes / double(k.nr));
       w.moved_packets = kScalarMove * double(s.out_channels) * double(s.in_per_group) +
                         groups * batch * lanes / P;
+      break;
+    }
+    case Conv2dPath::pixel_gemm: {
+      // Register blocks of MR pixels (several images' worth for small planes) by the packets of
+      // a group's output channels; chunks of the reduction of kPixelWeightBytes of weights.
+      const double pixels = batch * plane;
+      const double pixel_chunks =
+          std::ceil(depth / std::floor(double(kPixelWeightBytes) / (double(k.nr) * k.bytes)));
+      w.gemm_packets = groups * pixel_lanes(double(s.out_per_group), k) * depth *
+                       gemm_rows(pixels, double(k.mr));
+      w.gemm_tiles = groups * std::ceil(double(s.out_per_group) / double(k.nr)) *
+                     std::ceil(pixels / double(k.mr)) * pixel_chunks;
+      // The padded copy (every input sample, a packet at a time along its rows), the outputs
+      // transposed into their planes and the weights transposed, a sample at a time.
+      w.moved_packets =
+          batch * double(s.in_channels) * double(g.padded_rows()) *
+              std::ceil(double(g.padded_cols()) / P) +
+          kScalarMove * (batch * double(s.out_channels) * plane + double(s.out_channels) * depth);
       break;
     }
   }
@@ -565,12 +610,15 @@ enum class GradInputAlgorithm {
 };
 
 /// The input gradient's algorithm on `path` (not `planes`): `packed` on `im2col_gemm` (its
-/// tiles span images); else `flipped` for stride 1; else on `interleaved` with one output channel
+/// tiles span images) and on `pixel_gemm` (chosen for the same shapes: tiny planes at a batch,
+/// strides, dilations); else `flipped` for stride 1; else on `interleaved` with one output channel
 /// per input channel, `interleaved`; `tap_loops` on `direct` and `interleaved`, and `col2im` on
 /// the others.
 inline GradInputAlgorithm grad_input_algorithm(const Conv2dShape& s, Conv2dPath path) {
   CONVTAPE_ASSERT(path != Conv2dPath::planes);
-  if (path == Conv2dPath::im2col_gemm) return GradInputAlgorithm::packed;
+  if (path == Conv2dPath::im2col_gemm || path == Conv2dPath::pixel_gemm) {
+    return GradInputAlgorithm::packed;
+  }
   if (s.geometry.stride == Size2(1, 1)) return GradInputAlgorithm::flipped;
   if (path == Conv2dPath::interleaved && interleaved_fits(s) && s.out_per_group == 1) {
     return GradInputAlgorithm::interleaved;

@@ -6,8 +6,8 @@
 // loops for `planes`, `winograd_conv` for `winograd`, and `shifted_conv` with the direct kernel
 // (`direct`), `interleaved_conv` for `interleaved`, the GEMM block on the in-place grid
 // (`implicit_gemm`) or on gathered im2col tiles (`im2col_gemm`), on as many threads as the cost
-// model says the work can feed; `matrix_conv` for `matrix`. The path comes from
-// `conv2d_dispatch.hpp`. Not for direct inclusion.
+// model says the work can feed; `matrix_conv` for `matrix`, `pixel_gemm_conv` for `pixel_gemm`.
+// The path comes from `conv2d_dispatch.hpp`. Not for direct inclusion.
 
 #include "convtape/core.hpp"
 #include "convtape/detail/conv2d_dispatch.hpp"
@@ -16,6 +16,7 @@
 #include "convtape/detail/interleaved.hpp"
 #include "convtape/detail/matrix_conv.hpp"
 #include "convtape/detail/parallel.hpp"
+#include "convtape/detail/pixel_gemm.hpp"
 #include "convtape/detail/plane.hpp"
 #include "convtape/detail/shifted_conv.hpp"
 #include "convtape/detail/winograd.hpp"
@@ -68,6 +69,10 @@ Tensor<S> conv2d_forward(const Tensor<S>& x, const Tensor<S>& weight, const Vect
                        weight_at, b, out, threads);
       return y;
     }
+  }
+  if (path == Conv2dPath::pixel_gemm) {
+    pixel_gemm_conv<S>(x.data(), w, b, s, y.data(), threads);
+    return y;
   }
   if (path == Conv2dPath::interleaved && interleaved_fits(s)) {
     interleaved_conv<S>(x.data(), x_image_size, g, s.batch, s.out_channels, out_per_group, w, b,

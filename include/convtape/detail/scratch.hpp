@@ -46,6 +46,7 @@ enum class ScratchSlot {
   grad_weight_partials,  ///< conv2d backward: the weight gradient's partial sums per range
   matrix_operand,        ///< conv2d `matrix` path: a product's right operand, padded
   matrix_result,         ///< conv2d `matrix` path: a product's result, padded
+  pixel_weights,         ///< conv2d `pixel_gemm` path: the weights transposed
 };
 
 /// The largest buffer of `Slot` a thread keeps between calls.
