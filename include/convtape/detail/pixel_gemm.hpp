@@ -69,16 +69,17 @@ EIGEN_DONT_INLINE void pixel_block(Index k0, Index k1, const S* const* pix, cons
       [&](auto i) { unroll<NP>([&](auto j) { pstoreu(out + i * ldo + j * P, acc[i][j]); }); });
 }
 
-/// One input plane (in_rows x in_cols) padded as `g` says (every padding mode) into `dst`
-/// (padded_rows x padded_cols, contiguous); `col_source[c]` is the input column padded column c
-/// reads (negative: a zero).
+/// Rows [r0, r1) of one input plane (in_rows x in_cols) padded as `g` says (every padding mode),
+/// into the same rows of `dst` (padded_rows x padded_cols, contiguous); `col_source[c]` is the
+/// input column padded column c reads (negative: a zero).
 template <class S>
-void pad_plane(const S* src, const Conv2dGeometry& g, const std::vector<Index>& col_source,
-               S* dst) {
+void pad_rows(const S* src, const Conv2dGeometry& g, const std::vector<Index>& col_source, S* dst,
+              Index r0, Index r1) {
   const Index wp = g.padded_cols();
   const Index left = std::min(g.pad.left, wp);
   const Index interior = std::max<Index>(0, std::min(g.in_cols, wp - g.pad.left));
-  for (Index r = 0; r < g.padded_rows(); ++r, dst += wp) {
+  dst += r0 * wp;
+  for (Index r = r0; r < r1; ++r, dst += wp) {
     const Index si = padded_index(r - g.pad.top, g.in_rows, g.mode);
     if (si < 0) {
       std::fill_n(dst, wp, S(0));
@@ -150,7 +151,7 @@ void pixel_gemm_conv(const S* x, const S* w, const S* bias, const Conv2dShape& s
   const Index image_blocks = (s.batch + image_block - 1) / image_block;
   const Index block_pixels = image_block * out_plane;
   // Each pixel's corner in a block's padded copy (a last register block of fewer pixels reads the
-  // item's last pixel again for the rest, and stores only the real ones).
+  // panel's last pixel again for the rest, and stores only the real ones).
   const Index panel = std::min(kPixelPanel, block_pixels);
   std::vector<Index> corner(static_cast<std::size_t>(block_pixels));
   for (Index q = 0; q < block_pixels; ++q) {
@@ -164,7 +165,7 @@ void pixel_gemm_conv(const S* x, const S* w, const S* bias, const Conv2dShape& s
   const Index chunk = (depth + passes - 1) / passes;
 
   // A block's panels in parts of their own where the items would not give every thread one (a
-  // large plane at a small batch; each part pads the block's input again).
+  // large plane at a small batch; each part pads the input rows its pixels read).
   const Index panels = (block_pixels + panel - 1) / panel;
   Index parts = 1;
   while (image_blocks * s.groups * oc_blocks * parts < threads && parts < panels) ++parts;
@@ -174,7 +175,7 @@ void pixel_gemm_conv(const S* x, const S* w, const S* bias, const Conv2dShape& s
     const Scratch<S, ScratchSlot::sums> sums_memory((panel + MR) * NR);
     S* const copy = copy_memory.data();
     S* const sums = sums_memory.data();
-    Index filled = -1;  // the (image block, group) whose padded copy `copy` holds
+    Index filled = -1;  // the (image block, group, part) whose padded rows `copy` holds
     for (Index item = begin; item < end; ++item) {
       const Index ob = item % oc_blocks;
       const Index part = item / oc_blocks % parts;
@@ -182,29 +183,37 @@ void pixel_gemm_conv(const S* x, const S* w, const S* bias, const Conv2dShape& s
       const Index ib = item / oc_blocks / parts / s.groups;
       const Index n0 = ib * image_block;
       const Index images = std::min(image_block, s.batch - n0);
-      if (filled != item / oc_blocks / parts) {
+      const Index pixels = images * out_plane;
+      const Index item_panels = (pixels + panel - 1) / panel;
+      const Index q_begin = part * item_panels / parts * panel;
+      const Index q_end = std::min(pixels, (part + 1) * item_panels / parts * panel);
+      if (filled != item / oc_blocks) {
+        // Per image, the padded rows that the output rows of this part's pixels read.
         for (Index n = 0; n < images; ++n) {
+          const Index qa = std::max(q_begin, n * out_plane) - n * out_plane;
+          const Index qb = std::min(q_end, (n + 1) * out_plane) - n * out_plane;
+          if (qa >= qb) continue;
+          const Index r0 = qa / g.out_cols * g.stride.rows;
+          const Index r1 =
+              (qb - 1) / g.out_cols * g.stride.rows + (g.kernel_rows - 1) * g.dilation.rows + 1;
           for (Index c = 0; c < cin; ++c) {
-            pad_plane(x + ((n0 + n) * s.in_channels + grp * cin + c) * in_plane, g, col_source,
-                      copy + (n * cin + c) * padded_plane);
+            pad_rows(x + ((n0 + n) * s.in_channels + grp * cin + c) * in_plane, g, col_source,
+                     copy + (n * cin + c) * padded_plane, r0, r1);
           }
         }
-        filled = item / oc_blocks / parts;
+        filled = item / oc_blocks;
       }
       const Index o0 = ob * NR;
       const Index lanes = std::min(NR, cout - o0);
       const int packets = int((lanes + P - 1) / P);
       const S* const wt_block = wt + grp * depth * ldw + o0;
-      const Index pixels = images * out_plane;
-      const Index item_panels = (pixels + panel - 1) / panel;
-      const Index q_end = std::min(pixels, (part + 1) * item_panels / parts * panel);
-      for (Index q0 = part * item_panels / parts * panel; q0 < q_end; q0 += panel) {
-        const Index q1 = std::min(pixels, q0 + panel);
+      for (Index q0 = q_begin; q0 < q_end; q0 += panel) {
+        const Index q1 = std::min(q_end, q0 + panel);
         for (Index k0 = 0; k0 < depth; k0 += chunk) {
           const Index k1 = std::min(depth, k0 + chunk);
           for (Index q = q0; q < q1; q += MR) {
             const S* pix[MR];
-            for (int i = 0; i < MR; ++i) pix[i] = copy + corner[std::min(q + i, pixels - 1)];
+            for (int i = 0; i < MR; ++i) pix[i] = copy + corner[std::min(q + i, q1 - 1)];
             S* out = sums + (q - q0) * NR;
             with_constant<NP>(packets, [&](auto np) {
               pixel_block<S, MR, decltype(np)::value>(k0, k1, pix, koff.data(), wt_block, ldw, out,
