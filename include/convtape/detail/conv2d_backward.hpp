@@ -32,6 +32,7 @@
 #include "convtape/detail/im2col.hpp"
 #include "convtape/detail/interleaved.hpp"
 #include "convtape/detail/matrix_conv.hpp"
+#include "convtape/detail/packet_transpose.hpp"
 #include "convtape/detail/parallel.hpp"
 #include "convtape/detail/plane.hpp"
 #include "convtape/detail/scratch.hpp"
@@ -731,7 +732,7 @@ void grad_weight_gemm(const Tensor<S>& x, const Tensor<S>& grad_output, const Co
   const Index depth = in_per_group * taps;
   // A partial dW^T row: whole packets (blocks of output channels start at multiples of NR, and
   // a last block of fewer packets stores only those).
-  const Index transposed_cols = (out_per_group + P - 1) / P * P;
+  const Index transposed_cols = packet_pitch<S>(out_per_group);
   // Ranges of images cost a partial gradient each; blocks of input channels transpose their
   // group's output gradient again, blocks of output channels read the input again.
   const GradWeightSplit split = grad_weight_split(
@@ -762,7 +763,7 @@ void grad_weight_gemm(const Tensor<S>& x, const Tensor<S>& grad_output, const Co
       const Index block = item / split.o_blocks % split.c_blocks;
       const Index o0 = item % split.o_blocks * split.o_block;
       const Index o1 = std::min(out_per_group, o0 + split.o_block);
-      const Index lanes = (o1 - o0 + P - 1) / P * P;  // transposed row length
+      const Index lanes = packet_pitch<S>(o1 - o0);  // transposed row length
       const Index grp = block / per_group;
       const Index c0 = (block % per_group) * split.c_block;
       const Index c1 = std::min(in_per_group, c0 + split.c_block);

@@ -228,6 +228,34 @@ inline Index panel_columns(Index bytes, Index depth, Index elem_bytes, Index nr)
   return std::max<Index>(nr, bytes / std::max<Index>(1, depth * elem_bytes) / nr * nr);
 }
 
+/// n rounded up to whole packets of S: the pitch of a product's right operand.
+template <class S>
+Index packet_pitch(Index n) {
+  constexpr Index P = PacketOf<S>::size;
+  return (n + P - 1) / P * P;
+}
+
+/// dst (rows x ld, row-major) = src (rows x cols, rows src_ld apart), zeros past cols: a product's
+/// right operand padded to whole packets.
+template <class S>
+void copy_padded(const S* src, Index rows, Index cols, Index src_ld, S* dst, Index ld) {
+  for (Index r = 0; r < rows; ++r) {
+    std::copy(src + r * src_ld, src + r * src_ld + cols, dst + r * ld);
+    std::fill(dst + r * ld + cols, dst + (r + 1) * ld, S(0));
+  }
+}
+
+/// dst (cols x ld, row-major) = the transpose of src (rows x cols, row-major), zeros past rows:
+/// weights (one output channel per row) as a product's right operand, a channel per lane.
+template <class S>
+void transpose_padded(const S* src, Index rows, Index cols, S* dst, Index ld) {
+  for (Index k = 0; k < cols; ++k) {
+    S* row = dst + k * ld;
+    for (Index r = 0; r < rows; ++r) row[r] = src[r * cols + k];
+    std::fill(row + rows, row + ld, S(0));
+  }
+}
+
 /// Where a register block of `shifted_product` stores its rows itself: row i of the block at
 /// `out` + i * `ld`, plus `bias`[i] where `bias` is not null; `out` null: through the sink.
 template <class S>

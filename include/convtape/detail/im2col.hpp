@@ -204,6 +204,21 @@ void add_pairs(const S* even, const S* odd, Index n, S* to) {
   if (t < n) to[t] += even[u];
 }
 
+/// One input row (`g.in_cols` samples) padded as `g` says into dst[0, g.padded_cols()): the
+/// interior copied, each border column from the input column `col_source` names for it (negative: a
+/// zero, every padding mode through `padded_index`). The zeros of zero padding are written only
+/// with `write_zeros` (a buffer whose borders are zero already is left alone there). Inline: the
+/// rows of a small plane are a few samples each.
+template <class S>
+EIGEN_ALWAYS_INLINE void pad_row(const S* src, const Conv2dGeometry& g, const Index* col_source,
+                                 S* dst, bool write_zeros) {
+  copy_row(dst + g.pad.left, src, g.in_cols);
+  if (g.mode == PaddingMode::zeros && !write_zeros) return;
+  auto border = [&](Index j) { return col_source[j] < 0 ? S(0) : src[col_source[j]]; };
+  for (Index j = 0; j < g.pad.left; ++j) dst[j] = border(j);
+  for (Index j = g.pad.left + g.in_cols; j < g.padded_cols(); ++j) dst[j] = border(j);
+}
+
 /// Copies `l.channels` row-major planes (in_rows x in_cols each, `plane_stride` apart) into the
 /// shifted layout, padding them as `g` says (every padding mode, through `padded_index`). Built
 /// once per layout; the call operators are const, so threads can share one. A buffer must hold
@@ -279,10 +294,7 @@ class ShiftedFill {
         }
         const S* src = plane + si * g.in_cols;
         if (sc == 1) {
-          copy_row(dst + g.pad.left, src, g.in_cols);
-          if (!fill_borders) continue;
-          for (Index j = 0; j < g.pad.left; ++j) dst[j] = border(src, j);
-          for (Index j = g.pad.left + g.in_cols; j < wp; ++j) dst[j] = border(src, j);
+          pad_row(src, g, col_source_.data(), dst, false);
           continue;
         }
         // Column phase pc holds padded columns pc, pc + sc, ...: the interior ones are a strided

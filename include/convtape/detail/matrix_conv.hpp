@@ -56,28 +56,11 @@ void dense_product(Index m, Index n, Index depth, const StridedRows<S>& a, const
   });
 }
 
-/// n rounded up to whole packets of S.
-template <class S>
-Index packet_pitch(Index n) {
-  constexpr Index P = PacketOf<S>::size;
-  return (n + P - 1) / P * P;
-}
-
 /// The rows a `dense_product` result of m rows needs: m rounded up to whole register blocks.
 template <class S>
 Index result_rows(Index m) {
   constexpr Index MR = GemmBlock<S>::mr;
   return (m + MR - 1) / MR * MR;
-}
-
-/// dst (rows x ld, row-major) = src (rows x cols, rows src_ld apart), zeros past cols: a product's
-/// right operand padded to whole packets.
-template <class S>
-void copy_padded(const S* src, Index rows, Index cols, Index src_ld, S* dst, Index ld) {
-  for (Index r = 0; r < rows; ++r) {
-    std::copy(src + r * src_ld, src + r * src_ld + cols, dst + r * ld);
-    std::fill(dst + r * ld + cols, dst + (r + 1) * ld, S(0));
-  }
 }
 
 /// y (N x C_out) = x (N x C_in) W^T per group, plus bias[o] if bias is not null: with
@@ -106,13 +89,7 @@ void matrix_conv(const S* x, const S* weight, const S* bias, const Conv2dShape& 
   const Scratch<S, ScratchSlot::matrix_operand> wt(ipg * lanes);
   const Scratch<S, ScratchSlot::matrix_result> out(result_rows<S>(s.batch) * lanes);
   for (Index grp = 0; grp < s.groups; ++grp) {
-    // W_g^T, ipg x lanes, zeros past opg.
-    const S* w = weight + grp * opg * ipg;
-    for (Index k = 0; k < ipg; ++k) {
-      S* row = wt.data() + k * lanes;
-      for (Index o = 0; o < opg; ++o) row[o] = w[o * ipg + k];
-      std::fill(row + opg, row + lanes, S(0));
-    }
+    transpose_padded(weight + grp * opg * ipg, opg, ipg, wt.data(), lanes);  // W_g^T
     dense_product<S>(s.batch, opg, ipg, {x + grp * ipg, s.in_channels, 1}, wt.data(), lanes,
                      out.data(), lanes, threads);
     for (Index n = 0; n < s.batch; ++n) {

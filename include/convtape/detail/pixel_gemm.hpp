@@ -10,9 +10,10 @@
 // weights' row k: a stride, a dilation or a tiny plane changes the addresses, not the work, so
 // the kernel computes no discarded columns (the in-place grid's) and gathers no im2col panel
 // (`im2col_gemm`'s). What it pays instead: the output leaves the registers pixel-major and is
-// transposed into the NCHW planes sample by sample, the weights are transposed once per call,
-// and a group of fewer output channels than a packet leaves lanes idle; the cost model weighs
-// these (`conv2d_dispatch.hpp`). Pixels run in panels that may span several images of a small
+// transposed into the NCHW planes (P pixels by P channels at a time in registers, a sample at a
+// time only for a plane smaller than a packet), the weights are transposed once per call, and a
+// group of fewer output channels than a packet leaves lanes idle; the cost model weighs these
+// (`conv2d_dispatch.hpp`). Pixels run in panels that may span several images of a small
 // plane, so the weights' rows in the L1 cache serve a whole panel. Not for direct inclusion.
 
 #include <algorithm>
@@ -23,6 +24,7 @@
 #include "convtape/detail/disable_warnings.hpp"
 #include "convtape/detail/gemm.hpp"
 #include "convtape/detail/im2col.hpp"
+#include "convtape/detail/packet_transpose.hpp"
 #include "convtape/detail/parallel.hpp"
 #include "convtape/detail/scratch.hpp"
 #include "convtape/detail/unroll.hpp"
@@ -70,28 +72,28 @@ EIGEN_DONT_INLINE void pixel_block(Index k0, Index k1, const S* const* pix, cons
 }
 
 /// Rows [r0, r1) of one input plane (in_rows x in_cols) padded as `g` says (every padding mode),
-/// into the same rows of `dst` (padded_rows x padded_cols, contiguous); `col_source[c]` is the
-/// input column padded column c reads (negative: a zero).
+/// into the same rows of `dst` (padded_rows x padded_cols, contiguous), zeros included;
+/// `col_source` as `pad_row` takes it.
 template <class S>
 void pad_rows(const S* src, const Conv2dGeometry& g, const std::vector<Index>& col_source, S* dst,
               Index r0, Index r1) {
   const Index wp = g.padded_cols();
-  const Index left = std::min(g.pad.left, wp);
-  const Index interior = std::max<Index>(0, std::min(g.in_cols, wp - g.pad.left));
-  dst += r0 * wp;
-  for (Index r = r0; r < r1; ++r, dst += wp) {
+  for (Index r = r0; r < r1; ++r) {
     const Index si = padded_index(r - g.pad.top, g.in_rows, g.mode);
     if (si < 0) {
-      std::fill_n(dst, wp, S(0));
-      continue;
-    }
-    const S* row = src + si * g.in_cols;
-    for (Index c = 0; c < left; ++c) dst[c] = col_source[c] < 0 ? S(0) : row[col_source[c]];
-    copy_row(dst + left, row, interior);
-    for (Index c = left + interior; c < wp; ++c) {
-      dst[c] = col_source[c] < 0 ? S(0) : row[col_source[c]];
+      std::fill_n(dst + r * wp, wp, S(0));
+    } else {
+      pad_row(src + si * g.in_cols, g, col_source.data(), dst + r * wp, true);
     }
   }
+}
+
+/// The reduction chunks `pixel_gemm_conv` takes over `depth` steps: as few as keep a chunk's rows
+/// of the transposed weights (`nr` lanes of `elem_bytes` each) within `kPixelWeightBytes`, of
+/// equal length. The cost model counts the same passes.
+inline Index pixel_passes(Index depth, Index nr, Index elem_bytes) {
+  const Index chunk_max = std::max<Index>(1, kPixelWeightBytes / (nr * elem_bytes));
+  return (depth + chunk_max - 1) / chunk_max;
 }
 
 /// y = the correlation of `s` (x NCHW, w OIHW, `bias` null or one per output channel, y NCHW and
@@ -116,18 +118,14 @@ void pixel_gemm_conv(const S* x, const S* w, const S* bias, const Conv2dShape& s
   const Index cout = s.out_per_group;
   const Index taps = g.kernel_rows * g.kernel_cols;
   const Index depth = cin * taps;
-  const Index ldw = (cout + P - 1) / P * P;  // a group's transposed weights: depth x ldw
+  const Index ldw = packet_pitch<S>(cout);  // a group's transposed weights: depth x ldw
   const Index oc_blocks = (cout + NR - 1) / NR;
 
   // The weights transposed, group by group, the lanes past cout zero.
   const Scratch<S, ScratchSlot::pixel_weights> wt_memory(s.groups * depth * ldw);
   S* const wt = wt_memory.data();
   for (Index grp = 0; grp < s.groups; ++grp) {
-    S* dst = wt + grp * depth * ldw;
-    for (Index k = 0; k < depth; ++k) {
-      for (Index o = 0; o < cout; ++o) dst[k * ldw + o] = w[(grp * cout + o) * depth + k];
-      std::fill(dst + k * ldw + cout, dst + (k + 1) * ldw, S(0));
-    }
+    transpose_padded(w + grp * cout * depth, cout, depth, wt + grp * depth * ldw, ldw);
   }
   // Reduction step k = (c, a, b) in the order of an OIHW weight row: its offset from a pixel's
   // corner in the padded copy.
@@ -159,9 +157,7 @@ void pixel_gemm_conv(const S* x, const S* w, const S* bias, const Conv2dShape& s
     corner[q] = q / out_plane * cin * padded_plane + (p / g.out_cols) * g.stride.rows * wp +
                 (p % g.out_cols) * g.stride.cols;
   }
-  // Reduction chunks whose rows of the weights fit kPixelWeightBytes, of equal length.
-  const Index chunk_max = std::max<Index>(1, kPixelWeightBytes / (NR * Index(sizeof(S))));
-  const Index passes = (depth + chunk_max - 1) / chunk_max;
+  const Index passes = pixel_passes(depth, NR, Index(sizeof(S)));
   const Index chunk = (depth + passes - 1) / passes;
 
   // A block's panels in parts of their own where the items would not give every thread one (a
@@ -221,16 +217,33 @@ void pixel_gemm_conv(const S* x, const S* w, const S* bias, const Conv2dShape& s
             });
           }
         }
-        // The panel's sums, pixel-major, into the output planes (plus the bias), image by image.
+        // The panel's sums, pixel-major, into the output planes (plus the bias), image by image:
+        // a run of a packet's worth of pixels or more a packet of channels at a time, P pixels'
+        // packets transposed in registers; a shorter run (a plane smaller than a packet) a sample
+        // at a time.
         for (Index q = q0; q < q1;) {
           const Index n = q / out_plane;
           const Index p0 = q % out_plane;
           const Index run = std::min(q1 - q, out_plane - p0);
-          S* const dst = y + ((n0 + n) * s.out_channels + grp * cout + o0) * out_plane + p0;
           const S* const src = sums + (q - q0) * NR;
-          for (Index o = 0; o < lanes; ++o) {
-            const S add = bias != nullptr ? bias[grp * cout + o0 + o] : S(0);
-            for (Index p = 0; p < run; ++p) dst[o * out_plane + p] = src[p * NR + o] + add;
+          if (run < P) {
+            S* const dst = y + ((n0 + n) * s.out_channels + grp * cout + o0) * out_plane + p0;
+            for (Index o = 0; o < lanes; ++o) {
+              const S add = bias != nullptr ? bias[grp * cout + o0 + o] : S(0);
+              for (Index p = 0; p < run; ++p) dst[o * out_plane + p] = src[p * NR + o] + add;
+            }
+            q += run;
+            continue;
+          }
+          for (Index j = 0; j < packets; ++j) {
+            const Index o = o0 + j * P;
+            const Index count = std::min<Index>(P, lanes - j * P);
+            S* planes[P] = {};
+            for (Index l = 0; l < count; ++l) {
+              planes[l] = y + ((n0 + n) * s.out_channels + grp * cout + o + l) * out_plane + p0;
+            }
+            deinterleave_planes(src + j * P, run, Index{1}, Index{NP}, planes, count,
+                                bias != nullptr ? bias + grp * cout + o : nullptr);
           }
           q += run;
         }

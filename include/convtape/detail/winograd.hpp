@@ -289,7 +289,7 @@ void winograd_conv(const S* src_images, Index src_image, const Conv2dGeometry& g
                 band, 2 * ti0, 2 * ti1 + 2);
       for (Index c = 0; c < in_per_group; ++c) {
         winograd_input_transform(src + c * band.channel_size, tile_offsets.data(),
-                                 (cols + P - 1) / P * P, v + c * ld, in_per_group * ld);
+                                 packet_pitch<S>(cols), v + c * ld, in_per_group * ld);
       }
       for (Index xi = 0; xi < 16; ++xi) {
         shifted_product<S, MR, Block::np>(
