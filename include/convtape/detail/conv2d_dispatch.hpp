@@ -296,7 +296,10 @@ inline double gemm_rows(double m, double mr) {
 /// What a `pixel_gemm` register block of np < NP packets of output channels costs per reduction
 /// step, in packets of a full block's: its MR broadcasts of input samples cost about as much as
 /// this many more packets of multiply-adds. Measured with 6 x 4 packet blocks (AVX-512, Zen 5),
-/// in the L1 cache: 1.24, 1.86, 2.66 and 3.46 ns per step for 1 to 4 packets.
+/// in the L1 cache: 1.24, 1.86, 2.66 and 3.46 ns per step for 1 to 4 packets. On Zen 4, whose
+/// 512-bit multiply-add takes both of its 256-bit units, the broadcasts hide behind it: 1.89,
+/// 3.64, 5.14 and 6.79 ns, 0.17 packets (0.4 left `cost_model_bench --validate` there at the
+/// same 57 of 80 fastest picks as 0.7: the narrow blocks do not decide its misses).
 constexpr double kPixelFixedPackets = 0.7;
 
 /// The packets of `lanes` output channels that the `pixel_gemm` kernel pays for: blocks of NR
