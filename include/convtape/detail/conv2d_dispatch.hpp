@@ -262,13 +262,13 @@ struct KernelShape {
   Index packet;
   Index mr;
   Index nr;
-  double bytes;
+  Index bytes;
 };
 
 /// `KernelShape` of scalar type S.
 template <class S>
 constexpr KernelShape kernel_shape() {
-  return {PacketOf<S>::size, GemmBlock<S>::mr, GemmBlock<S>::nr, double(sizeof(S))};
+  return {PacketOf<S>::size, GemmBlock<S>::mr, GemmBlock<S>::nr, Index(sizeof(S))};
 }
 
 /// v rounded up to a multiple of `to`.
@@ -334,9 +334,10 @@ inline Conv2dWork conv2d_work(const Conv2dShape& s, Conv2dPath path, const Kerne
                         g.pad.left == 0 && g.pad.right == 0;
   // The band copies: every padded row of every input channel, a packet at a time (a stride of 2
   // too: `split_pairs` splits a row into its two column phases in one pass, measured at a packet
-  // copy's cost per sample, 0.13-0.24 ns on Zen 5), or a sample at a time where it is split into
-  // more column phases (a larger stride, or Winograd's tiles), and then only the phases some tap
-  // reads.
+  // copy's cost per sample, 0.13-0.24 ns on Zen 5; 0.26-0.28 ns on Zen 4, and about 5 ns more per
+  // row there, which this does not count: see the performance page), or a sample at a time where it
+  // is split into more column phases (a larger stride, or Winograd's tiles), and then only the
+  // phases some tap reads.
   const double padded_samples =
       batch * double(s.in_channels) * double(g.padded_rows()) * double(g.padded_cols());
   auto share_read = [](Index taps, Index dilation, Index stride) {
@@ -429,7 +430,7 @@ inline Conv2dWork conv2d_work(const Conv2dShape& s, Conv2dPath path, const Kerne
       // Register blocks of MR pixels (several images' worth for small planes) by the packets of
       // a group's output channels; chunks of the reduction of kPixelWeightBytes of weights.
       const double pixels = batch * plane;
-      const double pixel_chunks = double(pixel_passes(Index(depth), k.nr, Index(k.bytes)));
+      const double pixel_chunks = double(pixel_passes(Index(depth), k.nr, k.bytes));
       w.gemm_packets = groups * pixel_lanes(double(s.out_per_group), k) * depth *
                        gemm_rows(pixels, double(k.mr));
       w.gemm_tiles = groups * std::ceil(double(s.out_per_group) / double(k.nr)) *
